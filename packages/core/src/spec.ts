@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { SpecError, type FieldIssue } from './errors.ts';
+
+/**
+ * The job spec (DESIGN.md, `POST /v1/jobs`). One zod schema is the single source of validation,
+ * TypeScript types and the OpenAPI document. Defaults live here.
+ */
+
+/** Milvus collection and field names: a letter or underscore, then letters, digits, underscores. */
+export const MILVUS_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const MILVUS_NAME_MAX = 255;
+/** Names Milvus keeps for itself; a field must not take one. */
+export const RESERVED_FIELD_NAMES = new Set(['$meta', '_default', 'row_count', 'RowID', 'Timestamp']);
+export const DEFAULT_MAX_ID_LENGTH = 512;
+export const MAX_VARCHAR_LENGTH = 65_535;
+export const MILVUS_REQUEST_LIMIT_BYTES = 64 * 1024 * 1024;
+
+const milvusName = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .min(1, `${what} must not be empty`)
+    .max(MILVUS_NAME_MAX, `${what} must be at most ${MILVUS_NAME_MAX} characters`)
+    .regex(MILVUS_NAME, `${what} must start with a letter or underscore and contain only letters, digits and underscores`);
+
+export const FieldNamesSchema = z
+  .object({
+    id: milvusName('the id field name').default('id'),
+    vector: milvusName('the vector field name').default('vector'),
+    sparseVector: milvusName('the sparse vector field name').default('sparse_vector'),
+    namespace: milvusName('the namespace field name').default('namespace'),
+  })
+  .strict();
+
+export const SourceSpecSchema = z
+  .object({
+    apiKey: z.string().min(1, 'the Pinecone API key is required'),
+    index: z
+      .string()
+      .min(1, 'the source index name is required')
+      .max(45, 'Pinecone index names are at most 45 characters')
+      .regex(/^[a-z0-9-]+$/, 'Pinecone index names contain only lowercase letters, digits and hyphens'),
+    controllerHostUrl: z.url('controllerHostUrl must be a URL such as http://127.0.0.1:5080').optional(),
+    /** A subset of namespaces to migrate ('' or '__default__' = the default one); all when absent. */
+    namespaces: z.array(z.string().max(512)).min(1, 'namespaces, when given, lists at least one').optional(),
+  })
+  .strict();
+
+export const TargetSpecSchema = z
+  .object({
+    address: z.string().min(1, 'the Milvus address is required, e.g. 127.0.0.1:19530 or https://<cluster>.zillizcloud.com'),
+    token: z.string().optional(),
+    collection: milvusName('the collection name'),
+    description: z.string().max(1024, 'the description is at most 1,024 characters').optional(),
+    partitionKey: z.boolean().default(true),
+    maxIdLength: z
+      .number()
+      .int('maxIdLength must be an integer')
+      .min(1, 'maxIdLength must be at least 1')
+      .max(MAX_VARCHAR_LENGTH, `maxIdLength must be at most ${MAX_VARCHAR_LENGTH}`)
+      .default(DEFAULT_MAX_ID_LENGTH),
+    fields: FieldNamesSchema.default({ id: 'id', vector: 'vector', sparseVector: 'sparse_vector', namespace: 'namespace' }),
+  })
+  .strict();
+
+export const PipelineOptionsSchema = z
+  .object({
+    /** Partitions of the records topic: the most loader processes that can share the work. */
+    topicPartitions: z.number().int().min(1).max(256).default(6),
+    /** Loader batch size by bytes (never over Milvus's 64 MB request limit). */
+    batchBytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(MILVUS_REQUEST_LIMIT_BYTES / 2, 'batchBytes must stay well under Milvus’s 64 MB request limit (at most 32 MB)')
+      .default(16 * 1024 * 1024),
+    /** Loader flushes a partial batch after this long. */
+    batchMaxWaitMs: z.number().int().min(10).max(60_000).default(500),
+    /** Namespaces extracted at once. */
+    namespaceConcurrency: z.number().int().min(1).max(64).default(4),
+    /** Source requests per second per operation (Pinecone serverless defaults). */
+    rateLimits: z
+      .object({ listPerSecond: z.number().positive().default(200), fetchPerSecond: z.number().positive().default(100) })
+      .strict()
+      .default({ listPerSecond: 200, fetchPerSecond: 100 }),
+    /** Ids per fetch call (≤ 1,000; URL length is the practical limit, 100 = one list page). */
+    fetchBatchSize: z.number().int().min(1).max(1000).default(100),
+    /** Records compared field by field during verification. */
+    verifySampleSize: z.number().int().min(0).max(1_000_000).default(1000),
+  })
+  .strict();
+
+export const JobSpecSchema = z
+  .object({
+    source: SourceSpecSchema,
+    target: TargetSpecSchema,
+    options: PipelineOptionsSchema.default(PipelineOptionsSchema.parse({})),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    const fields = spec.target.fields;
+    const seen = new Map<string, string>();
+    for (const [role, name] of Object.entries(fields)) {
+      const lower = name.toLowerCase();
+      if (RESERVED_FIELD_NAMES.has(name)) {
+        ctx.addIssue({ code: 'custom', path: ['target', 'fields', role], message: `"${name}" is reserved by Milvus; pick another field name` });
+      }
+      const other = seen.get(lower);
+      if (other !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['target', 'fields', role],
+          message: `"${name}" is already the ${other} field name; each field needs its own name`,
+        });
+      } else {
+        seen.set(lower, role);
+      }
+    }
+  });
+
+export type JobSpecInput = z.input<typeof JobSpecSchema>;
+export type JobSpec = z.output<typeof JobSpecSchema>;
+export type FieldNames = z.output<typeof FieldNamesSchema>;
+export type PipelineOptions = z.output<typeof PipelineOptionsSchema>;
+
+export function zodIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.length ? issue.path.map(String).join('.') : '(body)',
+    message: issue.message,
+  }));
+}
+
+/** Parse a spec or throw a SpecError naming every offending field. */
+export function parseJobSpec(input: unknown): JobSpec {
+  const result = JobSpecSchema.safeParse(input);
+  if (!result.success) throw new SpecError(zodIssues(result.error), 'fix the fields named above and submit the job again');
+  return result.data;
+}
