@@ -5,3 +5,4 @@ export * from './record.ts';
 export * from './ports.ts';
 export * from './spec.ts';
 export * from './plan.ts';
+export * from './job.ts';
