@@ -164,3 +164,19 @@ export interface LogAdmin {
 }
 
 export type { Metadata };
+
+/** A subscription that follows a topic from the beginning without committing (state rebuilds). */
+export interface TopicTail {
+  stop(): Promise<void>;
+}
+
+/** Everything a runtime needs from the log, in one place (the Kafka adapter implements it). */
+export interface LogClient {
+  producer(): LogProducer;
+  consumer(options: ConsumerOptions): LogConsumer;
+  admin(): LogAdmin;
+  /** Every message of a topic up to its current high watermarks (compacted state topics). */
+  readTopicToEnd(topic: string): Promise<IncomingMessage[]>;
+  /** Follow a topic from the beginning; the handler sees every message in partition order. */
+  tail(topic: string, handler: (message: IncomingMessage) => Promise<void> | void): Promise<TopicTail>;
+}

@@ -1,0 +1,221 @@
+import {
+  EtlError,
+  errorMessage,
+  recordKey,
+  retry,
+  type CollectionPlan,
+  type ConsumerBatch,
+  type DlqEntry,
+  type LogConsumer,
+  type LogProducer,
+  type LogRecord,
+  type MilvusSinkPort,
+  type PartitionOffset,
+} from '@p2m/core';
+import type { Logger } from 'pino';
+import { dedupeLastWins, planBatches, type PlannedBatch, type Rejection, type SourcedRecord } from './task.ts';
+
+/**
+ * The loader runtime (after Kafka Connect's sink runtime): it owns the consumer, the commits, the
+ * retry policy and the dead-letter queue; the task only turns records into batches.
+ *
+ * Order per fetched batch: decode → validate → upsert every Milvus batch (retrying transient
+ * errors) → write rejected records to the DLQ (acked) → commit the next offset with the running
+ * counts as offset metadata. A crash anywhere before the commit replays the batch, and upsert by
+ * primary key makes the replay harmless.
+ */
+
+export interface LoaderCounts {
+  loaded: number;
+  failed: number;
+  /** Per namespace, only while small enough to ride along in the offset metadata. */
+  byNamespace: Record<string, { l: number; d: number }>;
+}
+
+export interface LoaderOptions {
+  jobId: string;
+  topic: string;
+  dlqTopic: string;
+  plan: CollectionPlan;
+  consumer: LogConsumer;
+  producer: LogProducer;
+  sink: MilvusSinkPort;
+  decode: (value: Buffer) => Promise<LogRecord>;
+  batchBytes: number;
+  /** Committed metadata for a partition (the counts so far), read when the partition is first seen. */
+  committedMetadata: (partition: number) => Promise<string | null>;
+  /** Give up on Milvus after it stays unavailable this long (the job then fails and can be resumed). */
+  sinkDeadlineMs: number;
+  signal: AbortSignal;
+  log: Logger;
+  onBatch?: (info: { partition: number; loaded: number; failed: number; seconds: number; bytes: number }) => void;
+  onRetry?: (error: unknown) => void;
+  onEndOfNamespace?: (namespace: string, partition: number) => void;
+}
+
+const METADATA_LIMIT = 3500;
+
+export function encodeCounts(c: LoaderCounts): string {
+  const full = JSON.stringify({ l: c.loaded, d: c.failed, ns: c.byNamespace });
+  return full.length <= METADATA_LIMIT ? full : JSON.stringify({ l: c.loaded, d: c.failed });
+}
+
+export function decodeCounts(metadata: string | null | undefined): LoaderCounts {
+  if (!metadata) return { loaded: 0, failed: 0, byNamespace: {} };
+  try {
+    const parsed = JSON.parse(metadata) as { l?: number; d?: number; ns?: Record<string, { l: number; d: number }> };
+    return { loaded: parsed.l ?? 0, failed: parsed.d ?? 0, byNamespace: parsed.ns ?? {} };
+  } catch {
+    return { loaded: 0, failed: 0, byNamespace: {} };
+  }
+}
+
+export async function runLoader(opts: LoaderOptions): Promise<void> {
+  const counts = new Map<number, LoaderCounts>();
+  const { log } = opts;
+
+  const onStop = (): void => {
+    void opts.consumer.stop();
+  };
+  opts.signal.addEventListener('abort', onStop, { once: true });
+  try {
+    await opts.consumer.run(async (batch) => {
+      if (opts.signal.aborted || batch.isStale() || batch.messages.length === 0) return;
+      let partitionCounts = counts.get(batch.partition);
+      if (!partitionCounts) {
+        partitionCounts = decodeCounts(await opts.committedMetadata(batch.partition));
+        counts.set(batch.partition, partitionCounts);
+      }
+      const base = partitionCounts;
+      // Retriable trouble outside the upsert (the registry or the DLQ producer down) retries the
+      // whole batch; upserts are idempotent, so that is safe.
+      const next = await retry(() => processBatch(opts, batch, structuredClone(base)), {
+        retries: Infinity,
+        deadlineMs: opts.sinkDeadlineMs,
+        signal: opts.signal,
+        onRetry: ({ error }) => opts.onRetry?.(error),
+      });
+      if (next === null) return; // abandoned: nothing committed, the batch will be read again
+      const last = batch.messages[batch.messages.length - 1]!;
+      const commit: PartitionOffset = { partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString(), metadata: encodeCounts(next) };
+      await opts.consumer.commit(batch.topic, [commit]);
+      counts.set(batch.partition, next);
+    });
+  } finally {
+    opts.signal.removeEventListener('abort', onStop);
+  }
+}
+
+async function processBatch(opts: LoaderOptions, batch: ConsumerBatch, counts: LoaderCounts): Promise<LoaderCounts | null> {
+  const started = performance.now();
+  const records: SourcedRecord[] = [];
+  const undecodable: Rejection[] = [];
+  for (const message of batch.messages) {
+    const source = `${batch.partition}:${message.offset}`;
+    if (!message.value) continue;
+    let decoded: LogRecord;
+    try {
+      decoded = await opts.decode(message.value);
+    } catch (err) {
+      if (err instanceof EtlError && err.retriable) throw err; // e.g. the registry is down: retry the batch
+      const key = message.key?.toString('utf8') ?? '';
+      const [namespace = '', id = key] = key.split('\u0000');
+      undecodable.push({
+        record: { kind: 'vector', namespace, id, values: null, sparse: null, metadata: null },
+        source,
+        code: 'RECORD_INVALID',
+        reason: `the record could not be decoded: ${errorMessage(err)}`,
+      });
+      continue;
+    }
+    if (decoded.kind === 'end') {
+      opts.onEndOfNamespace?.(decoded.namespace, batch.partition);
+      continue;
+    }
+    records.push({ record: decoded, source });
+  }
+
+  const { batches, rejected } = planBatches(opts.plan, records, opts.batchBytes);
+  rejected.push(...undecodable);
+  let loadedBytes = 0;
+  let loaded = 0;
+  for (const planned of batches) {
+    if (opts.signal.aborted || batch.isStale()) return null;
+    const failures = await upsertIsolating(opts, dedupeLastWins(planned));
+    rejected.push(...failures);
+    const failedSources = new Set(failures.map((f) => f.source));
+    for (let i = 0; i < planned.records.length; i++) {
+      if (failedSources.has(planned.sources[i]!)) continue;
+      const ns = planned.records[i]!.namespace;
+      counts.loaded++;
+      loaded++;
+      const entry = (counts.byNamespace[ns] ??= { l: 0, d: 0 });
+      entry.l++;
+    }
+    loadedBytes += planned.bytes;
+    await batch.heartbeat();
+  }
+
+  if (rejected.length > 0) {
+    if (opts.signal.aborted || batch.isStale()) return null;
+    await writeDlq(opts, rejected);
+    for (const r of rejected) {
+      counts.failed++;
+      const entry = (counts.byNamespace[r.record.namespace] ??= { l: 0, d: 0 });
+      entry.d++;
+    }
+  }
+  if (opts.signal.aborted || batch.isStale()) return null;
+  opts.onBatch?.({
+    partition: batch.partition,
+    loaded,
+    failed: rejected.length,
+    seconds: (performance.now() - started) / 1000,
+    bytes: loadedBytes,
+  });
+  return counts;
+}
+
+/**
+ * Upsert a batch; transient errors retry with backoff until the sink deadline. When Milvus refuses
+ * the data itself, split the batch in halves until the refused records are alone, so one poison
+ * record never holds back the rest.
+ */
+async function upsertIsolating(opts: LoaderOptions, batch: PlannedBatch): Promise<Rejection[]> {
+  try {
+    await retry(() => opts.sink.upsert(opts.plan, batch), {
+      retries: Infinity,
+      deadlineMs: opts.sinkDeadlineMs,
+      maxDelayMs: 5_000,
+      signal: opts.signal,
+      onRetry: ({ attempt, error }) => {
+        opts.onRetry?.(error);
+        opts.log.warn({ attempt, err: errorMessage(error) }, 'Milvus write failed, retrying');
+      },
+    });
+    return [];
+  } catch (err) {
+    if (!(err instanceof EtlError) || err.code !== 'RECORD_REJECTED') throw err;
+    if (batch.records.length === 1) {
+      return [{ record: batch.records[0]!, source: batch.sources[0]!, code: 'RECORD_REJECTED', reason: `Milvus refused the record: ${err.message}` }];
+    }
+    const mid = Math.ceil(batch.records.length / 2);
+    const half = (from: number, to: number): PlannedBatch => ({
+      partition: batch.partition,
+      records: batch.records.slice(from, to),
+      sources: batch.sources.slice(from, to),
+      bytes: Math.ceil((batch.bytes * (to - from)) / batch.records.length),
+    });
+    return [...(await upsertIsolating(opts, half(0, mid))), ...(await upsertIsolating(opts, half(mid, batch.records.length)))];
+  }
+}
+
+async function writeDlq(opts: LoaderOptions, rejected: Rejection[]): Promise<void> {
+  const at = new Date().toISOString();
+  const messages = rejected.map((r) => {
+    const entry: DlqEntry = { namespace: r.record.namespace, id: r.record.id, code: r.code, reason: r.reason, at, source: r.source };
+    return { key: recordKey(r.record.namespace, r.record.id), value: Buffer.from(JSON.stringify(entry)) };
+  });
+  await retry(() => opts.producer.send(opts.dlqTopic, messages), { retries: Infinity, deadlineMs: opts.sinkDeadlineMs, signal: opts.signal });
+  opts.log.warn({ count: rejected.length, first: rejected[0]?.reason }, 'records sent to the dead-letter topic');
+}
