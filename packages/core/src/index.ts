@@ -6,3 +6,7 @@ export * from './ports.ts';
 export * from './spec.ts';
 export * from './plan.ts';
 export * from './job.ts';
+export * from './secrets.ts';
+export * from './logger.ts';
+export * from './job-record.ts';
+export * from './board.ts';

@@ -158,6 +158,8 @@ export interface LogAdmin {
   topicOffsets(topic: string): Promise<{ partition: number; high: string; low: string }[]>;
   /** Committed offsets of a consumer group for a topic ('-1' where nothing was committed). */
   groupOffsets(group: string, topic: string): Promise<PartitionOffset[]>;
+  /** Members currently in a consumer group (0 when it is empty or unknown). */
+  groupMemberCount(group: string): Promise<number>;
   /** Reset a group's offsets to the start of the topic (replay). The group must be empty. */
   resetGroupOffsets(group: string, topic: string): Promise<void>;
   close(): Promise<void>;
@@ -177,6 +179,8 @@ export interface LogClient {
   admin(): LogAdmin;
   /** Every message of a topic up to its current high watermarks (compacted state topics). */
   readTopicToEnd(topic: string): Promise<IncomingMessage[]>;
+  /** Stream a topic from the beginning up to the high watermarks of the moment of the call. */
+  scanToEnd(topic: string, handler: (message: IncomingMessage) => Promise<void> | void): Promise<void>;
   /** Follow a topic from the beginning; the handler sees every message in partition order. */
   tail(topic: string, handler: (message: IncomingMessage) => Promise<void> | void): Promise<TopicTail>;
 }

@@ -1,2 +1,3 @@
 export * from './task.ts';
 export * from './runtime.ts';
+export * from './worker.ts';
