@@ -10,3 +10,4 @@ export * from './secrets.ts';
 export * from './logger.ts';
 export * from './job-record.ts';
 export * from './board.ts';
+export * from './config.ts';

@@ -1,0 +1,162 @@
+import { Pinecone, type Index } from '@pinecone-database/pinecone';
+import {
+  EtlError,
+  canonicalNamespace,
+  type IndexDescription,
+  type ListPage,
+  type NamespaceInfo,
+  type PineconeSourcePort,
+  type SourceVector,
+} from '@p2m/core';
+import { toIndexDescription } from './describe.ts';
+import { toEtlError, type SourceOperation } from './errors.ts';
+import { statusPreservingFetch } from './http.ts';
+
+/**
+ * The Pinecone source: the only code that talks to `@pinecone-database/pinecone`. It makes single
+ * attempts and throws `EtlError`s; the extractor's runtime owns rate limits and retries, so the SDK's
+ * own retry (5xx only, and blind to 429) is switched off to keep one policy in one place.
+ */
+
+export interface PineconeSourceOptions {
+  apiKey: string;
+  index: string;
+  /** Control plane, e.g. `http://127.0.0.1:5080` for the emulator; Pinecone's API when absent. */
+  controllerHostUrl?: string | undefined;
+  /** Bound on one HTTP request (default 30 s); a request past it fails as TRANSIENT. */
+  fetchTimeoutMs?: number | undefined;
+  /** The fetch underneath the SDK (tests, proxies); the global `fetch` by default. */
+  fetchApi?: typeof fetch | undefined;
+}
+
+export const DEFAULT_FETCH_TIMEOUT_MS = 30_000;
+/** Pinecone's maximum (and default) page size for list. */
+export const LIST_PAGE_LIMIT = 100;
+const NAMESPACES_PAGE_LIMIT = 100;
+
+/** The wire name of a namespace: the SDK itself sends `__default__` for the default one. */
+function wireNamespace(namespace: string): string {
+  return namespace === '' ? '__default__' : namespace;
+}
+
+function count(value: unknown): number {
+  // record_count is a string in API 2026-07 and a number before it.
+  const n = typeof value === 'string' ? Number(value) : typeof value === 'number' ? value : NaN;
+  return Number.isFinite(n) && n >= 0 ? n : 0;
+}
+
+export function createPineconeSource(options: PineconeSourceOptions): PineconeSourcePort {
+  const indexName = options.index;
+  if (!options.apiKey) {
+    throw new EtlError('SOURCE_UNAUTHORIZED', 'no Pinecone API key was given', { retriable: false, field: 'source.apiKey', hint: 'set source.apiKey' });
+  }
+  const pc = new Pinecone({
+    apiKey: options.apiKey,
+    ...(options.controllerHostUrl ? { controllerHostUrl: options.controllerHostUrl } : {}),
+    fetchApi: statusPreservingFetch(options.fetchApi ?? globalThis.fetch, options.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS),
+    maxRetries: 0,
+  });
+
+  const call = async <T>(operation: SourceOperation, fn: () => Promise<T>, namespace?: string): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toEtlError(err, { index: indexName, operation, namespace });
+    }
+  };
+
+  const describeIndex = async (): Promise<IndexDescription> => {
+    const model = await call('describe_index', () => pc.describeIndex(indexName));
+    return toIndexDescription(model, indexName);
+  };
+
+  // The data-plane client, bound to the host we resolved ourselves: the SDK's own host cache is
+  // process-global per (api key, index name) and would outlive an emulator restarted on another port.
+  let target: Promise<Index> | undefined;
+  const dataIndex = (): Promise<Index> => {
+    target ??= describeIndex().then((d) => {
+      if (!d.host) {
+        throw new EtlError('TRANSIENT', `index "${indexName}" has no host yet (ready: ${String(d.ready)})`, { retriable: true });
+      }
+      return pc.index({ name: indexName, host: d.host });
+    });
+    const pending = target;
+    void pending.catch(() => {
+      if (target === pending) target = undefined; // resolve again on the next call
+    });
+    return pending;
+  };
+
+  /** Every namespace from list_namespaces, or null where the server has no such operation. */
+  const listAllNamespaces = async (idx: Index): Promise<NamespaceInfo[] | null> => {
+    const found: NamespaceInfo[] = [];
+    const seen = new Set<string>();
+    let token: string | undefined;
+    try {
+      do {
+        const paginationToken = token;
+        const page = await call('list_namespaces', () =>
+          idx.listNamespaces({ limit: NAMESPACES_PAGE_LIMIT, ...(paginationToken ? { paginationToken } : {}) }),
+        );
+        for (const ns of page.namespaces ?? []) {
+          if (typeof ns.name !== 'string') continue;
+          found.push({ name: canonicalNamespace(ns.name), recordCount: count(ns.recordCount) });
+        }
+        const next = page.pagination?.next || undefined;
+        if (next !== undefined && seen.has(next)) break; // a server repeating its token would loop forever
+        if (next !== undefined) seen.add(next);
+        token = next;
+      } while (token !== undefined);
+    } catch (err) {
+      // Retriable trouble and a refused key are real failures; anything else means "not offered here"
+      // (an API version before 2025-04, or a server that does not implement it).
+      if (err instanceof EtlError && (err.retriable || err.code === 'SOURCE_UNAUTHORIZED')) throw err;
+      return null;
+    }
+    return found;
+  };
+
+  return {
+    describeIndex,
+
+    async listNamespaces(): Promise<NamespaceInfo[]> {
+      const idx = await dataIndex();
+      const stats = await call('describe_index_stats', () => idx.describeIndexStats());
+      const counts = new Map<string, number>();
+      for (const [name, summary] of Object.entries(stats.namespaces ?? {})) {
+        counts.set(canonicalNamespace(name), count(summary.recordCount));
+      }
+      // describe_index_stats may leave namespaces out on indexes with very many of them.
+      for (const ns of (await listAllNamespaces(idx)) ?? []) {
+        if (!counts.has(ns.name)) counts.set(ns.name, ns.recordCount);
+      }
+      return [...counts].map(([name, recordCount]) => ({ name, recordCount })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+
+    async listPage(namespace: string, paginationToken: string | null, limit = LIST_PAGE_LIMIT): Promise<ListPage> {
+      const idx = await dataIndex();
+      const res = await call(
+        'list',
+        () => idx.listPaginated({ namespace: wireNamespace(namespace), limit, ...(paginationToken ? { paginationToken } : {}) }),
+        namespace,
+      );
+      const ids = (res.vectors ?? []).map((v) => v.id).filter((id): id is string => typeof id === 'string');
+      return { ids, next: res.pagination?.next || null };
+    },
+
+    async fetch(namespace: string, ids: string[]): Promise<SourceVector[]> {
+      if (ids.length === 0) return [];
+      const idx = await dataIndex();
+      const res = await call('fetch', () => idx.fetch({ ids, namespace: wireNamespace(namespace) }), namespace);
+      const out: SourceVector[] = [];
+      const seen = new Set<string>();
+      for (const id of ids) {
+        const r = res.records[id];
+        if (!r || seen.has(id)) continue;
+        seen.add(id);
+        out.push({ id: r.id ?? id, values: r.values, sparseValues: r.sparseValues, metadata: r.metadata });
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,27 @@
+export { pageToRecords, fetchChunks, DEFAULT_MAX_URL_CHARS, type PageRecords } from './task.ts';
+export {
+  RateBudget,
+  callWithBudget,
+  createSourceBudgets,
+  systemClock,
+  DEFAULT_SOURCE_RETRY,
+  type BudgetClock,
+  type RateBudgetOptions,
+  type RateBudgetState,
+  type SourceBudgets,
+  type SourceRetryOptions,
+} from './rate-budget.ts';
+export {
+  checkpointKey,
+  initialCheckpoint,
+  createMemoryCheckpointStore,
+  createLogCheckpointStore,
+  encodeCheckpointJson,
+  decodeCheckpointJson,
+  type Checkpoint,
+  type CheckpointStore,
+  type MemoryCheckpointStore,
+  type LogCheckpointStoreOptions,
+} from './checkpoints.ts';
+export { runExtraction, type ExtractionOptions, type ExtractionResult, type NamespaceOutcome, type ExtractionOperation } from './runtime.ts';
+export { ExtractorWorker, type ExtractorWorkerOptions } from './worker.ts';

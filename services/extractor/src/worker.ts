@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+import {
+  CHECKPOINTS_TOPIC,
+  JOBS_TOPIC,
+  JobBoard,
+  checkpointKey,
+  encodeJson,
+  errorMessage,
+  openSecrets,
+  recordsTopic,
+  workerStatusKey,
+  type JobRecord,
+  type LogClient,
+  type LogConsumer,
+  type LogProducer,
+  type LogRecord,
+  type Logger,
+  type PineconeSourcePort,
+  type WorkerStatus,
+} from '@p2m/core';
+import type { Checkpoint, CheckpointStore } from './checkpoints.ts';
+import { createSourceBudgets, type SourceBudgets } from './rate-budget.ts';
+import { runExtraction } from './runtime.ts';
+
+/**
+ * An extractor process: it owns jobs through group membership on `p2m.jobs` (group
+ * `p2m.extractors`), so exactly one extractor reads a job's index at a time, and a job whose
+ * extractor died moves to another one, which resumes from the checkpoints.
+ */
+export interface ExtractorWorkerOptions {
+  log: LogClient;
+  board: JobBoard;
+  sourceFactory: (source: { apiKey: string; index: string; controllerHostUrl?: string | undefined }) => PineconeSourcePort;
+  encodeFor: (topic: string) => Promise<(record: LogRecord) => Promise<Buffer> | Buffer>;
+  secretKey: string;
+  logger: Logger;
+  workerId?: string;
+  onExtracted?: (jobId: string, count: number) => void;
+  onRetry?: (jobId: string, info: { operation: string; error: unknown }) => void;
+}
+
+interface Running {
+  generation: number;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+export class ExtractorWorker {
+  readonly workerId: string;
+  private readonly opts: ExtractorWorkerOptions;
+  private readonly running = new Map<string, Running>();
+  /** One rate budget per source index, shared by every job and namespace reading it. */
+  private readonly budgets = new Map<string, SourceBudgets>();
+  private owned = new Set<number>();
+  private membership: LogConsumer | null = null;
+  private producer: LogProducer | null = null;
+  private stopped = false;
+  private readonly onChange = (): void => void this.reconcile();
+
+  constructor(opts: ExtractorWorkerOptions) {
+    this.opts = opts;
+    this.workerId = opts.workerId ?? `extractor-${process.pid}-${randomBytes(3).toString('hex')}`;
+  }
+
+  start(): void {
+    this.producer = this.opts.log.producer();
+    this.membership = this.opts.log.consumer({
+      groupId: 'p2m.extractors',
+      topics: [JOBS_TOPIC],
+      fromBeginning: true,
+      onAssignment: (assigned) => {
+        this.owned = new Set(assigned.map((a) => a.partition));
+        this.opts.logger.info({ partitions: [...this.owned], worker: this.workerId }, 'extractor owns job partitions');
+        void this.reconcile();
+      },
+    });
+    void this.membership.run(async () => {}).catch((err: unknown) => this.opts.logger.error({ err: errorMessage(err) }, 'extractor membership stopped'));
+    this.opts.board.on('job', this.onChange);
+    void this.reconcile();
+  }
+
+  /** SIGTERM: stop between pages (an unacknowledged page gets no checkpoint), leave the group. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.opts.board.off('job', this.onChange);
+    const all = [...this.running.values()];
+    for (const r of all) r.abort.abort();
+    await Promise.allSettled(all.map((r) => r.done));
+    this.running.clear();
+    await this.membership?.stop();
+    await this.producer?.close();
+  }
+
+  private wants(record: JobRecord): boolean {
+    const partition = this.opts.board.jobPartitions.get(record.id);
+    if (partition === undefined || !this.owned.has(partition)) return false;
+    if (record.status !== 'IN_PROGRESS' || record.mode !== 'extract') return false;
+    const cps = this.opts.board.checkpoints.get(record.id);
+    return !record.plan.source.namespaces.every((ns) => cps?.get(ns.name)?.done === true);
+  }
+
+  private async reconcile(): Promise<void> {
+    if (this.stopped) return;
+    for (const record of this.opts.board.jobs.values()) {
+      const current = this.running.get(record.id);
+      const wanted = this.wants(record);
+      if (current && (current.generation !== record.generation || (!wanted && record.status !== 'IN_PROGRESS') || !this.ownsJob(record.id))) {
+        current.abort.abort();
+        this.running.delete(record.id);
+        await current.done.catch(() => undefined);
+      }
+      if (wanted && !this.running.has(record.id)) this.launch(record);
+    }
+  }
+
+  private ownsJob(id: string): boolean {
+    const p = this.opts.board.jobPartitions.get(id);
+    return p !== undefined && this.owned.has(p);
+  }
+
+  private launch(record: JobRecord): void {
+    const abort = new AbortController();
+    const logger = this.opts.logger.child({ jobId: record.id, worker: this.workerId });
+    const done = this.extract(record, abort.signal, logger).catch(async (err: unknown) => {
+      if (abort.signal.aborted) return;
+      logger.error({ err: errorMessage(err) }, 'extraction failed');
+      const details = (err as { details?: { at?: string } }).details;
+      await this.report(record, 'failed', { code: (err as { code?: string }).code ?? 'INTERNAL', message: errorMessage(err), at: details?.at }).catch(() => undefined);
+    });
+    this.running.set(record.id, { generation: record.generation, abort, done });
+  }
+
+  private async extract(record: JobRecord, signal: AbortSignal, logger: Logger): Promise<void> {
+    const secrets = openSecrets(record.sealedSecrets, this.opts.secretKey);
+    const sourceSpec = { ...record.spec.source, apiKey: secrets.apiKey };
+    const source = this.opts.sourceFactory(sourceSpec);
+    const topic = recordsTopic(record.id);
+    const encode = await this.opts.encodeFor(topic);
+    const budgetKey = `${sourceSpec.controllerHostUrl ?? 'pinecone'}/${sourceSpec.index}`;
+    let budgets = this.budgets.get(budgetKey);
+    if (!budgets) this.budgets.set(budgetKey, (budgets = createSourceBudgets(record.spec.options.rateLimits)));
+    await this.report(record, 'running');
+    const published = new Map<string, number>();
+    const result = await runExtraction({
+      jobId: record.id,
+      source,
+      producer: this.producer!,
+      encode,
+      topic,
+      topicPartitions: record.spec.options.topicPartitions,
+      checkpoints: this.checkpointStore(),
+      namespaces: record.plan.source.namespaces.map((n) => n.name),
+      options: record.spec.options,
+      signal,
+      log: logger,
+      budgets,
+      onProgress: (ns, extracted) => {
+        const before = published.get(ns) ?? extracted;
+        if (extracted > before) this.opts.onExtracted?.(record.id, extracted - before);
+        published.set(ns, extracted);
+      },
+      onVanished: (namespace, ids) => logger.warn({ namespace, count: ids.length, sample: ids.slice(0, 3) }, 'ids listed but deleted at the source before fetch'),
+      onRetry: (info) => this.opts.onRetry?.(record.id, info),
+    });
+    await this.report(record, result.aborted ? 'stopped' : 'done');
+  }
+
+  /** Checkpoints through the board: loaded from its view of `p2m.checkpoints`, saved with acks. */
+  private checkpointStore(): CheckpointStore {
+    return {
+      load: async (jobId) => new Map([...(this.opts.board.checkpoints.get(jobId)?.entries() ?? [])].map(([ns, cp]) => [ns, cp as Checkpoint])),
+      save: async (cp) => {
+        await this.producer!.send(CHECKPOINTS_TOPIC, [{ key: checkpointKey(cp.jobId, cp.namespace), value: encodeJson(cp) }]);
+      },
+    };
+  }
+
+  private async report(record: JobRecord, state: WorkerStatus['state'], error?: { code: string; message: string; at?: string | undefined }): Promise<void> {
+    const status: WorkerStatus = { jobId: record.id, role: 'extractor', workerId: this.workerId, generation: record.generation, state, error, at: new Date().toISOString() };
+    await this.opts.board.putWorkerStatus(status, workerStatusKey(status));
+  }
+}
