@@ -1,0 +1,168 @@
+import {
+  createLogger,
+  errorMessage,
+  type LogRecord,
+  type Logger,
+  type RuntimeConfig,
+} from '@p2m/core';
+import { createKafka, createRegistryCodec, type KafkaClient, type RegistryCodec } from '@p2m/kafka';
+import { createMilvusSink } from '@p2m/milvus-sink';
+import { createPineconeSource } from '@p2m/pinecone-source';
+import { ControllerJobService, ControllerMetrics, createControllerServer, type ControllerServer } from '@p2m/controller';
+import { ExtractorWorker } from '@p2m/extractor';
+import { LoaderWorker } from '@p2m/loader';
+
+/**
+ * The composition root: the one place that wires real adapters (Kafka, the schema registry,
+ * Pinecone, Milvus) into the controller, extractor and loader runtimes. The separate services and
+ * the embedded `p2m migrate` run exactly this code with different roles switched on.
+ */
+export interface Roles {
+  controller?: { http?: { host: string; port: number; apiToken: string } | undefined } | undefined;
+  extractor?: boolean;
+  loaders?: number;
+}
+
+export interface Runtime {
+  jobs: ControllerJobService | null;
+  server: ControllerServer | null;
+  url: string | null;
+  metrics: ControllerMetrics;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+/** The canonical reader subject: any registered writer schema is resolved through it. */
+const READER_TOPIC = 'p2m.records';
+
+export class RecordCodecs {
+  private readonly url: string;
+  private readonly byTopic = new Map<string, Promise<RegistryCodec<LogRecord>>>();
+  constructor(url: string) {
+    this.url = url;
+  }
+  forTopic(topic: string): Promise<RegistryCodec<LogRecord>> {
+    let codec = this.byTopic.get(topic);
+    if (!codec) {
+      codec = createRegistryCodec<LogRecord>({ url: this.url, topic });
+      this.byTopic.set(topic, codec);
+      codec.catch(() => this.byTopic.delete(topic));
+    }
+    return codec;
+  }
+  readonly decode = async (value: Buffer): Promise<LogRecord> => (await this.forTopic(READER_TOPIC)).decode(value);
+}
+
+export async function startRuntime(config: RuntimeConfig, roles: Roles, options: { logger?: Logger; metrics?: ControllerMetrics } = {}): Promise<Runtime> {
+  const logger = options.logger ?? createLogger('p2m', { level: config.P2M_LOG_LEVEL });
+  const metrics = options.metrics ?? new ControllerMetrics();
+  const kafka: KafkaClient = createKafka({ brokers: config.P2M_KAFKA_BROKERS, clientId: 'p2m', logger });
+  const codecs = new RecordCodecs(config.P2M_REGISTRY_URL);
+  const sourceFactory = (s: { apiKey: string; index: string; controllerHostUrl?: string | undefined }) =>
+    createPineconeSource({ apiKey: s.apiKey, index: s.index, controllerHostUrl: s.controllerHostUrl });
+  const sinkFactory = (t: { address: string; token?: string | undefined }) => createMilvusSink({ address: t.address, token: t.token });
+
+  const stops: (() => Promise<void>)[] = [];
+  let jobs: ControllerJobService | null = null;
+  let server: ControllerServer | null = null;
+  let url: string | null = null;
+
+  try {
+    jobs = new ControllerJobService({
+      log: kafka,
+      sourceFactory,
+      sinkFactory,
+      decode: codecs.decode,
+      prepareTopic: async (topic) => void (await codecs.forTopic(topic)),
+      secretKey: config.P2M_SECRET_KEY,
+      logger: logger.child({ component: 'controller' }),
+      onStatus: (job) => logger.info({ jobId: job.id, status: job.status }, 'job status'),
+    });
+    if (roles.controller) {
+      await jobs.start();
+    } else {
+      // Workers only need the board (job records and checkpoints), not the driving loop.
+      await jobs.board.start();
+    }
+    const controllerJobs = jobs;
+    stops.push(async () => (roles.controller ? controllerJobs.stop() : controllerJobs.board.stop()));
+
+    if (roles.controller?.http) {
+      const http = roles.controller.http;
+      server = createControllerServer({
+        jobs: controllerJobs,
+        apiToken: http.apiToken,
+        metrics,
+        logger: logger.child({ component: 'http' }),
+        host: http.host,
+        port: http.port,
+      });
+      url = await server.start();
+      const s = server;
+      stops.unshift(() => s.close());
+      const sync = setInterval(() => {
+        void controllerJobs.list().then((all) => metrics.syncFromJobs(all)).catch(() => undefined);
+      }, 2000);
+      stops.unshift(async () => clearInterval(sync));
+    }
+
+    if (roles.extractor) {
+      const extractor = new ExtractorWorker({
+        log: kafka,
+        board: controllerJobs.board,
+        sourceFactory,
+        encodeFor: async (topic) => {
+          const codec = await codecs.forTopic(topic);
+          return (record) => codec.encode(record);
+        },
+        secretKey: config.P2M_SECRET_KEY,
+        logger: logger.child({ component: 'extractor' }),
+        onExtracted: (jobId, n) => metrics.recordExtracted(jobId, n),
+        onRetry: (jobId, info) => {
+          metrics.recordRetry(jobId, info.operation);
+          if ((info.error as { code?: string }).code === 'RATE_LIMITED') metrics.recordRateLimited(jobId, 'pinecone');
+        },
+      });
+      extractor.start();
+      stops.unshift(() => extractor.stop());
+    }
+
+    for (let i = 0; i < (roles.loaders ?? 0); i++) {
+      const loader = new LoaderWorker({
+        log: kafka,
+        board: controllerJobs.board,
+        sinkFactory,
+        decode: codecs.decode,
+        secretKey: config.P2M_SECRET_KEY,
+        logger: logger.child({ component: 'loader' }),
+        sinkDeadlineMs: config.P2M_SINK_DEADLINE_MS,
+        onBatch: (jobId, info) => {
+          metrics.recordLoaded(jobId, info.loaded, info.bytes);
+          if (info.failed) metrics.recordFailed(jobId, info.failed);
+          metrics.observeBatch(jobId, info.seconds);
+        },
+        onRetry: (jobId) => metrics.recordRetry(jobId, 'milvus.upsert'),
+      });
+      loader.start();
+      stops.unshift(() => loader.stop());
+    }
+  } catch (err) {
+    for (const stop of stops) await stop().catch(() => undefined);
+    await kafka.close().catch(() => undefined);
+    throw err;
+  }
+
+  return {
+    jobs,
+    server,
+    url,
+    metrics,
+    logger,
+    async stop() {
+      for (const stop of stops) {
+        await stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'stopping a component failed'));
+      }
+      await kafka.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,102 @@
+// Shared by the migration integration tests: a real pipeline (the composition root the services
+// and `p2m migrate` use) against the test stack's Kafka, registry and Milvus, reading an
+// in-process Pinecone emulator seeded with deterministic data.
+import { expect } from 'vitest';
+import { generateSecretKey, readConfig, RuntimeConfigSchema, TERMINAL_STATUSES, type CollectionPlan, type JobView, type VectorRecord } from '@p2m/core';
+import { generateRecords, seedIndex, startEmulator, type Emulator, type GeneratorOptions } from '@p2m/emulator';
+import { createMilvusSink } from '@p2m/milvus-sink';
+import { startRuntime, type Roles, type Runtime } from '../../packages/cli/src/runtime.ts';
+import { getTestStack } from './stack.ts';
+
+export const API_KEY = 'test-api-key-0123456789';
+export const SECRET_KEY = generateSecretKey();
+
+export function runtimeConfig() {
+  const stack = getTestStack();
+  return readConfig(RuntimeConfigSchema, {
+    P2M_KAFKA_BROKERS: stack.kafka.brokers.join(','),
+    P2M_REGISTRY_URL: stack.registry.url,
+    P2M_SECRET_KEY: SECRET_KEY,
+    P2M_LOG_LEVEL: process.env.P2M_TEST_LOG_LEVEL ?? 'error',
+    P2M_SINK_DEADLINE_MS: '60000',
+  });
+}
+
+export async function startPipeline(roles: Roles = { controller: {}, extractor: true, loaders: 2 }): Promise<Runtime> {
+  return startRuntime(runtimeConfig(), roles);
+}
+
+export async function startSeededEmulator(index: string, data: GeneratorOptions & { metric?: 'cosine' | 'euclidean' | 'dotproduct' }, options: Parameters<typeof startEmulator>[0] = {}): Promise<Emulator> {
+  const emulator = await startEmulator({ port: 0, apiKey: API_KEY, rateLimits: false, ...options });
+  await seedIndex({ ...data, index, url: emulator.controllerHostUrl, apiKey: API_KEY, concurrency: 4 });
+  return emulator;
+}
+
+export function milvusAddress(): string {
+  return getTestStack().milvus.address;
+}
+
+export async function waitForStatus(runtime: Runtime, id: string, statuses: string[] = [...TERMINAL_STATUSES], timeoutMs = 600_000): Promise<JobView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const view = await runtime.jobs!.get(id);
+    if (statuses.includes(view.status)) return view;
+    if (Date.now() > deadline) throw new Error(`job ${id} still ${view.status} after ${timeoutMs} ms: ${JSON.stringify(view.progress.total)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+/**
+ * The whole target compared with the whole source, record by record: the same ids in each
+ * namespace, dense values as exact float32, sparse exactly, metadata deep-equal.
+ */
+export async function expectTargetEqualsSource(plan: CollectionPlan, source: GeneratorOptions): Promise<void> {
+  const expected = new Map<string, Map<string, VectorRecord>>();
+  for (const g of generateRecords(source)) {
+    let byId = expected.get(g.namespace);
+    if (!byId) expected.set(g.namespace, (byId = new Map()));
+    byId.set(g.id, {
+      kind: 'vector',
+      namespace: g.namespace,
+      id: g.id,
+      values: g.values ? Float32Array.from(g.values) : null,
+      sparse: g.sparseValues ? { indices: g.sparseValues.indices, values: Float32Array.from(g.sparseValues.values) } : null,
+      metadata: (g.metadata as VectorRecord['metadata']) ?? null,
+    });
+  }
+  const sink = createMilvusSink({ address: milvusAddress() });
+  try {
+    for (const [ns, byId] of expected) {
+      const ids: string[] = [];
+      let after: string | null = null;
+      for (;;) {
+        const page = await sink.listIds(plan, ns, after, 10_000);
+        ids.push(...page);
+        if (page.length < 10_000) break;
+        after = page[page.length - 1]!;
+      }
+      expect(new Set(ids).size, `distinct ids in namespace "${ns}"`).toBe(ids.length);
+      expect([...ids].sort(), `ids of namespace "${ns}"`).toEqual([...byId.keys()].sort());
+      for (let i = 0; i < ids.length; i += 1000) {
+        const got = await sink.getRecords(plan, ns, ids.slice(i, i + 1000));
+        expect(got.length).toBe(Math.min(1000, ids.length - i));
+        for (const have of got) {
+          const want = byId.get(have.id)!;
+          expect(have.namespace).toBe(ns);
+          if (plan.hasDense) expect(Array.from(have.values ?? []), `dense ${ns}/${have.id}`).toEqual(Array.from(want.values ?? []));
+          if (plan.hasSparse) {
+            const norm = (s: VectorRecord['sparse']) => (s ? s.indices.map((x, j) => [x, s.values[j]]).sort((a, b) => a[0]! - b[0]!) : []);
+            expect(norm(have.sparse), `sparse ${ns}/${have.id}`).toEqual(norm(want.sparse));
+          }
+          expect(have.metadata ?? {}, `metadata ${ns}/${have.id}`).toEqual(want.metadata ?? {});
+        }
+      }
+    }
+  } finally {
+    await sink.close();
+  }
+}
