@@ -1,0 +1,252 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { TERMINAL_STATUSES, type CollectionPlan, type DlqEntry, type JobView } from '@p2m/core';
+import { ControllerClient, resolveConnection } from '../client.ts';
+import { duration, eta, followJob, formatReport, formatTable, nsLabel, num, percent, rate, type OutputStream } from '../follow.ts';
+
+/**
+ * `p2m jobs list|show|cancel|resume|replay|errors|plan|follow`: the controller's HTTP API from the
+ * terminal. `--json` prints what the API returned; otherwise tables for people. Failures reach
+ * main.ts as EtlErrors, which prints them as one `p2m: ...` line and exits non-zero.
+ */
+
+export interface JobsCommandIO {
+  stdout: OutputStream;
+  /** Progress bars go here when stdout carries --json. */
+  stderr: OutputStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Connects to the controller; tests swap it. */
+  connect: (options: GlobalOptions, io: JobsCommandIO) => JobsClient;
+}
+
+type JobsClient = Pick<ControllerClient, 'list' | 'get' | 'cancel' | 'resume' | 'replay' | 'errors' | 'plan'>;
+
+interface GlobalOptions {
+  url?: string;
+  token?: string;
+  json?: boolean;
+}
+
+function defaultConnect(options: GlobalOptions, io: JobsCommandIO): JobsClient {
+  return ControllerClient.fromConnection(resolveConnection({ url: options.url, token: options.token }, io.env, io.cwd));
+}
+
+function positiveInt(max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`expected an integer between 1 and ${max}`);
+    return n;
+  };
+}
+
+export function register(program: Command, overrides: Partial<JobsCommandIO> = {}): void {
+  const io: JobsCommandIO = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), connect: defaultConnect, ...overrides };
+  const out = (text: string): void => {
+    io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  };
+  const json = (value: unknown): void => out(JSON.stringify(value, null, 2));
+
+  const jobs = program
+    .command('jobs')
+    .description('list, inspect and drive migration jobs on the controller')
+    .option('--url <url>', 'controller URL (default $P2M_CONTROLLER_URL, .p2m/stack.env, or http://127.0.0.1:8080)')
+    .option('--token <token>', 'API token (default $P2M_API_TOKEN or .p2m/stack.env)')
+    .option('--json', 'print the API answer as JSON');
+
+  /** Options of `jobs` and of the subcommand, wherever on the line they were given. */
+  const setup = (command: Command) => {
+    const options = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+    return { options, client: io.connect(options, io) };
+  };
+
+  jobs
+    .command('list')
+    .description('every job with its status and progress')
+    .action(async (_opts: unknown, command: Command) => {
+      const { options, client } = setup(command);
+      const list = await client.list();
+      if (options.json) return json({ jobs: list });
+      out(list.length === 0 ? 'No jobs. Start one with: npx p2m migrate --source-index NAME --collection NAME' : jobTable(list).join('\n'));
+    });
+
+  jobs
+    .command('show')
+    .description('one job: status, per-namespace progress, error, verification report')
+    .argument('<id>', 'job id')
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const { options, client } = setup(command);
+      const view = await client.get(id);
+      if (options.json) return json(view);
+      out(jobDetails(view).join('\n'));
+    });
+
+  jobs
+    .command('cancel')
+    .description('cancel an active job (resume it later from where it stopped)')
+    .argument('<id>', 'job id')
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const { options, client } = setup(command);
+      const view = await client.cancel(id);
+      if (options.json) return json(view);
+      out(`job ${view.id}: ${statusText(view)}`);
+    });
+
+  jobs
+    .command('resume')
+    .description('resume a failed or cancelled job from its checkpoints')
+    .argument('<id>', 'job id')
+    .option('--follow', 'show live progress until the job ends')
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const { options, client } = setup(command);
+      const view = await client.resume(id);
+      if (options.json && !options.follow) return json(view);
+      if (!options.json) out(`job ${view.id}: ${statusText(view)}`);
+      if (options.follow) await followAndReport(client, view.id, options, io, out);
+    });
+
+  jobs
+    .command('replay')
+    .description('re-read the job’s records topic into its collection or a new one (Pinecone is not read again)')
+    .argument('<id>', 'job id')
+    .option('--collection <name>', 'load into this new collection instead of the job’s own')
+    .option('--follow', 'show live progress until the replay ends')
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const { options, client } = setup(command);
+      const collection = typeof options.collection === 'string' ? options.collection : undefined;
+      const view = await client.replay(id, { collection });
+      if (options.json && !options.follow) return json(view);
+      if (!options.json) {
+        out(view.id === id ? `job ${id}: replaying into ${view.target.collection} (${statusText(view)})` : `replaying job ${id} into ${view.target.collection} as job ${view.id} (${statusText(view)})`);
+      }
+      if (options.follow) await followAndReport(client, view.id, options, io, out);
+    });
+
+  jobs
+    .command('errors')
+    .description('records in the job’s dead-letter queue, with the reason each could not load')
+    .argument('<id>', 'job id')
+    .option('--limit <n>', 'entries per page (1-1000, default 100)', positiveInt(1000))
+    .option('--cursor <cursor>', 'start at this cursor (printed after each page)')
+    .option('--all', 'fetch every page')
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const { options, client } = setup(command);
+      const limit = typeof options.limit === 'number' ? options.limit : undefined;
+      let cursor = typeof options.cursor === 'string' ? options.cursor : undefined;
+      const entries: DlqEntry[] = [];
+      let total = 0;
+      let next: string | null = null;
+      do {
+        const page = await client.errors(id, { cursor, limit });
+        entries.push(...page.entries);
+        total = page.total;
+        next = page.next;
+        cursor = next ?? undefined;
+      } while (options.all && next !== null);
+      if (options.json) return json({ entries, total, next });
+      if (total === 0) return out(`job ${id}: no record went to the dead-letter queue`);
+      const rows = entries.map((e) => [nsLabel(e.namespace), e.id, e.code, e.reason, e.at]);
+      out(formatTable(['NAMESPACE', 'ID', 'CODE', 'REASON', 'AT'], rows).join('\n'));
+      out(`${num(entries.length)} of ${num(total)} entries${next !== null ? `; next page: npx p2m jobs errors ${id} --cursor ${next}${limit ? ` --limit ${limit}` : ''}` : ''}`);
+    });
+
+  jobs
+    .command('plan')
+    .description('the collection schema the job creates on the target')
+    .argument('<id>', 'job id')
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const { options, client } = setup(command);
+      const plan = await client.plan(id);
+      if (options.json) return json(plan);
+      out(planLines(plan).join('\n'));
+    });
+
+  jobs
+    .command('follow')
+    .description('live progress bars until the job ends, then its verification report')
+    .argument('<id>', 'job id')
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const { options, client } = setup(command);
+      await followAndReport(client, id, options, io, out);
+    });
+}
+
+async function followAndReport(client: JobsClient, id: string, options: GlobalOptions, io: JobsCommandIO, out: (t: string) => void): Promise<void> {
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const final = await followJob(client, id, { stream: options.json ? io.stderr : io.stdout, signal: abort.signal, summary: !options.json });
+    if (options.json) out(JSON.stringify(final, null, 2));
+    if (final.status !== 'SUCCESSFUL' || (final.report && !final.report.passed)) process.exitCode = 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function statusText(view: JobView): string {
+  return view.status.replace(/_/g, ' ');
+}
+
+export function jobTable(list: JobView[]): string[] {
+  const rows = list.map((j) => {
+    const t = j.progress.total;
+    const active = !TERMINAL_STATUSES.has(j.status);
+    return [
+      j.id,
+      statusText(j),
+      j.source.index,
+      j.target.collection,
+      `${num(t.loaded)}/${num(t.sourceCount)}`,
+      percent(t.loaded + t.failed, t.sourceCount, j.status === 'SUCCESSFUL'),
+      num(t.failed),
+      active ? rate(j) : '-',
+      active ? eta(j) : '-',
+      j.createdAt,
+    ];
+  });
+  return formatTable(['ID', 'STATUS', 'SOURCE', 'COLLECTION', 'LOADED', 'DONE', 'IN DLQ', 'RATE', 'ETA', 'CREATED'], rows, [false, false, false, false, true, true, true, true, false, false]);
+}
+
+export function jobDetails(view: JobView): string[] {
+  const p = view.progress;
+  const t = p.total;
+  const lines = [
+    `Job ${view.id}  ${statusText(view)}  (${view.mode}${view.mode === 'replay' ? ` of ${view.topicJobId}` : ''}, generation ${view.generation})`,
+    `Source    Pinecone index ${view.source.index}${view.source.controllerHostUrl ? ` at ${view.source.controllerHostUrl}` : ''}, namespaces: ${view.source.namespaces ? view.source.namespaces.map(nsLabel).join(', ') : 'all'}`,
+    `Target    ${view.target.address} / ${view.target.collection} (${view.target.partitionKey ? 'partition key' : 'one partition per namespace'}, id max length ${view.target.maxIdLength})`,
+    `Created   ${view.createdAt}   updated ${view.updatedAt}`,
+    `Progress  ${num(t.loaded)} of ${num(t.sourceCount)} loaded (${percent(t.loaded + t.failed, t.sourceCount, view.status === 'SUCCESSFUL')}), ${num(t.extracted)} extracted, ${num(t.failed)} in DLQ`,
+  ];
+  if (!TERMINAL_STATUSES.has(view.status)) lines.push(`Rate      ${rate(view)}   ETA ${eta(view)}   consumer lag ${num(p.consumerLag)}`);
+  else lines.push(`Took      ${duration((Date.parse(view.updatedAt) - Date.parse(view.createdAt)) / 1000)}`);
+  if (p.namespaces.length) {
+    lines.push('');
+    lines.push(
+      ...formatTable(
+        ['NAMESPACE', 'SOURCE', 'EXTRACTED', 'LOADED', 'IN DLQ', 'EXTRACTION'],
+        p.namespaces.map((n) => [nsLabel(n.namespace), num(n.sourceCount), num(n.extracted), num(n.loaded), num(n.failed), n.extractionDone ? 'done' : 'running']),
+        [false, true, true, true, true, false],
+      ),
+    );
+  }
+  if (view.error) {
+    lines.push('', `Error     ${view.error.code}: ${view.error.message}${view.error.at ? ` (stopped at ${view.error.at})` : ''}`);
+  }
+  if (view.report) lines.push('', ...formatReport(view.report));
+  return lines;
+}
+
+function planLines(plan: CollectionPlan): string[] {
+  const rows = plan.fields.map((f) => {
+    const type = f.dataType === 'VarChar' ? `VarChar(${f.maxLength})` : f.dataType === 'FloatVector' ? `FloatVector(${f.dim})` : f.dataType;
+    const notes = [f.isPrimaryKey ? 'primary key' : '', f.isPartitionKey ? 'partition key' : ''].filter(Boolean).join(', ');
+    return [f.name, type, f.role, notes];
+  });
+  const lines = [`Collection ${plan.collection}: ${plan.description}`, ...formatTable(['FIELD', 'TYPE', 'ROLE', 'NOTES'], rows), 'dynamic field ($meta): on (Pinecone metadata)'];
+  for (const i of plan.indexes) lines.push(`index on ${i.field}: ${i.indexType} / ${i.metricType}`);
+  if (plan.namespaceMode === 'partitions') {
+    lines.push(`partitions: ${Object.entries(plan.partitions).map(([ns, p]) => `${nsLabel(ns)} → ${p}`).join(', ')}`);
+  }
+  lines.push(`source: ${plan.source.index} (${plan.source.metric}, ${plan.source.vectorType}), ${num(plan.source.totalRecords)} records in ${plan.source.namespaces.length} namespaces`);
+  return lines;
+}

@@ -1,0 +1,196 @@
+import { z } from 'zod';
+import {
+  FieldNamesSchema,
+  JOB_STATUSES,
+  PipelineOptionsSchema,
+  TargetSpecSchema,
+  type CollectionPlan,
+  type DlqEntry,
+  type ErrorsPage,
+  type JobView,
+} from '@p2m/core';
+
+/**
+ * The HTTP API's payloads as zod schemas: request validation, the OpenAPI document and the tests'
+ * response checks all come from here. Request bodies for jobs reuse core's JobSpecSchema; the
+ * response schemas mirror core's interfaces and are pinned to them at compile time (bottom of file),
+ * so the document cannot drift from what the service returns.
+ */
+
+/** Job ids end up in Kafka topic names, so nothing outside Kafka's topic alphabet can be one. */
+export const JOB_ID_PATTERN = /^[A-Za-z0-9._-]{1,200}$/;
+
+export const JobIdParamsSchema = z.object({ id: z.string().regex(JOB_ID_PATTERN) });
+
+export const ReplayRequestSchema = z
+  .object({
+    /** Load into this collection instead of the job's own (a new one: the name must be free). */
+    collection: TargetSpecSchema.shape.collection.optional(),
+  })
+  .strict();
+
+export const ErrorsQuerySchema = z
+  .object({
+    cursor: z.string().max(1024, 'cursor is at most 1,024 characters').optional(),
+    limit: z.coerce
+      .number({ error: 'limit must be a number' })
+      .int('limit must be an integer')
+      .min(1, 'limit must be at least 1')
+      .max(1000, 'limit must be at most 1,000')
+      .optional(),
+  })
+  .strict();
+
+const IssueSchema = z.object({ path: z.string(), message: z.string() });
+
+export const ErrorResponseSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    hint: z.string().optional(),
+    /** One entry per offending field (400 SPEC_INVALID). */
+    issues: z.array(IssueSchema).optional(),
+    /** Correlates a 500 with the controller's log line. */
+    requestId: z.string().optional(),
+  }),
+});
+export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;
+
+const count = z.number().int().min(0);
+const timestamp = z.string();
+
+export const NamespaceProgressSchema = z.object({
+  namespace: z.string(),
+  sourceCount: count,
+  extracted: count,
+  loaded: count,
+  failed: count,
+  extractionDone: z.boolean(),
+});
+
+export const JobProgressSchema = z.object({
+  namespaces: z.array(NamespaceProgressSchema),
+  total: z.object({ sourceCount: count, extracted: count, loaded: count, failed: count }),
+  recordsPerSecond: z.number().min(0),
+  etaSeconds: z.number().min(0).nullable(),
+  consumerLag: count,
+  updatedAt: timestamp,
+});
+
+export const DlqEntrySchema = z.object({
+  namespace: z.string(),
+  id: z.string(),
+  code: z.string(),
+  reason: z.string(),
+  at: timestamp,
+  source: z.string().optional(),
+});
+
+export const VerificationReportSchema = z.object({
+  passed: z.boolean(),
+  checkedAt: timestamp,
+  namespaces: z.array(
+    z.object({
+      namespace: z.string(),
+      sourceCount: count,
+      extracted: count,
+      targetCount: count,
+      dlq: count,
+      missing: count,
+      missingSample: z.array(z.string()),
+      ok: z.boolean(),
+    }),
+  ),
+  sample: z.object({
+    size: count,
+    compared: count,
+    mismatches: z.array(z.object({ namespace: z.string(), id: z.string(), field: z.string(), reason: z.string() })),
+  }),
+  problems: z.array(z.string()),
+  dlqSample: z.array(DlqEntrySchema),
+});
+
+export const CollectionPlanSchema = z.object({
+  collection: z.string(),
+  description: z.string(),
+  fields: z.array(
+    z.object({
+      role: z.enum(['id', 'vector', 'sparseVector', 'namespace']),
+      name: z.string(),
+      dataType: z.enum(['VarChar', 'FloatVector', 'SparseFloatVector']),
+      isPrimaryKey: z.boolean().optional(),
+      isPartitionKey: z.boolean().optional(),
+      maxLength: z.number().int().optional(),
+      dim: z.number().int().optional(),
+    }),
+  ),
+  enableDynamicField: z.literal(true),
+  names: FieldNamesSchema,
+  dimension: z.number().int().nullable(),
+  hasDense: z.boolean(),
+  hasSparse: z.boolean(),
+  maxIdLength: z.number().int(),
+  namespaceMode: z.enum(['partitionKey', 'partitions']),
+  partitions: z.record(z.string(), z.string()),
+  indexes: z.array(
+    z.object({
+      field: z.string(),
+      indexType: z.enum(['AUTOINDEX', 'SPARSE_INVERTED_INDEX']),
+      metricType: z.enum(['COSINE', 'L2', 'IP']),
+    }),
+  ),
+  source: z.object({
+    index: z.string(),
+    metric: z.enum(['cosine', 'euclidean', 'dotproduct']),
+    vectorType: z.enum(['dense', 'sparse']),
+    namespaces: z.array(z.object({ name: z.string(), recordCount: count })),
+    totalRecords: count,
+  }),
+});
+
+export const JobViewSchema = z.object({
+  id: z.string(),
+  status: z.enum(JOB_STATUSES),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+  mode: z.enum(['extract', 'replay']),
+  topicJobId: z.string(),
+  generation: z.number().int(),
+  source: z.object({
+    index: z.string(),
+    controllerHostUrl: z.string().optional(),
+    namespaces: z.array(z.string()).optional(),
+  }),
+  target: z.object({
+    address: z.string(),
+    collection: z.string(),
+    description: z.string().optional(),
+    partitionKey: z.boolean(),
+    maxIdLength: z.number().int(),
+    fields: FieldNamesSchema,
+  }),
+  options: PipelineOptionsSchema,
+  plan: CollectionPlanSchema.optional(),
+  progress: JobProgressSchema,
+  error: z.object({ code: z.string(), message: z.string(), at: z.string().optional() }).optional(),
+  report: VerificationReportSchema.optional(),
+});
+
+export const JobListSchema = z.object({ jobs: z.array(JobViewSchema) });
+
+export const ErrorsPageSchema = z.object({
+  entries: z.array(DlqEntrySchema),
+  total: count,
+  next: z.string().nullable(),
+});
+
+export const HealthSchema = z.object({ status: z.literal('ok') });
+
+// Compile-time pins: each schema's output type and core's interface must be assignable both ways.
+type Mutual<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const schemasMatchCore: [
+  Mutual<z.output<typeof JobViewSchema>, JobView>,
+  Mutual<z.output<typeof CollectionPlanSchema>, CollectionPlan>,
+  Mutual<z.output<typeof ErrorsPageSchema>, ErrorsPage>,
+  Mutual<z.output<typeof DlqEntrySchema>, DlqEntry>,
+] = [true, true, true, true];
