@@ -11,3 +11,4 @@ export * from './logger.ts';
 export * from './job-record.ts';
 export * from './board.ts';
 export * from './config.ts';
+export * from './validate.ts';

@@ -43,23 +43,27 @@ describe('planBatches', () => {
       rec('sparse-len', { sparse: { indices: [1, 2], values: new Float32Array([1]) } }),
       rec('sparse-dup', { sparse: { indices: [1, 1], values: new Float32Array([1, 2]) } }),
       rec('sparse-big', { sparse: { indices: [2 ** 32], values: new Float32Array([1]) } }),
-      rec('ok', { sparse: { indices: [4294967295], values: new Float32Array([0.5]) }, metadata: { a: 1 } }),
+      rec('sparse-max', { sparse: { indices: [4294967295], values: new Float32Array([1]) } }),
+      rec('sparse-neg', { sparse: { indices: [3], values: new Float32Array([-1]) } }),
+      rec('ok', { sparse: { indices: [4294967294], values: new Float32Array([0.5]) }, metadata: { a: 1 } }),
     ]);
-    expect(reasons).toHaveLength(9);
-    expect(reasons[0]).toMatch(/17 bytes, longer than the target's max_length 16.*maxIdLength ≥ 17/);
+    expect(reasons).toHaveLength(11);
+    expect(reasons[0]).toMatch(/17 bytes, longer than max_length 16.*target.maxIdLength to at least 17/);
     expect(reasons[1]).toMatch(/2 dimensions but field "vector" has 3/);
-    expect(reasons[2]).toMatch(/position 1 is NaN/);
+    expect(reasons[2]).toMatch(/dense value 1 is NaN/);
     expect(reasons[3]).toMatch(/Infinity/);
     expect(reasons[4]).toMatch(/metadata key "namespace" clashes/);
     expect(reasons[5]).toMatch(/"\$meta"/);
     expect(reasons[6]).toMatch(/2 indices but 1 values/);
     expect(reasons[7]).toMatch(/appears twice/);
     expect(reasons[8]).toMatch(/not a uint32/);
+    expect(reasons[9]).toMatch(/reserved by Milvus/);
+    expect(reasons[10]).toMatch(/negative/);
   });
 
   it('refuses sparse values when the collection has no sparse field', () => {
     const reasons = reasonsOf(plan({ sparse: false }), [rec('s', { sparse: { indices: [1], values: new Float32Array([1]) } })]);
-    expect(reasons).toEqual(['the record has sparse values but the target collection has no sparse vector field']);
+    expect(reasons).toEqual(['the record has sparse values but the collection has no sparse vector field']);
   });
 
   it('cuts batches by bytes and keeps every accepted record exactly once, in order', () => {
@@ -83,7 +87,7 @@ describe('planBatches', () => {
   });
 
   it('rejects a namespace that was not planned in partitions mode', () => {
-    expect(reasonsOf(plan({ partitionKey: false }), [rec('a', { namespace: 'other' })])[0]).toMatch(/namespace "other" was not part/);
+    expect(reasonsOf(plan({ partitionKey: false }), [rec('a', { namespace: 'other' })])[0]).toMatch(/namespace "other" is not in the job's plan/);
   });
 });
 

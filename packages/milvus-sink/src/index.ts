@@ -1,0 +1,5 @@
+export { createMilvusSink, collectionFields, schemaMismatch, MAX_QUERY_ROWS, type MilvusSinkOptions } from './sink.ts';
+export { buildRow, buildRows, rejectionReason, rowToRecord, outputFields, MAX_SPARSE_INDEX, MAX_DYNAMIC_FIELD_BYTES, type MilvusRow, type RejectedRecord } from './rows.ts';
+export { quote as quoteFilterString, fieldEquals, fieldIn, namespaceScope, compareUtf8 } from './filter.ts';
+export { statusFailed, toEtlError as milvusError } from './errors.ts';
+export * from './health.ts';

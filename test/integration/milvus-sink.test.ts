@@ -1,0 +1,396 @@
+// The Milvus sink against the test stack's real Milvus (Lite): both namespace modes, hybrid,
+// sparse-only and renamed fields, exact readback, idempotent upserts, rejected records, and a
+// Milvus restart under a live sink.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtlError, parseJobSpec, planCollection, type CollectionPlan, type IndexDescription, type NamespaceInfo, type VectorRecord } from '@p2m/core';
+import { createMilvusSink } from '@p2m/milvus-sink';
+import type { MilvusSinkPort } from '@p2m/core';
+import { getTestStack, killComponent, startComponent } from './stack.ts';
+
+const RUN = `p2m_it_${process.pid}_${Date.now().toString(36)}`;
+let sink: MilvusSinkPort;
+const made: string[] = [];
+
+interface PlanOptions {
+  collection: string;
+  partitionKey?: boolean;
+  dimension?: number | null;
+  metric?: IndexDescription['metric'];
+  vectorType?: IndexDescription['vectorType'];
+  sparse?: boolean;
+  namespaces?: string[];
+  maxIdLength?: number;
+  fields?: Record<string, string>;
+}
+
+function plan(o: PlanOptions): CollectionPlan {
+  const collection = `${RUN}_${o.collection}`;
+  if (!made.includes(collection)) made.push(collection);
+  const spec = parseJobSpec({
+    source: { apiKey: 'test', index: 'test-index' },
+    target: {
+      address: getTestStack().milvus.address,
+      collection,
+      partitionKey: o.partitionKey ?? true,
+      ...(o.maxIdLength ? { maxIdLength: o.maxIdLength } : {}),
+      ...(o.fields ? { fields: o.fields } : {}),
+    },
+  });
+  const index: IndexDescription = {
+    name: 'test-index',
+    dimension: o.dimension === undefined ? 8 : o.dimension,
+    metric: o.metric ?? 'dotproduct',
+    vectorType: o.vectorType ?? 'dense',
+    deployment: 'serverless',
+    host: 'localhost',
+    ready: true,
+  };
+  const namespaces: NamespaceInfo[] = (o.namespaces ?? ['', 'ns-a']).map((name) => ({ name, recordCount: 0 }));
+  return planCollection({ spec, index, namespaces, sparseDetected: o.sparse ?? false });
+}
+
+function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+const rand = seeded(42);
+
+/** Float32 values of every kind: tiny, huge, subnormal, negative, exact integers. */
+function dense(dim: number): Float32Array {
+  const v = Float32Array.from({ length: dim }, () => (rand() - 0.5) * 10 ** Math.floor(rand() * 8 - 4));
+  v[0] = 3.4028234663852886e38;
+  if (dim > 1) v[1] = 1.401298464324817e-45;
+  if (dim > 2) v[2] = -1.1754943508222875e-38;
+  return v;
+}
+
+function record(namespace: string, id: string, extra: Partial<VectorRecord> = {}): VectorRecord {
+  return { kind: 'vector', namespace, id, values: dense(8), sparse: null, metadata: null, ...extra };
+}
+
+const METADATA = {
+  genre: 'drama',
+  year: 1994,
+  rating: 8.7,
+  negative: -0.125,
+  big: 9_007_199_254_740_991,
+  released: true,
+  archived: false,
+  tags: ['a', 'b "quoted"', 'c\\d', ''],
+  unicode: 'ünïcødé — 中文 — 🚀',
+  empty: '',
+  none: [] as string[],
+};
+
+const TAGS: Record<string, string> = { '': '', 'ns-a': 'a:', 'we"ird\\ns': 'w:' };
+const WEIRD_IDS = ['quote"in"id', 'back\\slash', 'both\\"mix', "single'quote", 'end\\', 'tab\tand\nnewline', 'ünï-🚀'];
+
+function expectSameRecord(got: VectorRecord | undefined, want: VectorRecord): void {
+  expect(got, `record ${want.id}`).toBeDefined();
+  expect(got!.id).toBe(want.id);
+  expect(got!.namespace).toBe(want.namespace);
+  if (want.values) {
+    expect(got!.values).toBeInstanceOf(Float32Array);
+    // Exact float32 equality, element by element.
+    expect(Array.from(got!.values!)).toEqual(Array.from(want.values));
+  } else {
+    expect(got!.values).toBeNull();
+  }
+  if (want.sparse && want.sparse.indices.length > 0) {
+    const order = want.sparse.indices.map((_, i) => i).sort((a, b) => want.sparse!.indices[a]! - want.sparse!.indices[b]!);
+    expect(got!.sparse!.indices).toEqual(order.map((i) => want.sparse!.indices[i]));
+    expect(Array.from(got!.sparse!.values)).toEqual(order.map((i) => want.sparse!.values[i]));
+  } else {
+    expect(got!.sparse).toBeNull();
+  }
+  expect(got!.metadata).toEqual(want.metadata && Object.keys(want.metadata).length > 0 ? want.metadata : null);
+}
+
+async function allIds(p: CollectionPlan, ns: string, pageSize: number): Promise<string[]> {
+  const ids: string[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const page = await sink.listIds(p, ns, after, pageSize);
+    if (page.length === 0) return ids;
+    ids.push(...page);
+    after = page[page.length - 1]!;
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<EtlError> {
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(EtlError);
+  return err as EtlError;
+}
+
+beforeAll(() => {
+  sink = createMilvusSink({ address: getTestStack().milvus.address });
+});
+
+afterAll(async () => {
+  for (const name of made) await sink.dropCollection(name).catch(() => undefined);
+  await sink.close();
+});
+
+describe('Milvus sink: partition-key mode, hybrid dense + sparse', () => {
+  const p = (): CollectionPlan => plan({ collection: 'hybrid', sparse: true, namespaces: ['', 'ns-a', 'we"ird\\ns'] });
+  const records: VectorRecord[] = [];
+
+  it('creates the collection from the plan and detects that it exists', async () => {
+    expect(p().fields.map((f) => f.name)).toEqual(['namespace', 'id', 'vector', 'sparse_vector']);
+    expect(await sink.collectionExists(p().collection)).toBe(false);
+    expect(await sink.collectionExists(`${RUN}_never_made`)).toBe(false);
+    await sink.createCollection(p());
+    expect(await sink.collectionExists(p().collection)).toBe(true);
+    // Same schema again (a resumed job): accepted.
+    await sink.createCollection(p());
+    // Same name, another schema: refused.
+    const err = await rejection(sink.createCollection(plan({ collection: 'hybrid', dimension: 16 })));
+    expect(err.code).toBe('TARGET_COLLECTION_EXISTS');
+    expect(err.retriable).toBe(false);
+  });
+
+  it('upserts records and reads them back field by field, exactly', async () => {
+    const namespaces = ['', 'ns-a', 'we"ird\\ns'];
+    for (const ns of namespaces) {
+      // A Milvus primary key is unique in the whole collection, a Pinecone id only in its namespace:
+      // ids here differ across namespaces (see README.md, "Ids across namespaces").
+      const tag = TAGS[ns]!;
+      for (let i = 0; i < 5; i++) {
+        records.push(
+          record(ns, `${tag}doc-${i}`, {
+            sparse: { indices: [4_294_967_294, 7, 0, 1_000_003], values: Float32Array.from([0.5, 1.25, 3.1415927, 1e-7]) },
+            metadata: { ...METADATA, n: i },
+          }),
+        );
+      }
+      for (const id of WEIRD_IDS) records.push(record(ns, `${tag}${id}`, { sparse: { indices: [3], values: Float32Array.from([2]) }, metadata: { ns } }));
+      records.push(record(ns, `${tag}no-metadata`, { sparse: { indices: [1], values: Float32Array.from([1]) } }));
+    }
+    await sink.upsert(p(), { records });
+
+    // A hybrid record without sparse values goes as an empty sparse vector, which Milvus stores;
+    // Milvus Lite 3 refuses it ("at least one nonzero weight"), and must say so as a data error.
+    const denseOnly = namespaces.map((ns) => record(ns, `${TAGS[ns]!}dense-only`, { metadata: { kind: 'dense-only' } }));
+    const stored = await sink.upsert(p(), { records: denseOnly }).then(
+      () => true,
+      (err: unknown) => {
+        expect(err).toBeInstanceOf(EtlError);
+        expect((err as EtlError).code).toBe('RECORD_REJECTED');
+        expect((err as EtlError).message).toMatch(/nonzero|empty/i);
+        return false;
+      },
+    );
+    if (stored) records.push(...denseOnly);
+    await sink.flush(p());
+    await sink.createIndexes(p());
+    await sink.createIndexes(p()); // already there: accepted
+    await sink.loadCollection(p());
+
+    const counts = await sink.countByNamespace(p(), [...namespaces, 'missing']);
+    const perNs = records.filter((r) => r.namespace === 'ns-a').length;
+    expect(perNs).toBeGreaterThanOrEqual(5 + WEIRD_IDS.length + 1);
+    expect(Object.fromEntries(counts)).toEqual({ '': perNs, 'ns-a': perNs, 'we"ird\\ns': perNs, missing: 0 });
+
+    for (const ns of namespaces) {
+      const want = records.filter((r) => r.namespace === ns);
+      const got = await sink.getRecords(
+        p(),
+        ns,
+        want.map((r) => r.id),
+      );
+      expect(got.map((r) => r.id)).toEqual(want.map((r) => r.id));
+      for (const w of want) expectSameRecord(got.find((g) => g.id === w.id), w);
+    }
+    // Ids that do not exist are simply absent.
+    expect((await sink.getRecords(p(), 'ns-a', ['nope', 'a:doc-1', 'doc-1'])).map((r) => r.id)).toEqual(['a:doc-1']);
+  });
+
+  it('keeps the largest sparse index Milvus stores (2^32-2) exact', async () => {
+    const [got] = await sink.getRecords(p(), 'ns-a', ['a:doc-0']);
+    expect(got!.sparse!.indices).toEqual([0, 7, 1_000_003, 4_294_967_294]);
+    expect(Array.from(got!.sparse!.values)).toEqual(Array.from(Float32Array.from([3.1415927, 1.25, 1e-7, 0.5])));
+  });
+
+  it('is idempotent: the same batch twice leaves the counts unchanged', async () => {
+    const before = await sink.countByNamespace(p(), ['', 'ns-a', 'we"ird\\ns']);
+    await sink.upsert(p(), { records });
+    await sink.upsert(p(), { records: records.slice(0, 7) });
+    const after = await sink.countByNamespace(p(), ['', 'ns-a', 'we"ird\\ns']);
+    expect(after).toEqual(before);
+  });
+
+  it('lists every id of a namespace in a stable order, page by page', async () => {
+    for (const ns of ['', 'we"ird\\ns']) {
+      const want = records
+        .filter((r) => r.namespace === ns)
+        .map((r) => r.id)
+        .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      expect(await allIds(p(), ns, 3)).toEqual(want);
+      expect(await allIds(p(), ns, 1000)).toEqual(want);
+    }
+    expect(await sink.listIds(p(), 'missing', null, 10)).toEqual([]);
+  });
+
+  it('refuses records Milvus cannot store with RECORD_REJECTED, naming them', async () => {
+    const long = record('ns-a', 'x'.repeat(513));
+    let err = await rejection(sink.upsert(p(), { records: [long] }));
+    expect(err.code).toBe('RECORD_REJECTED');
+    expect(err.retriable).toBe(false);
+    expect(err.message).toMatch(/max_length 512/);
+
+    err = await rejection(sink.upsert(p(), { records: [record('ns-a', 'ok-1', { sparse: { indices: [1], values: Float32Array.from([1]) } }), record('ns-a', 'max-index', { sparse: { indices: [4_294_967_295], values: Float32Array.from([1]) } })] }));
+    expect(err.code).toBe('RECORD_REJECTED');
+    expect(err.details?.['rejected']).toEqual([{ index: 1, namespace: 'ns-a', id: 'max-index', reason: expect.stringMatching(/reserved/) }]);
+
+    err = await rejection(sink.upsert(p(), { records: [record('ns-a', 'neg', { sparse: { indices: [1], values: Float32Array.from([-1]) } })] }));
+    expect(err.code).toBe('RECORD_REJECTED');
+
+    err = await rejection(sink.upsert(p(), { records: [record('ns-a', 'meta-clash', { metadata: { namespace: 'x' } })] }));
+    expect(err.code).toBe('RECORD_REJECTED');
+    // Nothing of the refused batches was written.
+    expect(await sink.getRecords(p(), 'ns-a', ['ok-1', 'max-index', 'neg'])).toEqual([]);
+  });
+
+  it('maps a refusal by the server itself to RECORD_REJECTED', async () => {
+    // The plan says 16 dimensions, the collection has 8: only the server can tell.
+    const wrong = { ...p(), dimension: 16, fields: p().fields.map((f) => (f.dim ? { ...f, dim: 16 } : f)) };
+    const err = await rejection(sink.upsert(wrong, { records: [{ ...record('ns-a', 'wrong-dim'), values: dense(16) }] }));
+    expect(err.code).toBe('RECORD_REJECTED');
+    expect(err.retriable).toBe(false);
+  });
+});
+
+describe('Milvus sink: partitions mode, renamed fields, dense only', () => {
+  const namespaces = ['', 'books', 'we"ird\\ns/é'];
+  const p = (): CollectionPlan => plan({ collection: 'parts', partitionKey: false, metric: 'euclidean', namespaces, maxIdLength: 64, fields: { id: 'pk', vector: 'embedding' } });
+  const records: VectorRecord[] = [];
+
+  it('creates one partition per namespace', async () => {
+    expect(p().partitions['']).toBe('_default');
+    expect(p().partitions['books']).toBe('books');
+    expect(p().partitions['we"ird\\ns/é']).toMatch(/^ns_/);
+    await sink.createCollection(p());
+    await sink.createCollection(p());
+    expect(await sink.collectionExists(p().collection)).toBe(true);
+  });
+
+  it('writes each namespace into its partition and counts them apart', async () => {
+    for (const ns of namespaces) {
+      for (let i = 0; i < 4 + namespaces.indexOf(ns); i++) records.push(record(ns, `${ns || 'default'}-${i}`, { metadata: { ...METADATA, i } }));
+      records.push(record(ns, `${ns || 'default'}-${WEIRD_IDS[0]}`, { metadata: { tag: 'weird' } }));
+    }
+    // A mixed batch (grouped by partition here) and a batch for one partition.
+    await sink.upsert(p(), { records: records.filter((r) => r.namespace !== 'books') });
+    await sink.upsert(p(), { partition: 'books', records: records.filter((r) => r.namespace === 'books') });
+    await sink.upsert(p(), { partition: 'books', records: records.filter((r) => r.namespace === 'books') });
+    const misplaced = await rejection(sink.upsert(p(), { partition: 'books', records: [records[0]!] }));
+    expect(misplaced.code).toBe('INTERNAL');
+
+    await sink.flush(p());
+    await sink.createIndexes(p());
+    await sink.loadCollection(p());
+    const counts = await sink.countByNamespace(p(), namespaces);
+    expect(Object.fromEntries(counts)).toEqual({ '': 5, books: 6, 'we"ird\\ns/é': 7 });
+    expect(Object.fromEntries(await sink.countByNamespace(p(), ['not-planned']))).toEqual({ 'not-planned': 0 });
+
+    for (const ns of namespaces) {
+      const want = records.filter((r) => r.namespace === ns);
+      const got = await sink.getRecords(
+        p(),
+        ns,
+        want.map((r) => r.id),
+      );
+      expect(got).toHaveLength(want.length);
+      for (const w of want) expectSameRecord(got.find((g) => g.id === w.id), w);
+      expect(await allIds(p(), ns, 2)).toEqual(want.map((r) => r.id).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+    }
+    // A namespace's records are not visible from another namespace's partition.
+    expect(await sink.getRecords(p(), 'books', ['default-0'])).toEqual([]);
+  });
+
+  it('checks the id against the planned max_length', async () => {
+    const err = await rejection(sink.upsert(p(), { records: [record('books', 'y'.repeat(65))] }));
+    expect(err.code).toBe('RECORD_REJECTED');
+  });
+});
+
+describe('Milvus sink: sparse-only index with a renamed sparse field', () => {
+  const p = (): CollectionPlan => plan({ collection: 'sparse', vectorType: 'sparse', dimension: null, fields: { sparseVector: 'splade', namespace: 'tenant' } });
+
+  it('stores and reads back sparse vectors', async () => {
+    expect(p().fields.map((f) => [f.name, f.dataType])).toEqual([
+      ['tenant', 'VarChar'],
+      ['id', 'VarChar'],
+      ['splade', 'SparseFloatVector'],
+    ]);
+    await sink.createCollection(p());
+    const records = Array.from({ length: 20 }, (_, i) =>
+      record(i % 2 ? 'ns-a' : '', `s-${i}`, { values: null, sparse: { indices: [i, 100 + i, 4_000_000_000 + i], values: Float32Array.from([i + 1, 0.25, 1e-3]) }, metadata: { i } }),
+    );
+    await sink.upsert(p(), { records });
+    const noSparse = await rejection(sink.upsert(p(), { records: [record('', 'no-sparse', { values: null })] }));
+    expect(noSparse.code).toBe('RECORD_REJECTED');
+    await sink.createIndexes(p());
+    await sink.loadCollection(p());
+    expect(Object.fromEntries(await sink.countByNamespace(p(), ['', 'ns-a']))).toEqual({ '': 10, 'ns-a': 10 });
+    const got = await sink.getRecords(
+      p(),
+      'ns-a',
+      records.filter((r) => r.namespace === 'ns-a').map((r) => r.id),
+    );
+    for (const w of records.filter((r) => r.namespace === 'ns-a')) expectSameRecord(got.find((g) => g.id === w.id), w);
+  });
+});
+
+describe('Milvus sink: vector index per source metric', () => {
+  it.each([
+    ['cosine', 'euclidean'],
+    ['euclidean', 'dotproduct'],
+    ['dotproduct', 'cosine'],
+  ] as const)('builds AUTOINDEX for %s and notices an index of another metric', async (metric, other) => {
+    const p = plan({ collection: `metric_${metric}`, metric });
+    await sink.createCollection(p);
+    await sink.upsert(p, { records: [record('', 'a'), record('ns-a', 'b')] });
+    await sink.createIndexes(p);
+    await sink.loadCollection(p);
+    const err = await rejection(sink.createIndexes(plan({ collection: `metric_${metric}`, metric: other })));
+    expect(err.code).toBe('TARGET_UNSUPPORTED');
+    expect(err.message).toContain(p.indexes[0]!.metricType);
+    await sink.dropCollection(p.collection);
+    expect(await sink.collectionExists(p.collection)).toBe(false);
+    await sink.dropCollection(p.collection); // already gone: fine
+  });
+});
+
+describe('Milvus sink: Milvus restarts', () => {
+  it('reports a down Milvus as retriable and carries on once it is back', async () => {
+    const p = plan({ collection: 'restart' });
+    await sink.createCollection(p);
+    await sink.upsert(p, { records: [record('', 'before')] });
+    await sink.flush(p);
+
+    await killComponent('milvus');
+    const down = await rejection(sink.upsert(p, { records: [record('', 'during')] }));
+    expect(down.retriable).toBe(true);
+    expect(down.code).toBe('TARGET_UNAVAILABLE');
+    // A sink made while Milvus is down must recover too (the SDK's first connect would poison it).
+    const late = createMilvusSink({ address: getTestStack().milvus.address, timeoutMs: 5_000 });
+    const lateErr = await rejection(late.collectionExists(p.collection));
+    expect(lateErr.retriable).toBe(true);
+
+    await startComponent('milvus');
+    await sink.upsert(p, { records: [record('', 'after')] });
+    expect(await late.collectionExists(p.collection)).toBe(true);
+    await late.close();
+    await sink.createIndexes(p);
+    await sink.loadCollection(p);
+    expect((await sink.getRecords(p, '', ['before', 'after'])).map((r) => r.id)).toEqual(['before', 'after']);
+  });
+});
