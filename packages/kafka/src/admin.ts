@@ -1,0 +1,113 @@
+import type { Admin, Kafka } from 'kafkajs';
+import { EtlError, type LogAdmin, type PartitionOffset, type TopicSpec } from '@p2m/core';
+import { kafkaErrorTypes, toEtlError } from './errors.ts';
+
+/** KafkaJS admin behind the `LogAdmin` port; connects on first use. */
+export class KafkaLogAdmin implements LogAdmin {
+  readonly #kafka: Kafka;
+  #connecting: Promise<Admin> | null = null;
+
+  constructor(kafka: Kafka) {
+    this.#kafka = kafka;
+  }
+
+  #admin(): Promise<Admin> {
+    this.#connecting ??= (async () => {
+      const admin = this.#kafka.admin();
+      try {
+        await admin.connect();
+      } catch (err) {
+        this.#connecting = null;
+        throw toEtlError(err, 'connect the admin client');
+      }
+      return admin;
+    })();
+    return this.#connecting;
+  }
+
+  async #call<T>(action: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
+    const admin = await this.#admin();
+    try {
+      return await fn(admin);
+    } catch (err) {
+      throw toEtlError(err, action);
+    }
+  }
+
+  ensureTopic(spec: TopicSpec): Promise<boolean> {
+    const configEntries: { name: string; value: string }[] = [];
+    if (spec.compacted) configEntries.push({ name: 'cleanup.policy', value: 'compact' });
+    if (spec.retentionMs !== undefined) configEntries.push({ name: 'retention.ms', value: String(spec.retentionMs) });
+    if (spec.retentionMs === -1) configEntries.push({ name: 'retention.bytes', value: '-1' });
+    // replicationFactor -1: the broker's default.replication.factor.
+    return this.#call(`create topic ${spec.topic}`, (admin) =>
+      admin.createTopics({ waitForLeaders: true, topics: [{ topic: spec.topic, numPartitions: spec.partitions, replicationFactor: -1, configEntries }] }),
+    );
+  }
+
+  /** Deleting a topic that does not exist is not an error. */
+  async deleteTopic(topic: string): Promise<void> {
+    if (!(await this.topicExists(topic))) return;
+    try {
+      await this.#call(`delete topic ${topic}`, (admin) => admin.deleteTopics({ topics: [topic] }));
+    } catch (err) {
+      if (kafkaErrorTypes((err as EtlError).cause).includes('UNKNOWN_TOPIC_OR_PARTITION')) return;
+      throw err;
+    }
+  }
+
+  topicExists(topic: string): Promise<boolean> {
+    return this.#call(`list topics`, async (admin) => (await admin.listTopics()).includes(topic));
+  }
+
+  topicOffsets(topic: string): Promise<{ partition: number; high: string; low: string }[]> {
+    return this.#call(`read offsets of ${topic}`, async (admin) =>
+      (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, high: p.high, low: p.low })).sort((a, b) => a.partition - b.partition),
+    );
+  }
+
+  groupOffsets(group: string, topic: string): Promise<PartitionOffset[]> {
+    return this.#call(`read offsets of group ${group}`, async (admin) => {
+      const [entry] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      return (entry?.partitions ?? [])
+        .map((p) => ({ partition: p.partition, offset: p.offset, metadata: p.metadata ?? null }))
+        .sort((a, b) => a.partition - b.partition);
+    });
+  }
+
+  groupMemberCount(group: string): Promise<number> {
+    return this.#call(`describe group ${group}`, async (admin) => {
+      const { groups } = await admin.describeGroups([group]);
+      const g = groups[0];
+      return g === undefined || g.state === 'Dead' || g.state === 'Empty' ? 0 : g.members.length;
+    });
+  }
+
+  async resetGroupOffsets(group: string, topic: string): Promise<void> {
+    const members = await this.groupMemberCount(group);
+    if (members > 0) {
+      throw new EtlError('JOB_STATE', `cannot reset the offsets of consumer group ${group}: ${members} member(s) still consuming`, {
+        retriable: false,
+        hint: 'stop the loaders of this job first',
+      });
+    }
+    const offsets = await this.topicOffsets(topic);
+    if (offsets.length === 0) return;
+    // Explicit low watermarks rather than KafkaJS's "earliest" sentinel (-2), which other clients reject.
+    await this.#call(`reset offsets of group ${group}`, (admin) =>
+      admin.setOffsets({ groupId: group, topic, partitions: offsets.map((o) => ({ partition: o.partition, offset: o.low })) }),
+    );
+  }
+
+  /** Best effort: removes a throwaway group (readers), ignoring "not found" and "not empty". */
+  async deleteGroup(group: string): Promise<void> {
+    await this.#call(`delete group ${group}`, (admin) => admin.deleteGroups([group])).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    const connecting = this.#connecting;
+    this.#connecting = null;
+    const admin = await connecting?.catch(() => null);
+    await admin?.disconnect();
+  }
+}

@@ -1,0 +1,11 @@
+export { createKafka } from './client.ts';
+export type { KafkaClient, KafkaOptions } from './client.ts';
+export { KafkaLogAdmin } from './admin.ts';
+export { KafkaLogConsumer } from './consumer.ts';
+export { KafkaLogProducer, DEFAULT_MAX_REQUEST_BYTES } from './producer.ts';
+export { isKafkaRetriable, isRebalanceError, toEtlError } from './errors.ts';
+export { pinoLogCreator } from './logging.ts';
+export type { KafkaLogLevel } from './logging.ts';
+export { createRegistryCodec, registryError } from './registry.ts';
+export type { Compatibility, RegistryCodec, RegistryCodecOptions } from './registry.ts';
+export * from './health.ts';

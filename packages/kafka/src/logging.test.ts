@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { logLevel } from 'kafkajs';
+import { pino } from 'pino';
+import { pinoLogCreator } from './logging.ts';
+
+describe('KafkaJS logs through pino', () => {
+  it('writes structured lines at the matching level, without KafkaJS own timestamp', () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const log = pinoLogCreator(pino({ level: 'debug' }, sink))(logLevel.DEBUG);
+    log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'Connection error', broker: 'b:9092' } as never });
+    log({ namespace: 'Runner', level: logLevel.INFO, label: 'INFO', log: { timestamp: 'x', message: 'started' } as never });
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ level: 50, component: 'kafkajs', namespace: 'Connection', broker: 'b:9092', msg: 'Connection error' });
+    expect(lines[0]).not.toHaveProperty('timestamp');
+    expect(lines[1]).toMatchObject({ level: 30, msg: 'started' });
+  });
+});

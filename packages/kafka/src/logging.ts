@@ -1,0 +1,36 @@
+import { logLevel, type LogEntry, type logCreator } from 'kafkajs';
+import type { Logger } from '@p2m/core';
+
+/** Log levels of the adapter, mapped onto KafkaJS's numeric ones. */
+export type KafkaLogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
+
+export const KAFKAJS_LEVELS: Record<KafkaLogLevel, logLevel> = {
+  silent: logLevel.NOTHING,
+  error: logLevel.ERROR,
+  warn: logLevel.WARN,
+  info: logLevel.INFO,
+  debug: logLevel.DEBUG,
+};
+
+/** Sends KafkaJS's logs through pino as structured lines (component "kafkajs"), never to the console. */
+export function pinoLogCreator(logger: Logger): logCreator {
+  const kafkaLogger = logger.child({ component: 'kafkajs' });
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      const { message, timestamp: _timestamp, logger: _logger, ...extra } = log as LogEntry['log'] & { logger?: string };
+      const fields = { namespace, ...extra };
+      switch (level) {
+        case logLevel.ERROR:
+          kafkaLogger.error(fields, message);
+          break;
+        case logLevel.WARN:
+          kafkaLogger.warn(fields, message);
+          break;
+        case logLevel.INFO:
+          kafkaLogger.info(fields, message);
+          break;
+        default:
+          kafkaLogger.debug(fields, message);
+      }
+    };
+}

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+import { EtlError, type IncomingMessage, type Logger, type TopicTail } from '@p2m/core';
+import type { KafkaLogAdmin } from './admin.ts';
+import { toIncoming } from './consumer.ts';
+import { toEtlError } from './errors.ts';
+
+/**
+ * Reading a topic without committing anything: state rebuilds from the compacted topics
+ * (`p2m.jobs`, `p2m.checkpoints`) and following them live. KafkaJS has no group-less assign, so each
+ * reader is a member of a throwaway group of its own (`p2m.reader.<uuid>`) that never commits and is
+ * deleted afterwards.
+ */
+
+export interface ReaderDeps {
+  kafka: Kafka;
+  admin: KafkaLogAdmin;
+  logger: Logger;
+}
+
+type Handler = (message: IncomingMessage) => Promise<void> | void;
+
+/** Fails fast: KafkaJS would otherwise retry a missing topic's metadata for half a minute. */
+async function requireTopic(deps: ReaderDeps, topic: string): Promise<void> {
+  if (!(await deps.admin.topicExists(topic))) {
+    throw new EtlError('INTERNAL', `Kafka: topic "${topic}" does not exist`, { retriable: false, hint: 'create it first (LogAdmin.ensureTopic)' });
+  }
+}
+
+function readerConsumer(deps: ReaderDeps, purpose: string): { consumer: Consumer; groupId: string } {
+  const groupId = `p2m.reader.${purpose}.${randomUUID()}`;
+  const consumer = deps.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+  return { consumer, groupId };
+}
+
+/** Every message of `topic` from the beginning up to the high watermarks at the time of the call, in partition order. */
+export async function scanToEnd(deps: ReaderDeps, topic: string, handler: Handler): Promise<void> {
+  await requireTopic(deps, topic);
+  const ends = await deps.admin.topicOffsets(topic);
+  const remaining = new Map<number, bigint>();
+  for (const p of ends) if (BigInt(p.high) > BigInt(p.low)) remaining.set(p.partition, BigInt(p.high));
+  if (remaining.size === 0) return;
+
+  const { consumer, groupId } = readerConsumer(deps, 'scan');
+  let finish!: () => void;
+  let fail!: (err: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) fail(toEtlError(payload.error, `read ${topic}`));
+  });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset }) => {
+        const end = remaining.get(batch.partition);
+        if (end === undefined) return;
+        try {
+          for (const m of batch.messages) {
+            if (BigInt(m.offset) >= end) break;
+            await handler(toIncoming(topic, batch.partition, m));
+          }
+        } catch (err) {
+          fail(err);
+          return;
+        }
+        resolveOffset(batch.lastOffset());
+        if (BigInt(batch.lastOffset()) + 1n >= end) {
+          remaining.delete(batch.partition);
+          if (remaining.size === 0) finish();
+        }
+      },
+    });
+    await done;
+  } catch (err) {
+    throw err instanceof EtlError ? err : toEtlError(err, `read ${topic} to its end`);
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+    await deps.admin.deleteGroup(groupId);
+  }
+}
+
+export async function readTopicToEnd(deps: ReaderDeps, topic: string): Promise<IncomingMessage[]> {
+  const out: IncomingMessage[] = [];
+  await scanToEnd(deps, topic, (m) => void out.push(m));
+  return out;
+}
+
+/**
+ * Follow `topic` from the beginning, live. A handler error is logged and the message skipped: a
+ * follower must not stall on one bad message. KafkaJS restarts the member after a broker failure;
+ * it then reads again from the beginning (nothing is committed), so handlers must be idempotent,
+ * as they are when they fold compacted state by key.
+ */
+export async function tail(deps: ReaderDeps, topic: string, handler: Handler): Promise<TopicTail> {
+  await requireTopic(deps, topic);
+  const { consumer, groupId } = readerConsumer(deps, 'tail');
+  const log = deps.logger.child({ topic, groupId });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, isRunning, isStale }) => {
+        for (const m of batch.messages) {
+          if (!isRunning() || isStale()) return;
+          try {
+            await handler(toIncoming(topic, batch.partition, m));
+          } catch (err) {
+            log.error({ err, partition: batch.partition, offset: m.offset }, 'tail handler failed; message skipped');
+          }
+          resolveOffset(m.offset);
+        }
+      },
+    });
+  } catch (err) {
+    await consumer.disconnect().catch(() => undefined);
+    throw toEtlError(err, `follow ${topic}`);
+  }
+  let stopped: Promise<void> | null = null;
+  return {
+    stop: () =>
+      (stopped ??= (async () => {
+        await consumer.disconnect().catch((err: unknown) => log.warn({ err }, 'tail disconnect failed'));
+        await deps.admin.deleteGroup(groupId);
+      })()),
+  };
+}
