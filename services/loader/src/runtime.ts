@@ -1,6 +1,7 @@
 import {
   EtlError,
   errorMessage,
+  isRetriable,
   recordKey,
   retry,
   type CollectionPlan,
@@ -98,7 +99,15 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
       if (next === null) return; // abandoned: nothing committed, the batch will be read again
       const last = batch.messages[batch.messages.length - 1]!;
       const commit: PartitionOffset = { partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString(), metadata: encodeCounts(next) };
-      await opts.consumer.commit(batch.topic, [commit]);
+      // A broker restart makes the commit fail retriably: retry while this member still owns the
+      // partition. Once it lost it, the new owner re-reads the batch (upsert makes that harmless).
+      await retry(() => opts.consumer.commit(batch.topic, [commit]), {
+        retries: Infinity,
+        deadlineMs: opts.sinkDeadlineMs,
+        signal: opts.signal,
+        shouldRetry: (err) => isRetriable(err) && !batch.isStale(),
+        onRetry: ({ error }) => opts.onRetry?.(error),
+      });
       counts.set(batch.partition, next);
     });
   } finally {
