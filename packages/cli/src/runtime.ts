@@ -5,6 +5,7 @@ import {
   type Logger,
   type RuntimeConfig,
 } from '@p2m/core';
+import { avroStateCodec } from '@p2m/codec';
 import { createKafka, createRegistryCodec, type KafkaClient, type RegistryCodec } from '@p2m/kafka';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { createPineconeSource } from '@p2m/pinecone-source';
@@ -75,6 +76,7 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
       decode: codecs.decode,
       prepareTopic: async (topic) => void (await codecs.forTopic(topic)),
       secretKey: config.P2M_SECRET_KEY,
+      stateCodec: avroStateCodec,
       logger: logger.child({ component: 'controller' }),
       onStatus: (job) => logger.info({ jobId: job.id, status: job.status }, 'job status'),
     });

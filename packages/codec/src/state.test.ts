@@ -45,3 +45,37 @@ describe('job state codec', () => {
     expect(() => jobStateCodec.encode({ ...state, status: 'PAUSED' as JobStateValue['status'] })).toThrow(EtlError);
   });
 });
+
+describe('avroStateCodec', () => {
+  it('round-trips a job record, keeping secrets sealed in specEncrypted and out of the clear fields', async () => {
+    const { avroStateCodec } = await import('./state.ts');
+    const record = {
+      id: '20261125-abcd',
+      status: 'FAILED',
+      createdAt: '2026-11-25T10:00:00.000Z',
+      updatedAt: '2026-11-25T10:05:00.123Z',
+      generation: 3,
+      mode: 'replay',
+      topicJobId: '20261125-abcd',
+      spec: { source: { apiKey: '', index: 'i' }, target: { address: 'a', collection: 'c' } },
+      sealedSecrets: 'v1.aXY=.dGFn.Ym9keQ==',
+      plan: { collection: 'c' },
+      error: { code: 'VERIFICATION_FAILED', message: 'missing 3', at: 'verification' },
+    } as unknown as import('@p2m/core').JobRecord;
+    const bytes = avroStateCodec.encodeJob(record);
+    expect(avroStateCodec.decodeJob(bytes)).toEqual(record);
+    const decoded = jobStateCodec.decode(bytes);
+    expect(decoded.specEncrypted.toString('utf8')).toBe(record.sealedSecrets);
+    expect(decoded.finishedAt).toBe(Date.parse(record.updatedAt));
+  });
+
+  it('round-trips checkpoints and worker reports', async () => {
+    const { avroStateCodec } = await import('./state.ts');
+    const cp = { jobId: 'j', namespace: '', paginationToken: null, recordsPublished: 5, pages: 1, done: true, updatedAt: 1_700_000_000_000 };
+    expect(avroStateCodec.decodeCheckpoint(avroStateCodec.encodeCheckpoint(cp))).toEqual(cp);
+    const w = { jobId: 'j', role: 'loader' as const, workerId: 'w', generation: 2, state: 'failed' as const, error: { code: 'X', message: 'm', at: 'p3:17' }, at: '2026-11-25T10:00:00.000Z' };
+    expect(avroStateCodec.decodeWorker(avroStateCodec.encodeWorker(w))).toEqual(w);
+    const ok = { ...w, state: 'running' as const, error: undefined };
+    expect(avroStateCodec.decodeWorker(avroStateCodec.encodeWorker(ok))).toEqual(ok);
+  });
+});

@@ -1,4 +1,4 @@
-import { EtlError, type JobStatus } from '@p2m/core';
+import { EtlError, TERMINAL_STATUSES, type Checkpoint, type JobRecord, type JobStatus, type StateCodec, type WorkerStatus } from '@p2m/core';
 import { defineCodec, loadSchema, type AvroCodec } from './avro-codec.ts';
 
 /**
@@ -68,3 +68,70 @@ export const jobStateCodec: AvroCodec<JobStateValue> = defineCodec<JobStateValue
     return { ...s, error: s.error === null ? null : { code: s.error.code, message: s.error.message } };
   },
 });
+
+export interface WorkerStatusValue {
+  jobId: string;
+  role: 'extractor' | 'loader';
+  workerId: string;
+  generation: number;
+  state: 'running' | 'stopped' | 'done' | 'failed';
+  error: { code: string; message: string; at: string | null } | null;
+  at: number;
+}
+
+export const workerStatusCodec: AvroCodec<WorkerStatusValue> = defineCodec<WorkerStatusValue>({
+  name: 'worker-status',
+  schema: loadSchema('worker-status'),
+  toAvro: (v) => v,
+  fromAvro: (v) => ({ ...(v as WorkerStatusValue) }),
+});
+
+const ms = (iso: string | undefined): number => (iso ? Date.parse(iso) : 0);
+const iso = (n: number): string => new Date(n).toISOString();
+
+/** What of a job record the typed fields of job-state.avsc do not hold. */
+type JobDetail = Omit<JobRecord, 'id' | 'status' | 'createdAt' | 'updatedAt' | 'generation' | 'sealedSecrets'>;
+
+/**
+ * The state topics in Avro: job records as `job-state.avsc` (secrets only ever sealed, in
+ * `specEncrypted`; the fast-changing rest as JSON in `detail`), checkpoints as `checkpoint.avsc`,
+ * worker reports as `worker-status.avsc`.
+ */
+export const avroStateCodec: StateCodec = {
+  encodeJob(r) {
+    const { id, status, createdAt, updatedAt, generation, sealedSecrets, ...detail } = r;
+    return jobStateCodec.encode({
+      jobId: id,
+      status,
+      createdAt: ms(createdAt),
+      updatedAt: ms(updatedAt),
+      startedAt: null,
+      finishedAt: TERMINAL_STATUSES.has(status) ? ms(updatedAt) : null,
+      generation,
+      error: detail.error ? { code: detail.error.code, message: detail.error.message } : null,
+      specEncrypted: Buffer.from(sealedSecrets, 'utf8'),
+      detail: JSON.stringify(detail satisfies JobDetail),
+    });
+  },
+  decodeJob(value) {
+    const v = jobStateCodec.decode(value);
+    const detail = JSON.parse(v.detail) as JobDetail;
+    return {
+      ...detail,
+      id: v.jobId,
+      status: v.status,
+      createdAt: iso(v.createdAt),
+      updatedAt: iso(v.updatedAt),
+      generation: v.generation,
+      sealedSecrets: v.specEncrypted.toString('utf8'),
+    };
+  },
+  encodeCheckpoint: (c: Checkpoint) => checkpointCodec.encode({ ...c, updatedAt: c.updatedAt ?? Date.now() }),
+  decodeCheckpoint: (value) => checkpointCodec.decode(value),
+  encodeWorker: (w: WorkerStatus) =>
+    workerStatusCodec.encode({ ...w, error: w.error ? { code: w.error.code, message: w.error.message, at: w.error.at ?? null } : null, at: ms(w.at) }),
+  decodeWorker(value) {
+    const v = workerStatusCodec.decode(value);
+    return { ...v, error: v.error ? { code: v.error.code, message: v.error.message, ...(v.error.at ? { at: v.error.at } : {}) } : undefined, at: iso(v.at) };
+  },
+};

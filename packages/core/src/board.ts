@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { decodeJson, encodeJson, type JobRecord, type WorkerStatus } from './job-record.ts';
+import { checkpointKey, jsonStateCodec, type Checkpoint, type JobRecord, type StateCodec, type WorkerStatus } from './job-record.ts';
 import type { IncomingMessage, LogClient, LogProducer, TopicTail } from './ports.ts';
 import { CHECKPOINTS_TOPIC, JOBS_TOPIC } from './topics.ts';
 
@@ -8,30 +8,21 @@ import { CHECKPOINTS_TOPIC, JOBS_TOPIC } from './topics.ts';
  * `p2m.checkpoints` topics from the beginning, so a process restarted with SIGKILL comes back with
  * every job, its status and its checkpoints. Kafka is the only state store.
  */
-export interface ExtractCheckpoint {
-  jobId: string;
-  namespace: string;
-  paginationToken: string | null;
-  recordsPublished: number;
-  pages: number;
-  done: boolean;
-  generation?: number;
-  updatedAt?: string;
-}
-
 export class JobBoard extends EventEmitter {
   readonly jobs = new Map<string, JobRecord>();
   /** Partition of `p2m.jobs` that holds each job: the unit of ownership. */
   readonly jobPartitions = new Map<string, number>();
-  readonly checkpoints = new Map<string, Map<string, ExtractCheckpoint>>();
+  readonly checkpoints = new Map<string, Map<string, Checkpoint>>();
   readonly workers = new Map<string, Map<string, WorkerStatus>>();
   private tails: TopicTail[] = [];
   private readonly log: LogClient;
+  private readonly codec: StateCodec;
   private producer: LogProducer | null = null;
 
-  constructor(log: LogClient) {
+  constructor(log: LogClient, codec: StateCodec = jsonStateCodec) {
     super();
     this.log = log;
+    this.codec = codec;
   }
 
   async start(): Promise<void> {
@@ -56,13 +47,26 @@ export class JobBoard extends EventEmitter {
 
   /** Write a job record and apply it locally once Kafka acknowledged it. */
   async putJob(record: JobRecord): Promise<void> {
-    await this.getProducer().send(JOBS_TOPIC, [{ key: record.id, value: encodeJson(record) }]);
+    await this.getProducer().send(JOBS_TOPIC, [{ key: record.id, value: this.codec.encodeJob(record) }]);
     this.upsertJob(record, this.jobPartitions.get(record.id));
   }
 
   async putWorkerStatus(status: WorkerStatus, key: string): Promise<void> {
-    await this.getProducer().send(CHECKPOINTS_TOPIC, [{ key, value: encodeJson(status) }]);
+    await this.getProducer().send(CHECKPOINTS_TOPIC, [{ key, value: this.codec.encodeWorker(status) }]);
     this.upsertWorker(status);
+  }
+
+  /** Save an extractor checkpoint; resolves once Kafka acknowledged it. */
+  async putCheckpoint(checkpoint: Checkpoint): Promise<void> {
+    await this.getProducer().send(CHECKPOINTS_TOPIC, [{ key: checkpointKey(checkpoint.jobId, checkpoint.namespace), value: this.codec.encodeCheckpoint(checkpoint) }]);
+    this.upsertCheckpoint(checkpoint);
+  }
+
+  private upsertCheckpoint(cp: Checkpoint): void {
+    let byNs = this.checkpoints.get(cp.jobId);
+    if (!byNs) this.checkpoints.set(cp.jobId, (byNs = new Map()));
+    byNs.set(cp.namespace, cp);
+    this.emit('checkpoint', cp);
   }
 
   private upsertJob(record: JobRecord, partition: number | undefined): void {
@@ -81,28 +85,39 @@ export class JobBoard extends EventEmitter {
     this.emit('worker', status);
   }
 
+  /**
+   * A value this version cannot read (written by something else, or by a newer, incompatible
+   * version) is skipped and reported, never allowed to stop the process that follows the topic.
+   */
+  private unreadable(m: IncomingMessage, err: unknown): void {
+    this.emit('unreadable', { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key?.toString('utf8'), error: err instanceof Error ? err.message : String(err) });
+  }
+
   private applyJob(m: IncomingMessage): void {
-    const record = decodeJson<JobRecord>(m.value);
-    if (!record) {
+    try {
+      this.applyJobValue(m);
+    } catch (err) {
+      this.unreadable(m, err);
+    }
+  }
+
+  private applyJobValue(m: IncomingMessage): void {
+    if (!m.value) {
       const id = m.key?.toString('utf8');
       if (id) this.jobs.delete(id);
       return;
     }
-    this.upsertJob(record, m.partition);
+    this.upsertJob(this.codec.decodeJob(m.value), m.partition);
   }
 
   private applyCheckpoint(m: IncomingMessage): void {
     const key = m.key?.toString('utf8') ?? '';
-    if (key.startsWith('extract/')) {
-      const cp = decodeJson<ExtractCheckpoint>(m.value);
-      if (!cp) return;
-      let byNs = this.checkpoints.get(cp.jobId);
-      if (!byNs) this.checkpoints.set(cp.jobId, (byNs = new Map()));
-      byNs.set(cp.namespace, cp);
-      this.emit('checkpoint', cp);
-    } else if (key.startsWith('worker/')) {
-      const status = decodeJson<WorkerStatus>(m.value);
-      if (status) this.upsertWorker(status);
+    if (!m.value) return;
+    try {
+      if (key.startsWith('extract/')) this.upsertCheckpoint(this.codec.decodeCheckpoint(m.value));
+      else if (key.startsWith('worker/')) this.upsertWorker(this.codec.decodeWorker(m.value));
+    } catch (err) {
+      this.unreadable(m, err);
     }
   }
 }

@@ -15,13 +15,9 @@ export {
   checkpointKey,
   initialCheckpoint,
   createMemoryCheckpointStore,
-  createLogCheckpointStore,
-  encodeCheckpointJson,
-  decodeCheckpointJson,
   type Checkpoint,
   type CheckpointStore,
   type MemoryCheckpointStore,
-  type LogCheckpointStoreOptions,
 } from './checkpoints.ts';
 export { runExtraction, type ExtractionOptions, type ExtractionResult, type NamespaceOutcome, type ExtractionOperation } from './runtime.ts';
 export { ExtractorWorker, type ExtractorWorkerOptions } from './worker.ts';

@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
-  CHECKPOINTS_TOPIC,
   JOBS_TOPIC,
   JobBoard,
-  checkpointKey,
-  encodeJson,
   errorMessage,
   openSecrets,
   recordsTopic,
@@ -18,7 +15,7 @@ import {
   type PineconeSourcePort,
   type WorkerStatus,
 } from '@p2m/core';
-import type { Checkpoint, CheckpointStore } from './checkpoints.ts';
+import type { CheckpointStore } from './checkpoints.ts';
 import { createSourceBudgets, type SourceBudgets } from './rate-budget.ts';
 import { runExtraction } from './runtime.ts';
 
@@ -168,10 +165,8 @@ export class ExtractorWorker {
   /** Checkpoints through the board: loaded from its view of `p2m.checkpoints`, saved with acks. */
   private checkpointStore(): CheckpointStore {
     return {
-      load: async (jobId) => new Map([...(this.opts.board.checkpoints.get(jobId)?.entries() ?? [])].map(([ns, cp]) => [ns, cp as Checkpoint])),
-      save: async (cp) => {
-        await this.producer!.send(CHECKPOINTS_TOPIC, [{ key: checkpointKey(cp.jobId, cp.namespace), value: encodeJson(cp) }]);
-      },
+      load: async (jobId) => new Map(this.opts.board.checkpoints.get(jobId) ?? []),
+      save: (cp) => this.opts.board.putCheckpoint(cp),
     };
   }
 

@@ -1,4 +1,4 @@
-import type { ExtractCheckpoint, JobProgress, JobRecord, NamespaceProgress, PartitionOffset } from '@p2m/core';
+import type { Checkpoint, JobProgress, JobRecord, NamespaceProgress, PartitionOffset } from '@p2m/core';
 
 /**
  * Progress is computed, not guessed: extracted counts come from the extractor's checkpoints,
@@ -38,7 +38,7 @@ export class RateWindow {
 
 export function computeProgress(
   record: JobRecord,
-  checkpoints: Map<string, ExtractCheckpoint> | undefined,
+  checkpoints: Map<string, Checkpoint> | undefined,
   offsets: OffsetsSnapshot | null,
   rate: RateWindow,
   now = Date.now(),

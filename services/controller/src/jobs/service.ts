@@ -34,6 +34,7 @@ import {
   type Logger,
   type MilvusSinkPort,
   type PineconeSourcePort,
+  type StateCodec,
 } from '@p2m/core';
 import { computeProgress, RateWindow, type OffsetsSnapshot } from './progress.ts';
 import { verifyJob } from './verify.ts';
@@ -61,6 +62,8 @@ export interface ControllerJobServiceOptions {
   prepareTopic?: (topic: string) => Promise<void>;
   secretKey: string;
   logger: Logger;
+  /** How job records, checkpoints and worker reports are written (Avro in the services). */
+  stateCodec?: StateCodec;
   tickMs?: number;
   /** How long CANCELLING waits for workers to stop before declaring CANCELLED anyway. */
   cancelGraceMs?: number;
@@ -87,7 +90,8 @@ export class ControllerJobService implements JobService {
   constructor(opts: ControllerJobServiceOptions) {
     this.opts = opts;
     this.logger = opts.logger;
-    this.board = new JobBoard(opts.log);
+    this.board = new JobBoard(opts.log, opts.stateCodec);
+    this.board.on('unreadable', (info: Record<string, unknown>) => this.logger.warn(info, 'skipped a state record this version cannot read'));
   }
 
   async start(): Promise<void> {

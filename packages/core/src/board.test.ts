@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { JobBoard } from './board.ts';
+import { jsonStateCodec, type Checkpoint, type JobRecord, type WorkerStatus } from './job-record.ts';
+import type { IncomingMessage, LogClient, OutgoingMessage } from './ports.ts';
+import { CHECKPOINTS_TOPIC, JOBS_TOPIC } from './topics.ts';
+
+/** A log that keeps every message; enough for the board, which only appends and reads. */
+function memoryLog(): LogClient & { messages: IncomingMessage[] } {
+  const messages: IncomingMessage[] = [];
+  const tails: { topic: string; handler: (m: IncomingMessage) => Promise<void> | void }[] = [];
+  const append = (topic: string, m: OutgoingMessage): IncomingMessage => {
+    const msg: IncomingMessage = { topic, partition: 0, offset: String(messages.length), key: m.key === null ? null : Buffer.from(m.key), value: m.value, headers: {}, timestamp: '0' };
+    messages.push(msg);
+    return msg;
+  };
+  return {
+    messages,
+    producer: () => ({
+      async send(topic, batch) {
+        for (const m of batch) {
+          const msg = append(topic, m);
+          for (const t of tails) if (t.topic === topic) await t.handler(msg);
+        }
+      },
+      async close() {},
+    }),
+    consumer: () => {
+      throw new Error('not used');
+    },
+    admin: () => {
+      throw new Error('not used');
+    },
+    readTopicToEnd: async (topic) => messages.filter((m) => m.topic === topic),
+    scanToEnd: async (topic, handler) => {
+      for (const m of messages.filter((x) => x.topic === topic)) await handler(m);
+    },
+    tail: async (topic, handler) => {
+      const t = { topic, handler };
+      tails.push(t);
+      return { stop: async () => void tails.splice(tails.indexOf(t), 1) };
+    },
+  };
+}
+
+const job = (over: Partial<JobRecord> = {}): JobRecord =>
+  ({ id: 'j1', status: 'IN_PROGRESS', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:01.000Z', generation: 1, mode: 'extract', topicJobId: 'j1', sealedSecrets: 'v1.x.y.z', ...over }) as JobRecord;
+
+describe('JobBoard', () => {
+  it('rebuilds jobs, checkpoints and worker states from the topics, the last value winning', async () => {
+    const log = memoryLog();
+    const writer = new JobBoard(log, jsonStateCodec);
+    await writer.start();
+    await writer.putJob(job());
+    await writer.putJob(job({ status: 'VERIFYING', updatedAt: '2026-01-01T00:00:02.000Z' }));
+    const cp: Checkpoint = { jobId: 'j1', namespace: '', paginationToken: 't', recordsPublished: 100, pages: 1, done: false };
+    await writer.putCheckpoint(cp);
+    await writer.putCheckpoint({ ...cp, paginationToken: null, recordsPublished: 150, pages: 2, done: true });
+    const w: WorkerStatus = { jobId: 'j1', role: 'loader', workerId: 'w1', generation: 1, state: 'failed', error: { code: 'X', message: 'm' }, at: '2026-01-01T00:00:03.000Z' };
+    await writer.putWorkerStatus(w, 'worker/j1/loader/w1');
+
+    const reader = new JobBoard(log, jsonStateCodec);
+    await reader.start();
+    expect(reader.jobs.get('j1')?.status).toBe('VERIFYING');
+    expect(reader.checkpoints.get('j1')?.get('')).toMatchObject({ recordsPublished: 150, done: true });
+    expect(reader.workers.get('j1')?.get('loader/w1')?.error?.code).toBe('X');
+    expect(log.messages.filter((m) => m.topic === JOBS_TOPIC)).toHaveLength(2);
+    expect(log.messages.filter((m) => m.topic === CHECKPOINTS_TOPIC)).toHaveLength(3);
+  });
+
+  it('keeps the newer record when an older one arrives late, and forgets a tombstoned job', async () => {
+    const log = memoryLog();
+    const board = new JobBoard(log, jsonStateCodec);
+    await board.start();
+    await board.putJob(job({ status: 'SUCCESSFUL', updatedAt: '2026-01-01T00:00:09.000Z' }));
+    await board.putJob(job({ status: 'IN_PROGRESS', updatedAt: '2026-01-01T00:00:05.000Z' }));
+    expect(board.jobs.get('j1')?.status).toBe('SUCCESSFUL');
+    await log.producer().send(JOBS_TOPIC, [{ key: 'j1', value: null }]);
+    expect(board.jobs.has('j1')).toBe(false);
+  });
+});
+
+describe('JobBoard with unreadable values', () => {
+  it('skips and reports a value it cannot decode instead of stopping', async () => {
+    const log = memoryLog();
+    await log.producer().send(JOBS_TOPIC, [{ key: 'bad', value: Buffer.from('not json') }]);
+    const board = new JobBoard(log, jsonStateCodec);
+    const seen: unknown[] = [];
+    board.on('unreadable', (info) => seen.push(info));
+    await board.start();
+    await board.putJob(job());
+    expect(seen).toHaveLength(1);
+    expect(board.jobs.has('j1')).toBe(true);
+    expect(board.jobs.has('bad')).toBe(false);
+  });
+});
