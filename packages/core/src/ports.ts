@@ -73,6 +73,8 @@ export interface MilvusSinkPort {
   listIds(plan: CollectionPlan, namespace: string, afterId: string | null, limit: number): Promise<string[]>;
   /** The stored records for these ids in that namespace, read back as the source model. */
   getRecords(plan: CollectionPlan, namespace: string, ids: string[]): Promise<VectorRecord[]>;
+  /** For the ids present in the collection, the namespace that holds each. */
+  namespacesOf(plan: CollectionPlan, ids: string[]): Promise<Map<string, string>>;
   close(): Promise<void>;
 }
 

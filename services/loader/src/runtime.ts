@@ -144,8 +144,10 @@ async function processBatch(opts: LoaderOptions, batch: ConsumerBatch, counts: L
     records.push({ record: decoded, source });
   }
 
-  const { batches, rejected } = planBatches(opts.plan, records, opts.batchBytes);
-  rejected.push(...undecodable);
+  const collisions = await crossNamespaceCollisions(opts, records);
+  const collided = new Set(collisions.map((c) => c.source));
+  const { batches, rejected } = planBatches(opts.plan, collided.size ? records.filter((r) => !collided.has(r.source)) : records, opts.batchBytes);
+  rejected.push(...undecodable, ...collisions);
   let loadedBytes = 0;
   let loaded = 0;
   for (const planned of batches) {
@@ -227,4 +229,43 @@ async function writeDlq(opts: LoaderOptions, rejected: Rejection[]): Promise<voi
   });
   await retry(() => opts.producer.send(opts.dlqTopic, messages), { retries: Infinity, deadlineMs: opts.sinkDeadlineMs, signal: opts.signal });
   opts.log.warn({ count: rejected.length, first: rejected[0]?.reason }, 'records sent to the dead-letter topic');
+}
+
+/** Partition-mode lookups cost one query per partition; past this many namespaces, verification alone guards. */
+const MAX_PARTITIONS_TO_PROBE = 64;
+
+/**
+ * A Milvus primary key is unique in the whole collection, a Pinecone id only within its namespace:
+ * writing an id that another namespace already holds would silently replace that record. Such a
+ * record goes to the DLQ instead, naming the namespace that holds the id. (Two loaders racing on
+ * the same id in two namespaces can still collide; verification then fails the job with the id.)
+ */
+async function crossNamespaceCollisions(opts: LoaderOptions, records: SourcedRecord[]): Promise<Rejection[]> {
+  const plan = opts.plan;
+  const namespaces = plan.source.namespaces.length;
+  if (namespaces < 2 || records.length === 0) return [];
+  if (plan.namespaceMode === 'partitions' && namespaces > MAX_PARTITIONS_TO_PROBE) return [];
+  const stored = await retry(() => opts.sink.namespacesOf(plan, records.map((r) => r.record.id)), {
+    retries: Infinity,
+    deadlineMs: opts.sinkDeadlineMs,
+    signal: opts.signal,
+    onRetry: ({ error }) => opts.onRetry?.(error),
+  });
+  const claimed = new Map(stored);
+  const out: Rejection[] = [];
+  for (const item of records) {
+    const { id, namespace } = item.record;
+    const holder = claimed.get(id);
+    if (holder === undefined) {
+      claimed.set(id, namespace);
+    } else if (holder !== namespace) {
+      out.push({
+        record: item.record,
+        source: item.source,
+        code: 'RECORD_REJECTED',
+        reason: `id ${JSON.stringify(id)} is already stored for namespace ${JSON.stringify(holder)}; a Milvus primary key is unique across the collection, so loading it would replace that record`,
+      });
+    }
+  }
+  return out;
 }

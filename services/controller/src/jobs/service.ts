@@ -10,12 +10,14 @@ import {
   dlqTopic,
   emptyProgress,
   errorMessage,
+  isRetriable,
   loaderGroup,
   openSecrets,
   parseJobSpec,
   planCollection,
   recordsTopic,
   redactSpec,
+  retry,
   sealSecrets,
   type CollectionPlan,
   type DlqEntry,
@@ -149,8 +151,17 @@ export class ControllerJobService implements JobService {
     };
     await this.board.putJob(record);
     this.logger.info({ jobId: id, collection: plan.collection, records: plan.source.totalRecords }, 'job created');
-    // Set up now so the caller sees IN_PROGRESS; if this process dies here, the owner finishes it.
-    await this.setup(record);
+    // Set up now so the caller sees IN_PROGRESS. Broker or Milvus trouble is retried for a while;
+    // if it lasts, the job stays PENDING and its owner finishes the set-up once they are back.
+    try {
+      await retry(() => this.setup(this.board.jobs.get(id) ?? record), { retries: 6, deadlineMs: 30_000, maxDelayMs: 5_000 });
+    } catch (err) {
+      if (!isRetriable(err)) {
+        await this.finish(this.board.jobs.get(id) ?? record, 'FAILED', { error: { code: (err as EtlError).code ?? 'INTERNAL', message: errorMessage(err), at: 'set-up' } });
+        throw err;
+      }
+      this.logger.warn({ jobId: id, err: errorMessage(err) }, 'set-up postponed: the job stays PENDING until Kafka and Milvus answer');
+    }
     return this.view(this.board.jobs.get(id) ?? record);
   }
 
