@@ -1,0 +1,24 @@
+// Public API of the Pinecone-compatible emulator and its dataset generator.
+
+export { startEmulator } from './server.ts';
+export type { CreateIndexSpec, Emulator, EmulatorOptions, EmulatorStats, RecordInput } from './server.ts';
+export { DEFAULT_RATE_LIMITS } from './rate-limit.ts';
+export type { RateLimits } from './rate-limit.ts';
+export type { FaultConfig } from './faults.ts';
+export type { FsyncPolicy } from './store/wal.ts';
+export { API_VERSIONS, DEFAULT_API_VERSION, LATEST_API_VERSION } from './api-version.ts';
+export type { ApiVersion } from './api-version.ts';
+export { LIMITS } from './validation.ts';
+export type { Metric, VectorType } from './validation.ts';
+export {
+  EDGE_CASE_COUNT,
+  METADATA_LIMIT_BYTES,
+  expectedCounts,
+  generateRecords,
+  namespaceNames,
+  recordAt,
+} from './generator.ts';
+export type { GeneratedRecord, GeneratorOptions, MetadataValue } from './generator.ts';
+export { seedIndex } from './seed.ts';
+export type { SeedOptions, SeedResult } from './seed.ts';
+export { float32ToJson } from './float-json.ts';
