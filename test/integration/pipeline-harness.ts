@@ -2,14 +2,17 @@
 // and `p2m migrate` use) against the test stack's Kafka, registry and Milvus, reading an
 // in-process Pinecone emulator seeded with deterministic data.
 import { expect } from 'vitest';
-import { generateSecretKey, readConfig, RuntimeConfigSchema, TERMINAL_STATUSES, type CollectionPlan, type JobView, type VectorRecord } from '@p2m/core';
+import { readConfig, RuntimeConfigSchema, TERMINAL_STATUSES, type CollectionPlan, type JobView, type VectorRecord } from '@p2m/core';
 import { generateRecords, seedIndex, startEmulator, type Emulator, type GeneratorOptions } from '@p2m/emulator';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { startRuntime, type Roles, type Runtime } from '../../packages/cli/src/runtime.ts';
 import { getTestStack } from './stack.ts';
 
 export const API_KEY = 'test-api-key-0123456789';
-export const SECRET_KEY = generateSecretKey();
+// One fixed key for every integration run: test runs that share the test stack (several engineers,
+// one checkout) run workers that follow every job on the board, and a worker that cannot open a
+// job's sealed secrets fails that job. Spawned services (processes.ts) get the same key.
+export const SECRET_KEY = process.env.P2M_TEST_SECRET_KEY ?? 'p2m-integration-test-secret-key-not-for-production';
 
 export function runtimeConfig() {
   const stack = getTestStack();

@@ -84,6 +84,7 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
       await jobs.start();
     } else {
       // Workers only need the board (job records and checkpoints), not the driving loop.
+      await jobs.ensureStateTopics();
       await jobs.board.start();
     }
     const controllerJobs = jobs;

@@ -1,7 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { checkpointKey, jsonStateCodec, type Checkpoint, type JobRecord, type StateCodec, type WorkerStatus } from './job-record.ts';
 import type { IncomingMessage, LogClient, LogProducer, TopicTail } from './ports.ts';
+import { retry } from './retry.ts';
 import { CHECKPOINTS_TOPIC, JOBS_TOPIC } from './topics.ts';
+
+/** A broker that just (re)started answers "not the leader" for a while: ride that out at start. */
+const START_RETRY = { retries: Infinity, deadlineMs: 120_000, maxDelayMs: 2_000 };
 
 /**
  * Every process's view of the cluster's jobs: it follows the compacted `p2m.jobs` and
@@ -27,10 +31,10 @@ export class JobBoard extends EventEmitter {
 
   async start(): Promise<void> {
     // Replay what exists synchronously first, so callers start from a complete view.
-    for (const m of await this.log.readTopicToEnd(JOBS_TOPIC)) this.applyJob(m);
-    for (const m of await this.log.readTopicToEnd(CHECKPOINTS_TOPIC)) this.applyCheckpoint(m);
-    this.tails.push(await this.log.tail(JOBS_TOPIC, (m) => this.applyJob(m)));
-    this.tails.push(await this.log.tail(CHECKPOINTS_TOPIC, (m) => this.applyCheckpoint(m)));
+    for (const m of await retry(() => this.log.readTopicToEnd(JOBS_TOPIC), START_RETRY)) this.applyJob(m);
+    for (const m of await retry(() => this.log.readTopicToEnd(CHECKPOINTS_TOPIC), START_RETRY)) this.applyCheckpoint(m);
+    this.tails.push(await retry(() => this.log.tail(JOBS_TOPIC, (m) => this.applyJob(m)), START_RETRY));
+    this.tails.push(await retry(() => this.log.tail(CHECKPOINTS_TOPIC, (m) => this.applyCheckpoint(m)), START_RETRY));
   }
 
   async stop(): Promise<void> {

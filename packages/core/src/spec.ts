@@ -123,10 +123,13 @@ export type FieldNames = z.output<typeof FieldNamesSchema>;
 export type PipelineOptions = z.output<typeof PipelineOptionsSchema>;
 
 export function zodIssues(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.length ? issue.path.map(String).join('.') : '(body)',
-    message: issue.message,
-  }));
+  // zod reports an unknown key on its parent object; name the key itself (`target.colection`), as
+  // the HTTP API does, so a spec file's typo is found where it was typed.
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: [...issue.path.map(String), key].join('.'), message: `unknown field "${key}"` }))
+      : [{ path: issue.path.length ? issue.path.map(String).join('.') : '(body)', message: issue.message }],
+  );
 }
 
 /** Parse a spec or throw a SpecError naming every offending field. */

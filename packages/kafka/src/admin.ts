@@ -60,6 +60,11 @@ export class KafkaLogAdmin implements LogAdmin {
     return this.#call(`list topics`, async (admin) => (await admin.listTopics()).includes(topic));
   }
 
+  /** Every topic of the cluster (tests use it to prove that a refused job created none). */
+  listTopics(): Promise<string[]> {
+    return this.#call(`list topics`, (admin) => admin.listTopics());
+  }
+
   topicOffsets(topic: string): Promise<{ partition: number; high: string; low: string }[]> {
     return this.#call(`read offsets of ${topic}`, async (admin) =>
       (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, high: p.high, low: p.low })).sort((a, b) => a.partition - b.partition),

@@ -59,6 +59,8 @@ export class KafkaLogConsumer implements LogConsumer {
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   #failure: unknown = null;
   #stopped: Promise<void> | null = null;
+  /** KafkaJS's connect + subscribe + run (which resolves once the member joined the group). */
+  #started: Promise<void> = Promise.resolve();
   #settle: { resolve: () => void; reject: (err: unknown) => void } | null = null;
 
   constructor(deps: ConsumerDeps, options: ConsumerOptions) {
@@ -69,6 +71,9 @@ export class KafkaLogConsumer implements LogConsumer {
       allowAutoTopicCreation: false,
       sessionTimeout: deps.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: Math.min(3_000, Math.floor((deps.sessionTimeoutMs ?? 30_000) / 10)),
+      // `stop` waits for the fetch in flight: KafkaJS's 5 s long poll held a cancelled job's
+      // loaders (and a SIGTERM) in the group that long on an idle topic.
+      maxWaitTimeInMs: 1_000,
       ...(options.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: options.maxBytesPerPartition }),
     });
     const { GROUP_JOIN, CRASH, COMMIT_OFFSETS } = this.#consumer.events;
@@ -102,7 +107,7 @@ export class KafkaLogConsumer implements LogConsumer {
     const settled = new Promise<void>((resolve, reject) => {
       this.#settle = { resolve, reject };
     });
-    try {
+    const start = (async () => {
       await this.#consumer.connect();
       await this.#consumer.subscribe({ topics: this.#options.topics, fromBeginning: this.#options.fromBeginning });
       await this.#consumer.run({
@@ -111,6 +116,10 @@ export class KafkaLogConsumer implements LogConsumer {
         partitionsConsumedConcurrently: 1,
         eachBatch: (payload) => this.#onBatch(payload, handler),
       });
+    })();
+    this.#started = start.catch(() => undefined);
+    try {
+      await start;
     } catch (err) {
       this.#fail(toEtlError(err, `start consuming ${this.#options.topics.join(',')}`));
     }
@@ -205,6 +214,10 @@ export class KafkaLogConsumer implements LogConsumer {
       this.#state = 'stopping';
       await Promise.allSettled([...this.#inflight]);
       await this.#commitQueue;
+      // A KafkaJS consumer disconnected while it is still joining crashes, restarts itself and
+      // stays in the group as a member nobody runs, holding partitions (kafkajs#1639): a job
+      // cancelled right after it started never loaded those partitions once resumed.
+      await this.#started;
       try {
         if (wasRunning) await this.#consumer.disconnect();
       } catch (err) {

@@ -2,7 +2,9 @@ import { DataType, MilvusClient, type FieldType, type RowData } from '@zilliz/mi
 import { DEFAULT_PARTITION, EtlError, type CollectionPlan, type FieldPlan, type MilvusSinkPort, type RowBatch, type VectorRecord } from '@p2m/core';
 import { checked, statusFailed, toEtlError, type FailureContext } from './errors.ts';
 import { and, compareUtf8, fieldIn, namespaceScope, quote } from './filter.ts';
-import { buildRows, outputFields, rowToRecord, type MilvusRow } from './rows.ts';
+import { createGrpcWriter, type GrpcWriter } from './grpc-writer.ts';
+import { buildRows, outputFields, rejectionReason, rowToRecord, type MilvusRow, type RejectedRecord } from './rows.ts';
+import { encodeUpsertRequest } from './upsert-request.ts';
 
 /**
  * The Milvus / Zilliz Cloud adapter of `MilvusSinkPort`, the only code that imports the Milvus SDK.
@@ -21,6 +23,19 @@ export interface MilvusSinkOptions {
   timeoutMs?: number | undefined;
   /** Deadline of `loadCollection` and `flush`, which wait for the server to finish. */
   longTimeoutMs?: number | undefined;
+  /**
+   * How upserts are sent: `grpc` (default) builds the request column-wise from the records on a
+   * gRPC channel of the sink's own; `sdk` sends rows through the Node SDK. Env `P2M_MILVUS_WRITER`.
+   */
+  writer?: MilvusWriterKind | undefined;
+}
+
+export type MilvusWriterKind = 'grpc' | 'sdk';
+
+export function writerKind(option: MilvusWriterKind | undefined, env: NodeJS.ProcessEnv = process.env): MilvusWriterKind {
+  const kind = option ?? (env.P2M_MILVUS_WRITER || 'grpc');
+  if (kind !== 'grpc' && kind !== 'sdk') throw new EtlError('INTERNAL', `P2M_MILVUS_WRITER must be "grpc" or "sdk", got "${kind}"`, { retriable: false });
+  return kind;
 }
 
 /** Milvus answers at most this many rows per query (limit + offset ≤ 16,384). */
@@ -87,7 +102,9 @@ export function schemaMismatch(plan: CollectionPlan, fields: DescribedField[], d
 export function createMilvusSink(options: MilvusSinkOptions): MilvusSinkPort {
   const timeout = options.timeoutMs ?? 60_000;
   const longTimeout = options.longTimeoutMs ?? 600_000;
+  const writer = writerKind(options.writer);
   let client: MilvusClient | null = null;
+  let grpcWriter: GrpcWriter | null = null;
   let connectFailed = false;
   let closed = false;
 
@@ -101,7 +118,18 @@ export function createMilvusSink(options: MilvusSinkOptions): MilvusSinkPort {
     if (client && !connectFailed) return client;
     if (client) void client.closeConnection().catch(() => undefined);
     connectFailed = false;
-    const made = new MilvusClient({ address: options.address, token: options.token, ssl: options.ssl, timeout, logLevel: 'error' });
+    const made = new MilvusClient({
+      address: options.address,
+      token: options.token,
+      ssl: options.ssl,
+      timeout,
+      logLevel: 'error',
+      // The SDK pings every 10 s, even between calls; servers with gRPC's default policy (at most
+      // one ping per 5 min without data, Milvus Lite among them) answer with GOAWAY "too many
+      // pings", which fails every call that takes longer (an index build on a large collection)
+      // with RESOURCE_EXHAUSTED, again and again. Every call has a deadline to notice a dead server.
+      channelOptions: { 'grpc.keepalive_time_ms': 330_000, 'grpc.keepalive_permit_without_calls': 0 },
+    });
     made.connectPromise.catch(() => {
       if (client === made) connectFailed = true;
     });
@@ -197,9 +225,30 @@ export function createMilvusSink(options: MilvusSinkOptions): MilvusSinkPort {
     const res = await call(ctx, (c) =>
       c.upsert({ collection_name: plan.collection, ...(partition && partition !== DEFAULT_PARTITION ? { partition_name: partition } : {}), data: rows as RowData[], timeout }),
     );
-    const failed = res.err_index ?? [];
+    rejectIndexes(plan, res.err_index, records);
+  }
+
+  /** The fast path: the request bytes straight from the records, on the sink's own channel. */
+  async function upsertColumns(plan: CollectionPlan, partition: string | undefined, records: readonly VectorRecord[]): Promise<void> {
+    const target = partition && partition !== DEFAULT_PARTITION ? partition : undefined;
+    const ctx: FailureContext = { what: `upsert of ${records.length} rows into "${plan.collection}"${target ? ` partition "${target}"` : ''}`, permanent: 'RECORD_REJECTED', collection: plan.collection };
+    if (closed) throw new EtlError('INTERNAL', 'the Milvus sink is closed');
+    let res;
+    try {
+      const request = encodeUpsertRequest(plan, target, records);
+      grpcWriter ??= createGrpcWriter({ address: options.address, token: options.token, ssl: options.ssl });
+      res = await grpcWriter.upsert(request, timeout);
+    } catch (err) {
+      throw toEtlError(err, ctx);
+    }
+    checked(res, ctx);
+    rejectIndexes(plan, res.err_index, records);
+  }
+
+  function rejectIndexes(plan: CollectionPlan, errIndex: readonly unknown[] | undefined, records: readonly VectorRecord[]): void {
+    const failed = errIndex ?? [];
     if (failed.length > 0) {
-      throw new EtlError('RECORD_REJECTED', `Milvus refused ${failed.length} of ${rows.length} rows of the upsert into "${plan.collection}"`, {
+      throw new EtlError('RECORD_REJECTED', `Milvus refused ${failed.length} of ${records.length} rows of the upsert into "${plan.collection}"`, {
         retriable: false,
         details: { rejected: failed.map(Number).map((i) => ({ index: i, namespace: records[i]?.namespace, id: records[i]?.id, reason: 'refused by Milvus' })) },
       });
@@ -208,7 +257,16 @@ export function createMilvusSink(options: MilvusSinkOptions): MilvusSinkPort {
 
   async function upsert(plan: CollectionPlan, batch: RowBatch): Promise<void> {
     if (batch.records.length === 0) return;
-    const { rows, rejected } = buildRows(plan, batch.records);
+    let rows: MilvusRow[] = [];
+    let rejected: RejectedRecord[];
+    if (writer === 'sdk') ({ rows, rejected } = buildRows(plan, batch.records));
+    else {
+      rejected = [];
+      batch.records.forEach((r, index) => {
+        const reason = rejectionReason(plan, r);
+        if (reason !== null) rejected.push({ index, namespace: r.namespace, id: r.id, reason });
+      });
+    }
     if (rejected.length > 0) {
       const first = rejected[0]!;
       const message =
@@ -217,7 +275,9 @@ export function createMilvusSink(options: MilvusSinkOptions): MilvusSinkPort {
           : `${rejected.length} of ${batch.records.length} records cannot be stored (first: "${first.id}": ${first.reason})`;
       throw new EtlError('RECORD_REJECTED', message, { retriable: false, details: { rejected } });
     }
-    if (plan.namespaceMode === 'partitionKey') return upsertRows(plan, undefined, rows, batch.records);
+    if (plan.namespaceMode === 'partitionKey') {
+      return writer === 'grpc' ? upsertColumns(plan, undefined, batch.records) : upsertRows(plan, undefined, rows, batch.records);
+    }
 
     // Partitions mode: one request per partition; a batch meant for one partition must hold only its records.
     const groups = new Map<string, { rows: MilvusRow[]; records: VectorRecord[] }>();
@@ -227,11 +287,14 @@ export function createMilvusSink(options: MilvusSinkOptions): MilvusSinkPort {
         throw new EtlError('INTERNAL', `record "${r.id}" of namespace "${r.namespace}" belongs to partition "${partition}", not to the batch's partition "${batch.partition}"`);
       }
       const group = groups.get(partition) ?? { rows: [], records: [] };
-      group.rows.push(rows[i]!);
+      if (writer === 'sdk') group.rows.push(rows[i]!);
       group.records.push(r);
       groups.set(partition, group);
     });
-    for (const [partition, group] of groups) await upsertRows(plan, partition, group.rows, group.records);
+    for (const [partition, group] of groups) {
+      if (writer === 'grpc') await upsertColumns(plan, partition, group.records);
+      else await upsertRows(plan, partition, group.rows, group.records);
+    }
   }
 
   async function flush(plan: CollectionPlan): Promise<void> {
@@ -353,13 +416,40 @@ export function createMilvusSink(options: MilvusSinkOptions): MilvusSinkPort {
     });
   }
 
+  /** Which namespace holds each of these ids now (primary keys are unique per collection). */
+  async function namespacesOf(plan: CollectionPlan, ids: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return out;
+    const scopes: { namespace: string | null; partitionNames?: string[] | undefined }[] =
+      plan.namespaceMode === 'partitionKey'
+        ? [{ namespace: null }]
+        : Object.entries(plan.partitions).map(([namespace, partition]) => ({ namespace, partitionNames: [partition] }));
+    const nsField = plan.names.namespace;
+    for (const scope of scopes) {
+      for (let i = 0; i < unique.length; i += IDS_PER_LOOKUP) {
+        const chunk = unique.slice(i, i + IDS_PER_LOOKUP);
+        const rows = await query(plan, `looking up ${chunk.length} ids in "${plan.collection}"`, {
+          filter: fieldIn(plan.names.id, chunk),
+          partitionNames: scope.partitionNames,
+          outputFields: scope.namespace === null ? [plan.names.id, nsField] : [plan.names.id],
+          limit: chunk.length,
+        });
+        for (const row of rows) out.set(String(row[plan.names.id]), scope.namespace ?? String(row[nsField] ?? ''));
+      }
+    }
+    return out;
+  }
+
   async function close(): Promise<void> {
     if (closed) return;
     closed = true;
     const c = client;
     client = null;
+    grpcWriter?.close();
+    grpcWriter = null;
     await c?.closeConnection().catch(() => undefined);
   }
 
-  return { collectionExists, createCollection, dropCollection, upsert, flush, createIndexes, loadCollection, countByNamespace, listIds, getRecords, close };
+  return { collectionExists, createCollection, dropCollection, upsert, flush, createIndexes, loadCollection, countByNamespace, listIds, getRecords, namespacesOf, close };
 }

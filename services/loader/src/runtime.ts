@@ -43,7 +43,7 @@ export interface LoaderOptions {
   sink: MilvusSinkPort;
   decode: (value: Buffer) => Promise<LogRecord>;
   batchBytes: number;
-  /** Committed metadata for a partition (the counts so far), read when the partition is first seen. */
+  /** Committed metadata for a partition (the counts so far), read when this member takes the partition (over). */
   committedMetadata: (partition: number) => Promise<string | null>;
   /** Give up on Milvus after it stays unavailable this long (the job then fails and can be resumed). */
   sinkDeadlineMs: number;
@@ -72,7 +72,8 @@ export function decodeCounts(metadata: string | null | undefined): LoaderCounts 
 }
 
 export async function runLoader(opts: LoaderOptions): Promise<void> {
-  const counts = new Map<number, LoaderCounts>();
+  /** Per partition: the counts this member last committed, and the offset it committed them at. */
+  const counts = new Map<number, { counts: LoaderCounts; next: string }>();
   const { log } = opts;
 
   const onStop = (): void => {
@@ -82,12 +83,14 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
   try {
     await opts.consumer.run(async (batch) => {
       if (opts.signal.aborted || batch.isStale() || batch.messages.length === 0) return;
-      let partitionCounts = counts.get(batch.partition);
-      if (!partitionCounts) {
-        partitionCounts = decodeCounts(await opts.committedMetadata(batch.partition));
-        counts.set(batch.partition, partitionCounts);
-      }
-      const base = partitionCounts;
+      // Our counts hold only while the partition continues where this member committed. A batch
+      // starting anywhere else means another member owned the partition meanwhile (a rebalance
+      // moved it away and back) and committed its own counts: read them again.
+      const cached = counts.get(batch.partition);
+      // Reading them fails retriably while the broker restarts: ride that out like the commit below.
+      const committed = () =>
+        retry(() => opts.committedMetadata(batch.partition), { retries: Infinity, deadlineMs: opts.sinkDeadlineMs, signal: opts.signal, onRetry: ({ error }) => opts.onRetry?.(error) });
+      const base = cached && cached.next === batch.messages[0]!.offset ? cached.counts : decodeCounts(await committed());
       // Retriable trouble outside the upsert (the registry or the DLQ producer down) retries the
       // whole batch; upserts are idempotent, so that is safe.
       const next = await retry(() => processBatch(opts, batch, structuredClone(base)), {
@@ -108,7 +111,7 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
         shouldRetry: (err) => isRetriable(err) && !batch.isStale(),
         onRetry: ({ error }) => opts.onRetry?.(error),
       });
-      counts.set(batch.partition, next);
+      counts.set(batch.partition, { counts: next, next: commit.offset });
     });
   } finally {
     opts.signal.removeEventListener('abort', onStop);

@@ -87,7 +87,13 @@ export class LoaderWorker {
     const done = this.load(record, abort.signal, logger).catch(async (err: unknown) => {
       if (abort.signal.aborted) return;
       logger.error({ err: errorMessage(err) }, 'loading failed');
-      await this.report(record, 'failed', { code: (err as { code?: string }).code ?? 'INTERNAL', message: errorMessage(err) }).catch(() => undefined);
+      const code = (err as { code?: string }).code ?? 'INTERNAL';
+      // The job's error is what a user sees first: say which system is down and what to do.
+      const message =
+        code === 'TARGET_UNAVAILABLE' && (err as { retriable?: boolean }).retriable === true
+          ? `Milvus (${record.spec.target.address}) stayed unreachable past the sink deadline (P2M_SINK_DEADLINE_MS=${this.opts.sinkDeadlineMs ?? 120_000} ms): ${errorMessage(err)}; once Milvus is back, resume the job`
+          : errorMessage(err);
+      await this.report(record, 'failed', { code, message }).catch(() => undefined);
     });
     this.running.set(record.id, { generation: record.generation, abort, done });
   }

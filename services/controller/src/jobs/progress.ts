@@ -1,4 +1,4 @@
-import type { Checkpoint, JobProgress, JobRecord, NamespaceProgress, PartitionOffset } from '@p2m/core';
+import type { Checkpoint, JobProgress, JobRecord, NamespaceProgress, PartitionOffset, VerificationReport } from '@p2m/core';
 
 /**
  * Progress is computed, not guessed: extracted counts come from the extractor's checkpoints,
@@ -94,5 +94,27 @@ export function computeProgress(
     etaSeconds: remaining === 0 ? 0 : perSecond > 0 ? Math.round(remaining / perSecond) : null,
     consumerLag: Math.max(0, lag),
     updatedAt: new Date(now).toISOString(),
+  };
+}
+
+/**
+ * The progress a verified job keeps: loaded and failed as the verification counted them (records
+ * in the target, records in the DLQ), not the loaders' running tallies, which count a record twice
+ * when a crash made the extractor publish its page again or a loader upsert a batch again.
+ */
+export function settleProgress(progress: JobProgress, report: VerificationReport): JobProgress {
+  const verified = new Map(report.namespaces.map((n) => [n.namespace, n]));
+  const namespaces = progress.namespaces.map((n) => {
+    const v = verified.get(n.namespace);
+    return v ? { ...n, loaded: v.targetCount, failed: v.dlq } : n;
+  });
+  return {
+    ...progress,
+    namespaces,
+    total: {
+      ...progress.total,
+      loaded: namespaces.reduce((s, n) => s + n.loaded, 0),
+      failed: namespaces.reduce((s, n) => s + n.failed, 0),
+    },
   };
 }

@@ -38,7 +38,7 @@ import {
   type PineconeSourcePort,
   type StateCodec,
 } from '@p2m/core';
-import { computeProgress, RateWindow, type OffsetsSnapshot } from './progress.ts';
+import { computeProgress, RateWindow, settleProgress, type OffsetsSnapshot } from './progress.ts';
 import { verifyJob } from './verify.ts';
 
 /**
@@ -75,6 +75,8 @@ export interface ControllerJobServiceOptions {
 }
 
 const STATE_PARTITIONS = 6;
+/** Source calls while planning: about 20 s of backoff at most before a transient error is reported. */
+const PLANNING_RETRY = { retries: 8, initialDelayMs: 200, maxDelayMs: 4_000 };
 
 export class ControllerJobService implements JobService {
   readonly board: JobBoard;
@@ -96,11 +98,23 @@ export class ControllerJobService implements JobService {
     this.board.on('unreadable', (info: Record<string, unknown>) => this.logger.warn(info, 'skipped a state record this version cannot read'));
   }
 
+  /**
+   * Creates the state topics when absent. Every process calls it before following the board: on a
+   * new cluster an extractor or loader may well start before any controller.
+   */
+  async ensureStateTopics(): Promise<void> {
+    const admin = this.opts.log.admin();
+    const partitions = this.opts.stateTopicPartitions ?? STATE_PARTITIONS;
+    // A broker that just (re)started refuses for a while ("not the leader"): a service starting
+    // then rides it out instead of exiting.
+    const again = { retries: Infinity, deadlineMs: 120_000, maxDelayMs: 2_000 };
+    await retry(() => admin.ensureTopic({ topic: JOBS_TOPIC, partitions, compacted: true }), again);
+    await retry(() => admin.ensureTopic({ topic: CHECKPOINTS_TOPIC, partitions, compacted: true }), again);
+  }
+
   async start(): Promise<void> {
     this.admin = this.opts.log.admin();
-    const partitions = this.opts.stateTopicPartitions ?? STATE_PARTITIONS;
-    await this.admin.ensureTopic({ topic: JOBS_TOPIC, partitions, compacted: true });
-    await this.admin.ensureTopic({ topic: CHECKPOINTS_TOPIC, partitions, compacted: true });
+    await this.ensureStateTopics();
     await this.board.start();
     this.ownership = this.opts.log.consumer({
       groupId: 'p2m.controllers',
@@ -166,11 +180,15 @@ export class ControllerJobService implements JobService {
   }
 
   async list(): Promise<JobView[]> {
-    return [...this.board.jobs.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((r) => this.view(r));
+    const records = [...this.board.jobs.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    await Promise.all(records.map((r) => this.measureIfUnknown(r)));
+    return records.map((r) => this.view(this.board.jobs.get(r.id) ?? r));
   }
 
   async get(id: string): Promise<JobView> {
-    return this.view(this.requireJob(id));
+    const record = this.requireJob(id);
+    await this.measureIfUnknown(record);
+    return this.view(this.board.jobs.get(id) ?? record);
   }
 
   async cancel(id: string): Promise<JobView> {
@@ -238,15 +256,18 @@ export class ControllerJobService implements JobService {
     const limit = Math.min(Math.max(page.limit ?? 50, 1), 1000);
     const start = page.cursor ? Number.parseInt(page.cursor, 10) : 0;
     if (!Number.isInteger(start) || start < 0) throw new EtlError('SPEC_INVALID', 'cursor must be a cursor returned by a previous page', { field: 'cursor' });
-    const entries: DlqEntry[] = [];
-    let total = 0;
+    // A record refused again (by a replay, or a batch redelivered after a crash) is listed once,
+    // with its latest reason: the same accounting as the verification report and the progress.
+    const byRecord = new Map<string, DlqEntry>();
     if (await this.requireAdmin().topicExists(dlqTopic(id))) {
       await this.opts.log.scanToEnd(dlqTopic(id), (m) => {
         if (!m.value) return;
-        if (total >= start && entries.length < limit) entries.push(JSON.parse(m.value.toString('utf8')) as DlqEntry);
-        total++;
+        const entry = JSON.parse(m.value.toString('utf8')) as DlqEntry;
+        byRecord.set(`${entry.namespace}\u0000${entry.id}`, entry);
       });
     }
+    const total = byRecord.size;
+    const entries = [...byRecord.values()].slice(start, start + limit);
     return { entries, total, next: start + entries.length < total ? String(start + entries.length) : null };
   }
 
@@ -254,9 +275,14 @@ export class ControllerJobService implements JobService {
 
   private async planFor(spec: JobSpec): Promise<{ plan: CollectionPlan }> {
     const source = this.opts.sourceFactory(spec.source);
-    const index = await source.describeIndex();
-    const namespaces = await source.listNamespaces();
-    const sparseDetected = index.vectorType === 'dense' && index.metric === 'dotproduct' ? await detectSparse(source, namespaces.map((n) => n.name)) : false;
+    // A 429 or 5xx from the source must not refuse the job: retry it (bounded, the caller waits).
+    // Permanent answers (401, 404, a pod index) are not retriable and fail at once.
+    const { index, namespaces, sparseDetected } = await retry(async () => {
+      const index = await source.describeIndex();
+      const namespaces = await source.listNamespaces();
+      const sparseDetected = index.vectorType === 'dense' && index.metric === 'dotproduct' ? await detectSparse(source, namespaces.map((n) => n.name)) : false;
+      return { index, namespaces, sparseDetected };
+    }, PLANNING_RETRY);
     const plan = planCollection({ spec, index, namespaces, sparseDetected });
     if (spec.source.namespaces) {
       const known = new Set(namespaces.map((n) => n.name));
@@ -310,11 +336,13 @@ export class ControllerJobService implements JobService {
       for (const record of this.board.jobs.values()) {
         if (!ACTIVE_STATUSES.has(record.status)) continue;
         const partition = this.board.jobPartitions.get(record.id);
-        if (partition === undefined || !this.owned.has(partition)) continue;
+        const owned = partition !== undefined && this.owned.has(partition);
         if (this.busy.has(record.id)) continue;
         this.busy.add(record.id);
-        void this.drive(record)
-          .catch((err: unknown) => this.logger.warn({ jobId: record.id, err: errorMessage(err) }, 'driving the job failed; will retry'))
+        // Any controller answers for every job: the ones another controller drives (or that this
+        // one is about to own after a restart) are measured too, just not driven.
+        void (owned ? this.drive(record) : this.refreshProgress(record))
+          .catch((err: unknown) => this.logger.warn({ jobId: record.id, err: errorMessage(err) }, owned ? 'driving the job failed; will retry' : 'measuring the job failed; will retry'))
           .finally(() => this.busy.delete(record.id));
       }
     } finally {
@@ -401,12 +429,13 @@ export class ControllerJobService implements JobService {
     try {
       const progress = await this.refreshProgress(record);
       const report = await verifyJob({ record, log: this.opts.log, sink, source, decode: this.opts.decode, sampleSize: record.spec.options.verifySampleSize });
+      const finalProgress = settleProgress(progress, report);
       if (report.passed) {
-        await this.finish(record, 'SUCCESSFUL', { report, finalProgress: progress });
+        await this.finish(record, 'SUCCESSFUL', { report, finalProgress });
       } else {
         await this.finish(record, 'FAILED', {
           report,
-          finalProgress: progress,
+          finalProgress,
           error: { code: 'VERIFICATION_FAILED', message: report.problems.slice(0, 3).join('; '), at: 'verification' },
         });
       }
@@ -433,6 +462,15 @@ export class ControllerJobService implements JobService {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /**
+   * An active job no tick has measured yet (just created, or this controller just started) is
+   * measured now, so an answer never shows a blank progress for a job that has made some.
+   */
+  private async measureIfUnknown(record: JobRecord): Promise<void> {
+    if (!ACTIVE_STATUSES.has(record.status) || this.progress.has(record.id) || !this.admin) return;
+    await this.refreshProgress(record).catch((err: unknown) => this.logger.debug({ jobId: record.id, err: errorMessage(err) }, 'progress unavailable'));
+  }
 
   private sinkFor(record: JobRecord): MilvusSinkPort {
     const secrets = openSecrets(record.sealedSecrets, this.opts.secretKey);

@@ -1,0 +1,197 @@
+import * as grpc from '@grpc/grpc-js';
+import milvusProto from '@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus.js';
+import { EtlError } from '@p2m/core';
+
+/**
+ * Milvus's write path on a gRPC channel of our own: `MilvusService/Upsert` with a request already
+ * serialized column-wise (`encodeUpsertRequest`), so no row objects, no JSON deep copy and no
+ * per-request debug serialization happen on the way (what the Node SDK spends most of its CPU
+ * on). The answer (`MutationResult`) is read field by field, with the error-code names of the
+ * protos the SDK ships (no generated code to build at start). DDL and queries stay on the SDK.
+ */
+
+export interface MutationResult {
+  status: { error_code: string; code: number; reason: string; retriable: boolean };
+  err_index: number[];
+  upsert_cnt: string;
+}
+
+export interface GrpcWriterOptions {
+  /** `host:port`, `http://host:port` or `https://host[:port]` (TLS, default port 443). */
+  address: string;
+  token?: string | undefined;
+  ssl?: boolean | undefined;
+}
+
+export interface GrpcWriter {
+  /** Sends one serialized UpsertRequest; rejects with the gRPC error (numeric `code`) when the call fails. */
+  upsert(request: Buffer, timeoutMs: number): Promise<MutationResult>;
+  close(): void;
+}
+
+const UPSERT = '/milvus.proto.milvus.MilvusService/Upsert';
+
+/** common.ErrorCode names by number, from the SDK's copy of the protos (what the SDK reports). */
+let errorCodeNames: Map<number, string> | undefined;
+function errorCodeName(code: number): string {
+  if (!errorCodeNames) {
+    const root = (milvusProto as unknown as { default?: ProtoJson }).default ?? (milvusProto as unknown as ProtoJson);
+    const values = root.nested?.['milvus']?.nested?.['proto']?.nested?.['common']?.nested?.['ErrorCode']?.values ?? {};
+    errorCodeNames = new Map(Object.entries(values).map(([name, n]) => [n, name]));
+  }
+  return errorCodeNames.get(code) ?? String(code);
+}
+interface ProtoJson {
+  nested?: Record<string, ProtoJson>;
+  values?: Record<string, number>;
+}
+
+/** A minimal protobuf reader: the answer is small, and decoding it needs no generated code. */
+class Reader {
+  private readonly buf: Buffer;
+  pos: number;
+  readonly end: number;
+  constructor(buf: Buffer, pos = 0, end = buf.length) {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+  }
+  varint(): number {
+    let result = 0;
+    let scale = 1;
+    for (;;) {
+      if (this.pos >= this.end) throw new Error('truncated varint in a Milvus answer');
+      const b = this.buf[this.pos++]!;
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) return result;
+      scale *= 128;
+    }
+  }
+  /** An int32 (negative ones are sign-extended to 10 bytes on the wire): its low 32 bits, signed. */
+  int32(): number {
+    let low = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (this.pos >= this.end) throw new Error('truncated varint in a Milvus answer');
+      const b = this.buf[this.pos++]!;
+      if (shift < 32) low |= (b & 0x7f) << shift;
+      if (b < 0x80) return low | 0;
+    }
+  }
+  bytes(): Buffer {
+    const len = this.varint();
+    const start = this.pos;
+    this.pos += len;
+    if (this.pos > this.end) throw new Error('truncated field in a Milvus answer');
+    return this.buf.subarray(start, this.pos);
+  }
+  skip(wire: number): void {
+    if (wire === 0) this.varint();
+    else if (wire === 1) this.pos += 8;
+    else if (wire === 2) this.bytes();
+    else if (wire === 5) this.pos += 4;
+    else throw new Error(`unexpected wire type ${wire} in a Milvus answer`);
+  }
+}
+
+function decodeStatus(buf: Buffer): MutationResult['status'] {
+  const status = { error_code: 'Success', code: 0, reason: '', retriable: false };
+  const r = new Reader(buf);
+  while (r.pos < r.end) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    if (field === 1 && wire === 0) status.error_code = errorCodeName(r.varint());
+    else if (field === 2 && wire === 2) status.reason = r.bytes().toString('utf8');
+    else if (field === 3 && wire === 0) status.code = r.int32();
+    else if (field === 4 && wire === 0) status.retriable = r.varint() !== 0;
+    else r.skip(wire);
+  }
+  return status;
+}
+
+/** milvus.proto.milvus.MutationResult: status (1), err_index (4, packed or not), upsert_cnt (8). */
+export function decodeMutationResult(bytes: Buffer): MutationResult {
+  const out: MutationResult = { status: { error_code: 'Success', code: 0, reason: '', retriable: false }, err_index: [], upsert_cnt: '0' };
+  const r = new Reader(bytes);
+  while (r.pos < r.end) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    if (field === 1 && wire === 2) out.status = decodeStatus(r.bytes());
+    else if (field === 4 && wire === 2) {
+      const packed = r.bytes();
+      const p = new Reader(packed);
+      while (p.pos < p.end) out.err_index.push(p.varint());
+    } else if (field === 4 && wire === 0) out.err_index.push(r.varint());
+    else if (field === 8 && wire === 0) out.upsert_cnt = String(r.varint());
+    else r.skip(wire);
+  }
+  return out;
+}
+
+export function parseAddress(address: string, ssl: boolean | undefined): { target: string; tls: boolean } {
+  const m = /^(?:(https?):\/\/)?([^/:]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(address.trim());
+  if (!m) throw new EtlError('TARGET_UNSUPPORTED', `"${address}" is not a Milvus address (host:port or https://host)`, { retriable: false, field: 'target.address' });
+  const tls = ssl ?? m[1] === 'https';
+  const port = m[3] ?? (m[1] === 'https' ? '443' : '19530');
+  return { target: `${m[2]}:${port}`, tls };
+}
+
+export function createGrpcWriter(options: GrpcWriterOptions): GrpcWriter {
+  const { target, tls } = parseAddress(options.address, options.ssl);
+  const client = new grpc.Client(target, tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure(), {
+    'grpc.max_send_message_length': -1,
+    'grpc.max_receive_message_length': -1,
+    // No keepalive pings: servers refuse frequent ones ("too_many_pings", GOAWAY), and every call
+    // has a deadline, which is what notices a dead connection here.
+    // After a Milvus restart, be back within about a second (grpc-js defaults back off up to 120 s).
+    'grpc.initial_reconnect_backoff_ms': 250,
+    'grpc.max_reconnect_backoff_ms': 2_000,
+  });
+  const metadata = new grpc.Metadata();
+  const waitingMetadata = new grpc.Metadata({ waitForReady: true });
+  // As the SDK sends it: base64 of the token (or user:password).
+  if (options.token) {
+    const auth = Buffer.from(options.token, 'utf8').toString('base64');
+    metadata.set('authorization', auth);
+    waitingMetadata.set('authorization', auth);
+  }
+
+  const call = (request: Buffer, deadlineMs: number, waitForReady: boolean): Promise<MutationResult> =>
+    new Promise((resolve, reject) => {
+      client.makeUnaryRequest<Buffer, Buffer>(
+        UPSERT,
+        (b) => b,
+        (b) => b,
+        request,
+        waitForReady ? waitingMetadata : metadata,
+        { deadline: Date.now() + deadlineMs },
+        (err, response) => {
+          if (err) reject(err);
+          else {
+            try {
+              resolve(decodeMutationResult(response!));
+            } catch (e) {
+              reject(e instanceof Error ? e : new Error(String(e)));
+            }
+          }
+        },
+      );
+    });
+
+  return {
+    async upsert(request, timeoutMs) {
+      try {
+        return await call(request, timeoutMs, false);
+      } catch (err) {
+        // A channel still backing off after a restart fails fast with UNAVAILABLE: one more try that
+        // waits briefly for the connection (the SDK's own interceptor retries similarly).
+        if ((err as { code?: number }).code !== grpc.status.UNAVAILABLE) throw err;
+        return call(request, Math.min(timeoutMs, 3_000), true);
+      }
+    },
+    close() {
+      client.close();
+    },
+  };
+}

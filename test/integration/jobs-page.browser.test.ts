@@ -1,0 +1,169 @@
+// The Jobs page in a real headless Chromium (Debian's `chromium`, which .ci/run installs) against
+// the REAL controller process, with an extractor and loaders as processes too: a job created over
+// the API is watched to SUCCESSFUL on the page, a slower one is cancelled with the page's Cancel
+// button, and View details shows the error log and the verification report. Screenshots go to
+// test-artifacts/jobs-page/. Under CI=true a missing Chromium fails the test instead of skipping it.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Locator, Page } from 'playwright-core';
+import type { JobView } from '@p2m/core';
+import { seedIndex, type Emulator, type GeneratorOptions } from '@p2m/emulator';
+import { ApiClient, newApiToken, pollJob, startService, type ServiceProcess } from './controller-process.ts';
+import { API_KEY, milvusAddress, startSeededEmulator, uniqueName, unloadableBySparseRules } from './pipeline-harness.ts';
+
+const CHROMIUM = process.env.P2M_CHROMIUM || '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
+const SHOTS = resolve(import.meta.dirname, '../../test-artifacts/jobs-page');
+
+// A hybrid index with records Milvus refuses (ids over maxIdLength 40, negative sparse weights),
+// so the details show an error log; and a slow one (list answers after 1 s) to cancel midway.
+const MAX_ID = 40;
+const DATA: GeneratorOptions = { seed: 51, count: 800, dim: 8, namespaces: 3, sparse: true };
+const DATA_SLOW: GeneratorOptions = { seed: 52, count: 3000, dim: 8, namespaces: 2 };
+
+describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('Jobs page in Chromium against the real controller', () => {
+  const token = newApiToken();
+  let emulator: Emulator;
+  let services: ServiceProcess[] = [];
+  let api: ApiClient;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+  let doneJob: JobView;
+
+  const card = (id: string): Locator => page.locator(`[data-testid="job-card"][data-job-id="${id}"]`);
+  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+  /** Under CI each test fails (not skips) without Chromium. */
+  const requireChromium = (): void => {
+    if (!HAVE_CHROMIUM) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium, as .ci/run does) or set P2M_CHROMIUM`);
+  };
+
+  beforeAll(async () => {
+    if (!HAVE_CHROMIUM) return;
+    mkdirSync(SHOTS, { recursive: true });
+    emulator = await startSeededEmulator('page-src', { ...DATA, metric: 'dotproduct' });
+    await seedIndex({ ...DATA_SLOW, index: 'page-slow', url: emulator.controllerHostUrl, apiKey: API_KEY, concurrency: 4 });
+    emulator.setFaults({ latencyMs: 1000, operations: ['list'], indexes: ['page-slow'] });
+    const controller = await startService('controller', { apiToken: token, name: 'page-controller' });
+    services = [controller, ...(await Promise.all([startService('extractor', { name: 'page-extractor' }), startService('loader', { name: 'page-loaders', loaders: 2 })]))];
+    api = new ApiClient(controller.url, token);
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, locale: 'en-US' });
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all(services.map((s) => s.stop()));
+    await emulator?.close();
+  });
+
+  it('asks for the token, then shows a job created over the API live until it is SUCCESSFUL', async () => {
+    requireChromium();
+    await page.goto(`${api.baseUrl}/`);
+    await page.getByTestId('token-input').fill('not-the-token-0123456789');
+    await page.getByTestId('token-submit').click();
+    await expect.poll(() => page.getByTestId('token-error').textContent()).toMatch(/rejected/);
+    await page.getByTestId('token-input').fill(token);
+    await page.getByTestId('token-submit').click();
+    await page.getByTestId('token-form').waitFor({ state: 'hidden' });
+
+    const created = await api.post<JobView>('/v1/jobs', {
+      source: { apiKey: API_KEY, index: 'page-src', controllerHostUrl: emulator.controllerHostUrl },
+      target: { address: milvusAddress(), collection: uniqueName('page_done'), maxIdLength: MAX_ID },
+    });
+    expect(created.status, created.text).toBe(201);
+    const id = created.body.id;
+    const c = card(id);
+    await c.waitFor({ timeout: 30_000 });
+    expect(await c.getByTestId('job-collection').textContent()).toBe(created.body.target.collection);
+    expect(await c.getByTestId('job-id').textContent()).toBe(id);
+    await shot('1-job-running');
+    await expect.poll(() => c.getAttribute('data-status'), { timeout: 300_000, interval: 500 }).toBe('SUCCESSFUL');
+    doneJob = (await api.get<JobView>(`/v1/jobs/${id}`)).body;
+    expect(doneJob.status).toBe('SUCCESSFUL');
+
+    // The card shows what the API says: full progress, every namespace, no Cancel any more.
+    const t = doneJob.progress.total;
+    expect(t.loaded + t.failed).toBe(t.sourceCount);
+    expect(t.failed).toBeGreaterThan(0);
+    await expect.poll(() => c.getByTestId('job-progress-text').textContent()).toBe(`${t.loaded.toLocaleString('en-US')} / ${t.sourceCount.toLocaleString('en-US')} loaded (100.0%)`);
+    expect(await c.getByTestId('job-status').textContent()).toBe('SUCCESSFUL');
+    expect(await c.getByTestId('job-progress').getAttribute('aria-valuenow')).toBe('100.0');
+    expect(await c.getByTestId('job-failed').textContent()).toBe(t.failed.toLocaleString('en-US'));
+    expect(await c.getByTestId('namespace-row').count()).toBe(DATA.namespaces as number);
+    expect(await c.getByTestId('job-cancel').isHidden()).toBe(true);
+    await shot('2-job-successful');
+  });
+
+  it('cancels a running job with the Cancel button: CANCELLING, then CANCELLED', async () => {
+    requireChromium();
+    const created = await api.post<JobView>('/v1/jobs', {
+      source: { apiKey: API_KEY, index: 'page-slow', controllerHostUrl: emulator.controllerHostUrl },
+      target: { address: milvusAddress(), collection: uniqueName('page_cancel') },
+    });
+    expect(created.status, created.text).toBe(201);
+    const id = created.body.id;
+    const c = card(id);
+    await c.waitFor({ timeout: 30_000 });
+    // Running and loading, as the page shows it.
+    await expect.poll(() => c.getAttribute('data-status'), { timeout: 60_000 }).toBe('IN_PROGRESS');
+    await expect.poll(async () => Number((await c.getByTestId('job-progress').getAttribute('aria-valuenow')) ?? 0), { timeout: 120_000, interval: 300 }).toBeGreaterThan(0);
+    expect(await c.getByTestId('job-rate').textContent()).toMatch(/rec\/s$/);
+    await shot('3-slow-job-running');
+
+    await c.getByTestId('job-cancel').click();
+    await expect.poll(() => c.getAttribute('data-status'), { timeout: 10_000, interval: 100 }).toMatch(/^CANCELL(ING|ED)$/);
+    await expect.poll(() => c.getAttribute('data-status'), { timeout: 30_000, interval: 200 }).toBe('CANCELLED');
+    expect(await c.getByTestId('job-status').textContent()).toBe('CANCELLED');
+    expect(await c.getByTestId('job-cancel').isHidden()).toBe(true);
+    expect(await c.getByTestId('job-resume').isVisible()).toBe(true);
+    expect(await c.getByTestId('job-action-error').textContent()).toBe('');
+    const view = await pollJob(api, id, ['CANCELLED'], 1000);
+    expect(view.progress.total.extracted).toBeLessThan(DATA_SLOW.count);
+    await shot('4-slow-job-cancelled');
+  });
+
+  it('View details shows the error log (DLQ entries with reasons) and the verification report', async () => {
+    requireChromium();
+    const c = card(doneJob.id);
+    await c.getByTestId('job-details-toggle').click();
+    expect(await c.getByTestId('job-details').isVisible()).toBe(true);
+    const errors = (await api.get(`/v1/jobs/${doneJob.id}/errors?limit=1000`)).body as { total: number; entries: { id: string; reason: string }[] };
+    expect(errors.total).toBe(doneJob.progress.total.failed);
+    await c.getByTestId('error-row').first().waitFor();
+    const rows = c.getByTestId('error-row');
+    // Fewer than one page of the page's error log (100 rows): every entry is shown.
+    expect(errors.total).toBeLessThan(100);
+    const shown = await rows.count();
+    expect(shown).toBe(errors.total);
+    expect(await c.getByTestId('job-errors-total').textContent()).toBe(
+      `Showing ${shown.toLocaleString('en-US')} of ${errors.total.toLocaleString('en-US')} records in the dead-letter queue.`,
+    );
+    // Each row is a DLQ entry: its id and its reason as the API gives them.
+    const first = (await rows.first().locator('td').allTextContents()) as string[];
+    const entry = errors.entries.find((e) => e.id === first[1]);
+    expect(entry, `row ${JSON.stringify(first)}`).toBeDefined();
+    expect(first[3]).toBe(entry!.reason);
+    expect(first[3]).toMatch(/longer than max_length 40|sparse (value|index)/);
+
+    const report = c.getByTestId('job-report');
+    expect(await report.textContent()).toMatch(/^Passed \(checked /);
+    const nsRows = report.getByTestId('report-namespace-row');
+    expect(await nsRows.count()).toBe(doneJob.report!.namespaces.length);
+    for (let i = 0; i < doneJob.report!.namespaces.length; i++) {
+      const cells = await nsRows.nth(i).locator('td').allTextContents();
+      const ns = doneJob.report!.namespaces.find((n) => (n.namespace === '' ? '(default)' : n.namespace) === cells[0])!;
+      expect(cells.slice(1)).toEqual([ns.sourceCount, ns.extracted, ns.targetCount, ns.dlq, ns.missing].map((n) => n.toLocaleString('en-US')).concat(['yes']));
+    }
+    expect(await report.textContent()).toMatch(/no mismatch/);
+    await shot('5-details-errors-and-report');
+    expect(pageErrors).toEqual([]);
+  });
+});
+
