@@ -36,7 +36,8 @@ describe('migration end to end (real Kafka, registry, Milvus; emulated Pinecone)
     expect(UNLOADABLE.size).toBeGreaterThan(0);
   });
 
-  it('partition-key mode: the target equals the source exactly', async () => {
+  // 100,000 records and a full compare: minutes on a busy 2-core machine.
+  it('partition-key mode: the target equals the source exactly', { timeout: 900_000 }, async () => {
     const collection = uniqueName('mig_pk');
     const job = await runtime.jobs!.create({
       source: { apiKey: API_KEY, index: 'hybrid-src', controllerHostUrl: emulator.controllerHostUrl },
@@ -55,7 +56,7 @@ describe('migration end to end (real Kafka, registry, Milvus; emulated Pinecone)
     await expectTargetEqualsSource(done.plan!, DATA, UNLOADABLE);
   });
 
-  it('partitions mode with renamed fields: the target equals the source exactly', async () => {
+  it('partitions mode with renamed fields: the target equals the source exactly', { timeout: 900_000 }, async () => {
     const collection = uniqueName('mig_parts');
     const job = await runtime.jobs!.create({
       source: { apiKey: API_KEY, index: 'hybrid-src', controllerHostUrl: emulator.controllerHostUrl },

@@ -11,7 +11,7 @@ export async function checkMilvusHealth(address: string, token?: string, timeout
   let client: MilvusClient | undefined;
   try {
     const call = async (): Promise<void> => {
-      client = new MilvusClient({ address, token, timeout: timeoutMs });
+      client = new MilvusClient({ address, token, timeout: timeoutMs, logLevel: 'error' });
       // The constructor starts connecting at once; a refused connection rejects this promise,
       // which would be unhandled (and crash the process) if nothing awaited it.
       await client.connectPromise;
