@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loaderGroup, recordsTopic, type LogClient } from '@p2m/core';
 import { REPO_ROOT } from '@p2m/stack';
@@ -178,7 +178,8 @@ export async function measurePipeline(setup: PipelineSetup, loaders: number, rec
     if (opts.profileDir) {
       const newest = (who: string): string | undefined => {
         const file = readdirSync(join(opts.profileDir!, who)).filter((f) => f.endsWith('.cpuprofile')).sort().pop();
-        return file ? join(opts.profileDir!, who, file) : undefined;
+        // Relative to the repository, so results never carry a path of the machine they ran on.
+        return file ? relative(process.cwd(), join(opts.profileDir!, who, file)) : undefined;
       };
       run.cpuProfile = { extractor: newest('extractor'), loader: newest('loader'), startupMs: Math.round(t0 - spawned) };
     }
