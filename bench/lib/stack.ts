@@ -4,7 +4,7 @@ import { stackDown, stackUp, type StackOptionsInput, type StackStatus } from '@p
 /**
  * The benchmark's own stack: Kafka, the schema registry and Milvus Lite in `.p2m-bench/` on ports
  * of its own, so it never touches a user's stack (`.p2m/`, 9092…) or the tests' (`.p2m-test/`,
- * 39092…). The emulator runs in a child process of the bench (seeded in memory, latency injected).
+ * 19192…). The emulator runs in a child process of the bench (seeded in memory, latency injected).
  */
 export const BENCH_STACK: StackOptionsInput = {
   stateDir: resolve(import.meta.dirname, '..', '..', '.p2m-bench'),

@@ -12,12 +12,12 @@ import type {} from './stack.ts';
 const port = (name: string, fallback: number): number => Number(process.env[name] || fallback);
 
 export const TEST_PORTS: StackPorts = {
-  kafka: port('P2M_TEST_KAFKA_PORT', 39092),
-  kafkaController: port('P2M_TEST_KAFKA_CONTROLLER_PORT', 39093),
-  registry: port('P2M_TEST_REGISTRY_PORT', 38081),
-  milvus: port('P2M_TEST_MILVUS_PORT', 39530),
-  emulator: port('P2M_TEST_EMULATOR_PORT', 35080),
-  controller: port('P2M_TEST_CONTROLLER_PORT', 38080),
+  kafka: port('P2M_TEST_KAFKA_PORT', 19192),
+  kafkaController: port('P2M_TEST_KAFKA_CONTROLLER_PORT', 19193),
+  registry: port('P2M_TEST_REGISTRY_PORT', 18181),
+  milvus: port('P2M_TEST_MILVUS_PORT', 19630),
+  emulator: port('P2M_TEST_EMULATOR_PORT', 15180),
+  controller: port('P2M_TEST_CONTROLLER_PORT', 18180),
 };
 
 /**
