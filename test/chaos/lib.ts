@@ -8,6 +8,7 @@
 import { generateRecords, startEmulator, type Emulator, type GeneratorOptions } from '@p2m/emulator';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import type { CollectionPlan, VectorRecord } from '@p2m/core';
+import { toVectorRecord } from '../../bench/lib/dataset.ts';
 
 export interface ChaosProcess {
   readonly name: string;
@@ -304,14 +305,7 @@ export async function compareTargetToSource(address: string, plan: CollectionPla
   for (const g of generateRecords(source)) {
     let byId = expected.get(g.namespace);
     if (!byId) expected.set(g.namespace, (byId = new Map()));
-    byId.set(g.id, {
-      kind: 'vector',
-      namespace: g.namespace,
-      id: g.id,
-      values: g.values ? Float32Array.from(g.values) : null,
-      sparse: g.sparseValues ? { indices: g.sparseValues.indices, values: Float32Array.from(g.sparseValues.values) } : null,
-      metadata: (g.metadata as VectorRecord['metadata']) ?? null,
-    });
+    byId.set(g.id, toVectorRecord(g));
   }
   const sink = createMilvusSink({ address });
   const canon = (x: unknown): string => JSON.stringify(x, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));

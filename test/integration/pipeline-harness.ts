@@ -7,6 +7,7 @@ import { generateRecords, seedIndex, startEmulator, type Emulator, type Generato
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { startRuntime, type Roles, type Runtime } from '../../packages/cli/src/runtime.ts';
 import { getTestStack } from './stack.ts';
+import { toVectorRecord } from '../../bench/lib/dataset.ts';
 
 export const API_KEY = 'test-api-key-0123456789';
 // One fixed key for every integration run: test runs that share the test stack (several engineers,
@@ -63,14 +64,7 @@ export async function expectTargetEqualsSource(plan: CollectionPlan, source: Gen
     if (excluded.has(`${g.namespace}\u0000${g.id}`)) continue;
     let byId = expected.get(g.namespace);
     if (!byId) expected.set(g.namespace, (byId = new Map()));
-    byId.set(g.id, {
-      kind: 'vector',
-      namespace: g.namespace,
-      id: g.id,
-      values: g.values ? Float32Array.from(g.values) : null,
-      sparse: g.sparseValues ? { indices: g.sparseValues.indices, values: Float32Array.from(g.sparseValues.values) } : null,
-      metadata: (g.metadata as VectorRecord['metadata']) ?? null,
-    });
+    byId.set(g.id, toVectorRecord(g));
   }
   const sink = createMilvusSink({ address: milvusAddress() });
   try {
