@@ -17,6 +17,8 @@ const DATA: GeneratorOptions = { seed: 41, count: 10_000, dim: 32, namespaces: 3
 const COUNTS = expectedCounts(DATA);
 const INDEX = 'crash-loader-src';
 const PARTITIONS = 6;
+/** ≥ 17 s of loading in all: time for the loaders to join, and for the kills to come mid-load. */
+const LOAD_PER_SECOND = 600;
 // Kills wait out a Kafka session (30 s) before partitions move; a busy 2-core machine is slow.
 const LONG = 600_000;
 
@@ -42,7 +44,9 @@ describe('loader crashes (separate processes, SIGKILL while loading)', () => {
       source: { apiKey: API_KEY, index: INDEX, controllerHostUrl: emulator.controllerHostUrl },
       // Small batches: many upsert + commit rounds, so a kill falls between an upsert and its commit.
       target: { address: milvusAddress(), collection: uniqueName(prefix) },
-      options: { batchBytes: 64 * 1024, topicPartitions: PARTITIONS },
+      // Paced loading (the job's write limit, shared by its loaders): a quiet machine would load
+      // 10k records in a few seconds, before a kill could land in the middle of it.
+      options: { batchBytes: 64 * 1024, topicPartitions: PARTITIONS, rateLimits: { upsertRecordsPerSecond: LOAD_PER_SECOND } },
     });
     expect(job.status).toBe('IN_PROGRESS');
     await waitForJob(runtime, job.id, (v) => v.progress.namespaces.length === 3 && v.progress.namespaces.every((n) => n.extractionDone), 'extraction done');

@@ -59,7 +59,7 @@ describe('parseJobSpec refuses hostile specs, naming every field', () => {
     ['in target', (s: any) => ((s.target.colection = 'typo'), s), ['target.colection']],
     ['in options', (s: any) => ((s.options = { batchSize: 10 }), s), ['options.batchSize']],
     ['in target.fields', (s: any) => ((s.target.fields = { metadata: 'meta' }), s), ['target.fields.metadata']],
-    ['in rateLimits', (s: any) => ((s.options = { rateLimits: { upsertPerSecond: 1 } }), s), ['options.rateLimits.upsertPerSecond']],
+    ['in rateLimits', (s: any) => ((s.options = { rateLimits: { queryPerSecond: 1 } }), s), ['options.rateLimits.queryPerSecond']],
   ])('unknown field %s', (_name, mutate, want) => {
     expect(paths(mutate(good()))).toEqual(want);
   });

@@ -77,9 +77,17 @@ export const PipelineOptionsSchema = z
     batchMaxWaitMs: z.number().int().min(10).max(60_000).default(500),
     /** Namespaces extracted at once. */
     namespaceConcurrency: z.number().int().min(1).max(64).default(4),
-    /** Source requests per second per operation (Pinecone serverless defaults). */
+    /**
+     * Source requests per second per operation (Pinecone serverless defaults), and optionally the
+     * records per second the loaders together write into the target (e.g. a Zilliz Cloud cluster's
+     * write quota); unset = as fast as Milvus takes them.
+     */
     rateLimits: z
-      .object({ listPerSecond: z.number().positive().default(200), fetchPerSecond: z.number().positive().default(100) })
+      .object({
+        listPerSecond: z.number().positive().default(200),
+        fetchPerSecond: z.number().positive().default(100),
+        upsertRecordsPerSecond: z.number().positive().optional(),
+      })
       .strict()
       .default({ listPerSecond: 200, fetchPerSecond: 100 }),
     /** Ids per fetch call (≤ 1,000; URL length is the practical limit, 100 = one list page). */

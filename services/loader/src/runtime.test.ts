@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger, parseJobSpec, planCollection, type ConsumerBatch, type LogConsumer, type MilvusSinkPort, type PartitionOffset, type VectorRecord } from '@p2m/core';
-import { decodeCounts, runLoader } from './runtime.ts';
+import { decodeCounts, PartitionPacer, runLoader } from './runtime.ts';
 
 const plan = planCollection({
   spec: parseJobSpec({ source: { apiKey: 'k', index: 'idx' }, target: { address: '127.0.0.1:19530', collection: 'c' } }),
@@ -76,5 +76,81 @@ describe('runLoader offset-metadata counts', () => {
     expect(decodeCounts(final?.metadata)).toEqual({ loaded: 14, failed: 0, byNamespace: { '': { l: 14, d: 0 } } });
     // Read when first seen and when taken over; the batch continuing its own commit used the cache.
     expect(metadataReads).toBe(2);
+  });
+});
+
+describe('PartitionPacer', () => {
+  it('books each partition its own time: records / rate, one batch after another', () => {
+    let now = 1_000;
+    const pacer = new PartitionPacer(100, () => now); // 100 records/s per partition
+    expect(pacer.book(0, 50)).toBe(0); // the first batch goes at once...
+    expect(pacer.book(0, 50)).toBe(500); // ...the next waits for the first one's 0.5 s
+    expect(pacer.book(1, 200)).toBe(0); // another partition has a budget of its own
+    now += 2_000; // idle longer than booked: no credit piles up beyond "now"
+    expect(pacer.book(0, 10)).toBe(0);
+    expect(pacer.book(0, 10)).toBe(100);
+    expect(pacer.book(1, 10)).toBe(0);
+  });
+
+  it('heartbeats through a long wait and gives up when the partition is lost', async () => {
+    const pacer = new PartitionPacer(0.1, () => 0); // one record = 10 s
+    pacer.book(0, 1);
+    let beats = 0;
+    let stale = false;
+    const waiting = pacer.pace(
+      {
+        partition: 0,
+        heartbeat: async () => {
+          beats++;
+          stale = true; // the rebalance that revoked the partition is noticed at the heartbeat
+        },
+        isStale: () => stale,
+      },
+      1,
+      new AbortController().signal,
+    );
+    expect(await waiting).toBe(false); // after the first 2 s slice, not the whole 10 s
+    expect(beats).toBe(1);
+  });
+
+  it('pacing slows runLoader to the configured rate per partition', async () => {
+    const upserts: number[] = [];
+    let clock = 0;
+    const sink = {
+      upsert: async (_p: unknown, b: { records: unknown[] }) => {
+        upserts.push(b.records.length);
+      },
+      namespacesOf: async () => new Map(),
+      close: async () => undefined,
+    } as unknown as MilvusSinkPort;
+    const consumer = {
+      run: async (handler: (b: ConsumerBatch) => Promise<void>) => {
+        await handler(batch(0, 4));
+        await handler(batch(4, 4));
+      },
+      commit: async () => undefined,
+      stop: async () => undefined,
+    } as unknown as LogConsumer;
+    const started = performance.now();
+    await runLoader({
+      jobId: 'j',
+      topic: 't',
+      dlqTopic: 'd',
+      plan,
+      consumer,
+      producer: { send: async () => undefined, close: async () => undefined } as never,
+      sink,
+      decode: async (v): Promise<VectorRecord> => ({ kind: 'vector', namespace: '', id: v.toString(), values: new Float32Array([1, 2]), sparse: null, metadata: null }),
+      batchBytes: 1 << 20,
+      committedMetadata: async () => null,
+      sinkDeadlineMs: 1_000,
+      partitionRecordsPerSecond: 20, // 4 records = 200 ms each batch
+      signal: new AbortController().signal,
+      log: createLogger('test', { level: 'silent' }),
+    });
+    clock = performance.now() - started;
+    expect(upserts).toEqual([4, 4]);
+    // The second batch waited for the first one's 200 ms (a lower bound, not a timing target).
+    expect(clock).toBeGreaterThanOrEqual(190);
   });
 });

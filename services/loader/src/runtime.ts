@@ -4,6 +4,7 @@ import {
   isRetriable,
   recordKey,
   retry,
+  sleep,
   type CollectionPlan,
   type ConsumerBatch,
   type DlqEntry,
@@ -45,6 +46,12 @@ export interface LoaderOptions {
   batchBytes: number;
   /** Committed metadata for a partition (the counts so far), read when this member takes the partition (over). */
   committedMetadata: (partition: number) => Promise<string | null>;
+  /**
+   * Records per second this member may write per partition it loads (the job's
+   * `rateLimits.upsertRecordsPerSecond` over the topic's partitions: a partition has one owner at
+   * a time, so the members together stay within the job's limit). Unset = no pacing.
+   */
+  partitionRecordsPerSecond?: number;
   /** Give up on Milvus after it stays unavailable this long (the job then fails and can be resumed). */
   sinkDeadlineMs: number;
   signal: AbortSignal;
@@ -75,6 +82,7 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
   /** Per partition: the counts this member last committed, and the offset it committed them at. */
   const counts = new Map<number, { counts: LoaderCounts; next: string }>();
   const { log } = opts;
+  const pacer = opts.partitionRecordsPerSecond ? new PartitionPacer(opts.partitionRecordsPerSecond) : undefined;
 
   const onStop = (): void => {
     void opts.consumer.stop();
@@ -93,7 +101,7 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
       const base = cached && cached.next === batch.messages[0]!.offset ? cached.counts : decodeCounts(await committed());
       // Retriable trouble outside the upsert (the registry or the DLQ producer down) retries the
       // whole batch; upserts are idempotent, so that is safe.
-      const next = await retry(() => processBatch(opts, batch, structuredClone(base)), {
+      const next = await retry(() => processBatch(opts, batch, structuredClone(base), pacer), {
         retries: Infinity,
         deadlineMs: opts.sinkDeadlineMs,
         signal: opts.signal,
@@ -118,7 +126,7 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
   }
 }
 
-async function processBatch(opts: LoaderOptions, batch: ConsumerBatch, counts: LoaderCounts): Promise<LoaderCounts | null> {
+async function processBatch(opts: LoaderOptions, batch: ConsumerBatch, counts: LoaderCounts, pacer?: PartitionPacer): Promise<LoaderCounts | null> {
   const started = performance.now();
   const records: SourcedRecord[] = [];
   const undecodable: Rejection[] = [];
@@ -154,6 +162,7 @@ async function processBatch(opts: LoaderOptions, batch: ConsumerBatch, counts: L
   let loadedBytes = 0;
   let loaded = 0;
   for (const planned of batches) {
+    if (pacer && !(await pacer.pace(batch, planned.records.length, opts.signal))) return null;
     if (opts.signal.aborted || batch.isStale()) return null;
     const failures = await upsertIsolating(opts, dedupeLastWins(planned));
     rejected.push(...failures);
@@ -188,6 +197,43 @@ async function processBatch(opts: LoaderOptions, batch: ConsumerBatch, counts: L
     bytes: loadedBytes,
   });
   return counts;
+}
+
+/**
+ * Spaces a partition's upserts so it writes at most `ratePerSecond` records per second on average:
+ * each batch waits until the records before it have had their time. Waits are cut into slices with
+ * a heartbeat in between, so a slow rate never costs the member its place in the group.
+ */
+export class PartitionPacer {
+  readonly #ratePerSecond: number;
+  readonly #nextAt = new Map<number, number>();
+  readonly #now: () => number;
+
+  constructor(ratePerSecond: number, now: () => number = () => performance.now()) {
+    this.#ratePerSecond = ratePerSecond;
+    this.#now = now;
+  }
+
+  /** How long the next `records` of `partition` must wait, booking their time (ms). */
+  book(partition: number, records: number): number {
+    const now = this.#now();
+    const start = Math.max(now, this.#nextAt.get(partition) ?? now);
+    this.#nextAt.set(partition, start + (records / this.#ratePerSecond) * 1000);
+    return start - now;
+  }
+
+  /** Waits the booked time; false when the member was stopped or lost the partition meanwhile. */
+  async pace(batch: Pick<ConsumerBatch, 'partition' | 'heartbeat' | 'isStale'>, records: number, signal: AbortSignal): Promise<boolean> {
+    let wait = this.book(batch.partition, records);
+    while (wait > 0) {
+      if (signal.aborted || batch.isStale()) return false;
+      const slice = Math.min(wait, 2_000);
+      await sleep(slice, signal).catch(() => undefined);
+      wait -= slice;
+      if (wait > 0) await batch.heartbeat();
+    }
+    return !signal.aborted && !batch.isStale();
+  }
 }
 
 /**

@@ -118,6 +118,9 @@ export class LoaderWorker {
         sink,
         decode: this.opts.decode,
         batchBytes: record.spec.options.batchBytes,
+        ...(record.spec.options.rateLimits.upsertRecordsPerSecond
+          ? { partitionRecordsPerSecond: record.spec.options.rateLimits.upsertRecordsPerSecond / record.spec.options.topicPartitions }
+          : {}),
         committedMetadata: async (partition) => (await admin.groupOffsets(group, topic)).find((o) => o.partition === partition)?.metadata ?? null,
         sinkDeadlineMs: this.opts.sinkDeadlineMs ?? 120_000,
         signal,
