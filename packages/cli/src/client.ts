@@ -68,6 +68,7 @@ const CORE_CODES: Record<ErrorCode, true> = {
   TARGET_COLLECTION_EXISTS: true,
   TARGET_UNSUPPORTED: true,
   TARGET_UNAVAILABLE: true,
+  LOG_UNAVAILABLE: true,
   RATE_LIMITED: true,
   TRANSIENT: true,
   RECORD_INVALID: true,

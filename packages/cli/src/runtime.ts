@@ -78,6 +78,9 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
       secretKey: config.P2M_SECRET_KEY,
       stateCodec: avroStateCodec,
       logger: logger.child({ component: 'controller' }),
+      kafkaDeadlineMs: config.P2M_KAFKA_DEADLINE_MS,
+      sinkDeadlineMs: config.P2M_SINK_DEADLINE_MS,
+      kafkaBrokers: config.P2M_KAFKA_BROKERS.join(','),
       onStatus: (job) => logger.info({ jobId: job.id, status: job.status }, 'job status'),
     });
     if (roles.controller) {

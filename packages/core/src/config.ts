@@ -16,6 +16,8 @@ export const RuntimeConfigSchema = z.object({
   P2M_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Milvus may stay unreachable this long before a job is failed (resume finishes it). */
   P2M_SINK_DEADLINE_MS: z.coerce.number().int().positive().default(120_000),
+  /** Kafka may stay unreachable this long before the controller fails its active jobs (resume finishes them). */
+  P2M_KAFKA_DEADLINE_MS: z.coerce.number().int().positive().default(120_000),
 });
 
 export const ControllerConfigSchema = RuntimeConfigSchema.extend({

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'TARGET_COLLECTION_EXISTS'
   | 'TARGET_UNSUPPORTED'
   | 'TARGET_UNAVAILABLE'
+  | 'LOG_UNAVAILABLE'
   | 'RATE_LIMITED'
   | 'TRANSIENT'
   | 'RECORD_INVALID'
@@ -43,7 +44,7 @@ export class EtlError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'EtlError';
     this.code = code;
-    this.retriable = options.retriable ?? (code === 'RATE_LIMITED' || code === 'TRANSIENT' || code === 'TARGET_UNAVAILABLE');
+    this.retriable = options.retriable ?? (code === 'RATE_LIMITED' || code === 'TRANSIENT' || code === 'TARGET_UNAVAILABLE' || code === 'LOG_UNAVAILABLE');
     this.hint = options.hint;
     this.field = options.field;
     this.details = options.details;

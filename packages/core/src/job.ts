@@ -181,6 +181,7 @@ export function httpStatusFor(code: string): number {
     case 'JOB_STATE':
       return 409;
     case 'TARGET_UNAVAILABLE':
+    case 'LOG_UNAVAILABLE':
     case 'TRANSIENT':
     case 'RATE_LIMITED':
       return 503;

@@ -226,6 +226,7 @@ export function createMilvusSink(options: MilvusSinkOptions): MilvusSinkPort {
       c.upsert({ collection_name: plan.collection, ...(partition && partition !== DEFAULT_PARTITION ? { partition_name: partition } : {}), data: rows as RowData[], timeout }),
     );
     rejectIndexes(plan, res.err_index, records);
+    expectAllCounted(res.upsert_cnt, records.length, ctx);
   }
 
   /** The fast path: the request bytes straight from the records, on the sink's own channel. */
@@ -243,6 +244,20 @@ export function createMilvusSink(options: MilvusSinkOptions): MilvusSinkPort {
     }
     checked(res, ctx);
     rejectIndexes(plan, res.err_index, records);
+    expectAllCounted(res.upsert_cnt, records.length, ctx);
+  }
+
+  /**
+   * A success that counts fewer rows than were sent (and names none as refused) is not taken on
+   * trust: the offsets are committed only after this returns, so it is retried (upsert by primary
+   * key makes that harmless) rather than risk a record silently missing.
+   */
+  function expectAllCounted(count: unknown, sent: number, ctx: FailureContext): void {
+    // 0 = a server that does not fill the count in (verification still counts every record).
+    const n = Number(count ?? sent);
+    if (Number.isFinite(n) && n > 0 && n < sent) {
+      throw new EtlError('TARGET_UNAVAILABLE', `${ctx.what}: Milvus acknowledged only ${n} of ${sent} rows; retrying the batch`, { retriable: true });
+    }
   }
 
   function rejectIndexes(plan: CollectionPlan, errIndex: readonly unknown[] | undefined, records: readonly VectorRecord[]): void {

@@ -71,6 +71,12 @@ export interface ControllerJobServiceOptions {
   cancelGraceMs?: number;
   /** Job topics' partitions (jobs + checkpoints state topics). */
   stateTopicPartitions?: number;
+  /** Kafka may stay unreachable this long before this controller's active jobs are FAILED (default 120 s). */
+  kafkaDeadlineMs?: number;
+  /** Milvus may stay unreachable this long during verification before the job is FAILED (default 120 s). */
+  sinkDeadlineMs?: number;
+  /** Named in the error of a job failed by a Kafka outage. */
+  kafkaBrokers?: string;
   onStatus?: (job: JobView) => void;
 }
 
@@ -90,6 +96,16 @@ export class ControllerJobService implements JobService {
   private readonly rates = new Map<string, RateWindow>();
   private readonly busy = new Set<string>();
   private ticking = false;
+  /** When Kafka stopped answering this controller (ms since epoch); null while it answers. */
+  private kafkaDownSince: number | null = null;
+  private probing = false;
+  /**
+   * Jobs failed by a Kafka outage: FAILED is what the API shows at once, while the record saying
+   * so waits for Kafka to come back (it is written then, and only then can the job be resumed).
+   */
+  private readonly outage = new Map<string, { error: JobError; written: Promise<void> }>();
+  /** Since when verification of a job has found Milvus unreachable. */
+  private readonly verifyTroubleSince = new Map<string, number>();
 
   constructor(opts: ControllerJobServiceOptions) {
     this.opts = opts;
@@ -202,6 +218,12 @@ export class ControllerJobService implements JobService {
   }
 
   async resume(id: string): Promise<JobView> {
+    const pending = this.outage.get(id);
+    if (pending) {
+      // FAILED by a Kafka outage: the record saying so lands once Kafka is back; resume after it.
+      const landed = await Promise.race([pending.written.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref())]);
+      if (!landed) throw new EtlError('LOG_UNAVAILABLE', `job ${id} failed because Kafka is unreachable; resume it once Kafka is back`, { hint: 'start Kafka again, then resume' });
+    }
     const record = this.requireJob(id);
     if (record.status !== 'FAILED' && record.status !== 'CANCELLED') {
       throw new EtlError('JOB_STATE', `job ${id} is ${record.status}; only FAILED or CANCELLED jobs can be resumed`);
@@ -332,9 +354,10 @@ export class ControllerJobService implements JobService {
   private async tick(): Promise<void> {
     if (this.ticking) return;
     this.ticking = true;
+    void this.probeKafka();
     try {
       for (const record of this.board.jobs.values()) {
-        if (!ACTIVE_STATUSES.has(record.status)) continue;
+        if (!ACTIVE_STATUSES.has(record.status) || this.outage.has(record.id)) continue;
         const partition = this.board.jobPartitions.get(record.id);
         const owned = partition !== undefined && this.owned.has(partition);
         if (this.busy.has(record.id)) continue;
@@ -366,7 +389,24 @@ export class ControllerJobService implements JobService {
         return;
       }
       case 'VERIFYING':
-        await this.verify(record);
+        try {
+          await this.verify(record);
+          this.verifyTroubleSince.delete(record.id);
+        } catch (err) {
+          // Milvus (or the source) down during verification: retried every tick, up to the sink
+          // deadline; then the job FAILs naming the cause, and resume verifies again.
+          if (!isRetriable(err)) throw err;
+          const since = this.verifyTroubleSince.get(record.id) ?? Date.now();
+          this.verifyTroubleSince.set(record.id, since);
+          const deadline = this.opts.sinkDeadlineMs ?? 120_000;
+          if (Date.now() - since <= deadline) throw err;
+          this.verifyTroubleSince.delete(record.id);
+          const code = (err as EtlError).code ?? 'TRANSIENT';
+          const what = code === 'TARGET_UNAVAILABLE' ? `Milvus (${record.spec.target.address})` : 'a system verification needs';
+          await this.finish(record, 'FAILED', {
+            error: { code, message: `${what} stayed unreachable during verification past the deadline (P2M_SINK_DEADLINE_MS=${deadline} ms): ${errorMessage(err)}; once it is back, resume the job`, at: 'verification' },
+          });
+        }
         return;
       case 'CANCELLING': {
         await this.refreshProgress(record);
@@ -382,6 +422,60 @@ export class ControllerJobService implements JobService {
       }
       default:
         return;
+    }
+  }
+
+  /**
+   * Asks Kafka something cheap on every tick. When it has not answered for longer than the Kafka
+   * deadline, the active jobs this controller drives are FAILED with a cause naming Kafka: shown by
+   * the API at once, written to the job records once Kafka is back, then resume finishes them.
+   */
+  private async probeKafka(): Promise<void> {
+    if (this.probing || !this.admin) return;
+    this.probing = true;
+    const asked = Date.now();
+    try {
+      await this.admin.topicOffsets(JOBS_TOPIC);
+      if (this.kafkaDownSince !== null) this.logger.info({ downSeconds: Math.round((Date.now() - this.kafkaDownSince) / 1000) }, 'Kafka answers again');
+      this.kafkaDownSince = null;
+    } catch (err) {
+      if (this.kafkaDownSince === null) {
+        this.kafkaDownSince = asked;
+        this.logger.warn({ err: errorMessage(err) }, 'Kafka does not answer');
+      }
+      const deadline = this.opts.kafkaDeadlineMs ?? 120_000;
+      if (Date.now() - this.kafkaDownSince > deadline) this.failForKafkaOutage(err, deadline);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private failForKafkaOutage(cause: unknown, deadlineMs: number): void {
+    for (const record of this.board.jobs.values()) {
+      if (!ACTIVE_STATUSES.has(record.status) || this.outage.has(record.id)) continue;
+      const partition = this.board.jobPartitions.get(record.id);
+      if (partition === undefined || !this.owned.has(partition)) continue;
+      const error: JobError = {
+        code: 'LOG_UNAVAILABLE',
+        message: `Kafka (${this.opts.kafkaBrokers ?? 'the brokers'}) stayed unreachable past the deadline (P2M_KAFKA_DEADLINE_MS=${deadlineMs} ms): ${errorMessage(cause)}; once Kafka is back, resume the job`,
+        at: 'kafka',
+      };
+      this.logger.error({ jobId: record.id, err: error.message }, 'job FAILED: Kafka unreachable past the deadline');
+      const written = retry(
+        async () => {
+          const current = this.board.jobs.get(record.id) ?? record;
+          if (ACTIVE_STATUSES.has(current.status)) await this.finish(current, 'FAILED', { error });
+        },
+        {
+          retries: Infinity,
+          initialDelayMs: 1_000,
+          maxDelayMs: 5_000,
+          shouldRetry: () => this.timer !== null,
+        },
+      )
+        .catch((err: unknown) => this.logger.warn({ jobId: record.id, err: errorMessage(err) }, 'could not record the Kafka outage failure'))
+        .finally(() => this.outage.delete(record.id));
+      this.outage.set(record.id, { error, written });
     }
   }
 
@@ -488,7 +582,9 @@ export class ControllerJobService implements JobService {
     return this.admin;
   }
 
-  view(record: JobRecord): JobView {
+  view(stored: JobRecord): JobView {
+    const failedByOutage = this.outage.get(stored.id);
+    const record: JobRecord = failedByOutage && ACTIVE_STATUSES.has(stored.status) ? { ...stored, status: 'FAILED', error: failedByOutage.error } : stored;
     const { spec } = record;
     const progress = TERMINAL_STATUSES.has(record.status) ? (record.finalProgress ?? this.progress.get(record.id) ?? emptyProgress()) : (this.progress.get(record.id) ?? record.finalProgress ?? emptyProgress());
     return {
