@@ -121,8 +121,8 @@ export function schedule(seed: number, faults: number, kinds: FaultKind[] = ALL_
 }
 
 const API_KEY = 'chaos-api-key-0123456789';
-/** P2M_CHAOS_MILVUS_SIGNAL=SIGKILL shows Milvus Lite losing unflushed, acknowledged writes. */
-const MILVUS_RESTART_SIGNAL = (process.env.P2M_CHAOS_MILVUS_SIGNAL || 'SIGTERM') as NodeJS.Signals;
+/** Milvus is SIGKILLed like Kafka; P2M_CHAOS_MILVUS_SIGNAL=SIGTERM makes its restarts graceful. */
+const MILVUS_RESTART_SIGNAL = (process.env.P2M_CHAOS_MILVUS_SIGNAL || 'SIGKILL') as NodeJS.Signals;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function api(base: () => string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -235,9 +235,9 @@ export async function runChaos(env: ChaosEnv, options: ChaosOptions): Promise<Ch
         case 'restart-kafka':
         case 'restart-milvus': {
           const component = fault.kind === 'restart-kafka' ? 'kafka' : 'milvus';
-          // Kafka is SIGKILLed. Milvus Lite keeps writes it has not flushed in memory only, so a
-          // SIGKILL loses acknowledged upserts (real Milvus has a WAL): it gets SIGTERM
-          // (P2M_CHAOS_MILVUS_SIGNAL=SIGKILL shows the loss; verification then FAILs the job).
+          // Both are SIGKILLed. Milvus Lite loses writes it has not flushed, so the loaders commit
+          // offsets only after a flush (flushBeforeCommit: auto): whatever the kill took is read
+          // from Kafka again.
           const signal: NodeJS.Signals = component === 'milvus' ? MILVUS_RESTART_SIGNAL : 'SIGKILL';
           await env.killComponent(component, signal);
           await sleep(fault.downMs);

@@ -12,10 +12,7 @@ import { killComponent, startComponent } from './stack.ts';
 const SEED = Number(process.env.P2M_CHAOS_SEED || 20261125);
 const COUNT = 12_000;
 // P2M_CHAOS_KINDS=kill-loader,restart-kafka,... narrows the faults to bisect a failure.
-// Milvus restarts are left out by default: Milvus Lite loses acknowledged but unflushed upserts
-// across a restart (verification catches it and fails the job; see the README's known limits).
-// P2M_CHAOS_KINDS=...,restart-milvus puts them back.
-const KINDS = process.env.P2M_CHAOS_KINDS ? (process.env.P2M_CHAOS_KINDS.split(',') as FaultKind[]) : ALL_KINDS.filter((k) => k !== 'restart-milvus');
+const KINDS = process.env.P2M_CHAOS_KINDS ? (process.env.P2M_CHAOS_KINDS.split(',') as FaultKind[]) : ALL_KINDS;
 
 describe('chaos, short', () => {
   const live: ServiceProcess[] = [];

@@ -1,7 +1,7 @@
 // Milvus down past the sink deadline (P2M_SINK_DEADLINE_MS): the loader gives up, the controller
 // reports the job FAILED with a cause that names Milvus, and once Milvus is back, resume finishes
-// the job exactly. Milvus is stopped with SIGTERM: Milvus Lite keeps unflushed writes in memory
-// only, so a SIGKILL would also lose acknowledged upserts (see test/chaos/lib.ts and the report).
+// the job exactly. Milvus is SIGKILLed: the loaders commit only what a flush made durable (Milvus
+// Lite keeps unflushed writes in memory only), so nothing acknowledged and committed is lost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator, GeneratorOptions } from '@p2m/emulator';
 import { ApiClient, newApiToken, pollJob, startService, type ServiceProcess } from './controller-process.ts';
@@ -50,7 +50,7 @@ describe('Milvus down past P2M_SINK_DEADLINE_MS', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
 
-    await killComponent('milvus', 'SIGTERM');
+    await killComponent('milvus', 'SIGKILL');
     milvusDown = true;
     const failed = await pollJob(api, id, ['FAILED', 'SUCCESSFUL', 'CANCELLED'], 180_000);
     expect(failed.status).toBe('FAILED');

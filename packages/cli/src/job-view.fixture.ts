@@ -32,6 +32,7 @@ export function jobView(overrides: { id?: string; status?: JobStatus; namespaces
       batchMaxWaitMs: 500,
       namespaceConcurrency: 4,
       rateLimits: { listPerSecond: 200, fetchPerSecond: 100 },
+      flushBeforeCommit: 'auto',
       fetchBatchSize: 100,
       verifySampleSize: 1000,
     },

@@ -75,6 +75,12 @@ export interface MilvusSinkPort {
   getRecords(plan: CollectionPlan, namespace: string, ids: string[]): Promise<VectorRecord[]>;
   /** For the ids present in the collection, the namespace that holds each. */
   namespacesOf(plan: CollectionPlan, ids: string[]): Promise<Map<string, string>>;
+  /**
+   * Whether an acknowledged write survives a crash of the server by itself. Milvus standalone,
+   * distributed and Zilliz Cloud: yes (a write-ahead log). Milvus Lite: no, it keeps writes in
+   * memory until a flush, so a loader flushes before it commits offsets.
+   */
+  persistsAcknowledgedWrites(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -138,6 +144,13 @@ export interface ConsumerOptions {
   onAssignment?: (assigned: { topic: string; partition: number }[]) => void;
   /** Bound on one fetch, so a batch of 768-d records stays within memory targets. */
   maxBytesPerPartition?: number;
+  /**
+   * A fetch waits at the broker until this many bytes are there, or `maxWaitMs` passed: a loader
+   * reading a topic that is still being filled gets fuller batches instead of a trickle of small ones.
+   */
+  minBytes?: number;
+  /** Longest wait of one fetch (default 1 s; `stop` waits for the fetch in flight). */
+  maxWaitMs?: number;
 }
 
 export interface LogConsumer {

@@ -73,8 +73,8 @@ export const PipelineOptionsSchema = z
       .min(64 * 1024)
       .max(MILVUS_REQUEST_LIMIT_BYTES / 2, 'batchBytes must stay well under Milvus’s 64 MB request limit (at most 32 MB)')
       .default(16 * 1024 * 1024),
-    /** Loader flushes a partial batch after this long. */
-    batchMaxWaitMs: z.number().int().min(10).max(60_000).default(500),
+    /** A loader's fetch waits this long at most for a fuller batch (1 MB) before taking what is there (≤ 1 s). */
+    batchMaxWaitMs: z.number().int().min(10).max(1_000, 'batchMaxWaitMs is at most 1,000 ms (stopping a loader waits for its fetch in flight)').default(500),
     /** Namespaces extracted at once. */
     namespaceConcurrency: z.number().int().min(1).max(64).default(4),
     /**
@@ -90,6 +90,12 @@ export const PipelineOptionsSchema = z
       })
       .strict()
       .default({ listPerSecond: 200, fetchPerSecond: 100 }),
+    /**
+     * When loaders flush the collection before committing offsets (at most every 2 s per loader):
+     * `auto` = only when the target does not persist acknowledged writes by itself (Milvus Lite);
+     * `always`; `never` (a Milvus Lite crash can then lose acknowledged writes; verification reports it).
+     */
+    flushBeforeCommit: z.enum(['auto', 'always', 'never']).default('auto'),
     /** Ids per fetch call (≤ 1,000; URL length is the practical limit, 100 = one list page). */
     fetchBatchSize: z.number().int().min(1).max(1000).default(100),
     /** Records compared field by field during verification. */

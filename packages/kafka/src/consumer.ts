@@ -73,7 +73,8 @@ export class KafkaLogConsumer implements LogConsumer {
       heartbeatInterval: Math.min(3_000, Math.floor((deps.sessionTimeoutMs ?? 30_000) / 10)),
       // `stop` waits for the fetch in flight: KafkaJS's 5 s long poll held a cancelled job's
       // loaders (and a SIGTERM) in the group that long on an idle topic.
-      maxWaitTimeInMs: 1_000,
+      maxWaitTimeInMs: Math.min(options.maxWaitMs ?? 1_000, 1_000),
+      ...(options.minBytes === undefined ? {} : { minBytes: options.minBytes }),
       ...(options.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: options.maxBytesPerPartition }),
     });
     const { GROUP_JOIN, CRASH, COMMIT_OFFSETS } = this.#consumer.events;

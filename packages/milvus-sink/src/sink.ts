@@ -466,5 +466,17 @@ export function createMilvusSink(options: MilvusSinkOptions): MilvusSinkPort {
     await c?.closeConnection().catch(() => undefined);
   }
 
-  return { collectionExists, createCollection, dropCollection, upsert, flush, createIndexes, loadCollection, countByNamespace, listIds, getRecords, namespacesOf, close };
+  let persists: Promise<boolean> | null = null;
+  function persistsAcknowledgedWrites(): Promise<boolean> {
+    persists ??= call({ what: 'asking the Milvus version', permanent: 'TARGET_UNAVAILABLE' }, (c) => c.getVersion()).then(
+      (res) => !/lite/i.test(String((res as { version?: string }).version ?? '')),
+      (err: unknown) => {
+        persists = null;
+        throw err;
+      },
+    );
+    return persists;
+  }
+
+  return { collectionExists, createCollection, dropCollection, upsert, flush, createIndexes, loadCollection, countByNamespace, listIds, getRecords, namespacesOf, persistsAcknowledgedWrites, close };
 }

@@ -154,3 +154,74 @@ describe('PartitionPacer', () => {
     expect(clock).toBeGreaterThanOrEqual(190);
   });
 });
+
+describe('runLoader with flushBeforeCommit (a target like Milvus Lite)', () => {
+  function harness(batches: ConsumerBatch[]) {
+    const events: string[] = [];
+    const sink = {
+      upsert: async (_p: unknown, b: { records: VectorRecord[] }) => void events.push(`upsert ${b.records.map((r) => r.id).join(',')}`),
+      flush: async () => void events.push('flush'),
+      namespacesOf: async () => new Map(),
+    } as unknown as MilvusSinkPort;
+    let release: () => void = () => undefined;
+    const drained = new Promise<void>((r) => (release = r));
+    const consumer = {
+      run: async (handler: (b: ConsumerBatch) => Promise<void>) => {
+        for (const b of batches) await handler(b);
+        await drained; // a member stays in the group after the topic is drained
+      },
+      commit: async (_t: string, offsets: PartitionOffset[]) => void events.push(`commit ${offsets.map((o) => o.offset).join(',')}`),
+      stop: async () => release(),
+    } as unknown as LogConsumer;
+    return { events, sink, consumer, release: () => release() };
+  }
+  const base = (sink: MilvusSinkPort, consumer: LogConsumer, signal: AbortSignal) => ({
+    jobId: 'j',
+    topic: 't',
+    dlqTopic: 'd',
+    plan,
+    consumer,
+    producer: { send: async () => undefined } as never,
+    sink,
+    decode: async (v: Buffer): Promise<VectorRecord> => ({ kind: 'vector', namespace: '', id: v.toString(), values: new Float32Array([1, 2]), sparse: null, metadata: null }),
+    batchBytes: 1 << 20,
+    committedMetadata: async () => null,
+    sinkDeadlineMs: 1_000,
+    signal,
+    log: createLogger('test', { level: 'silent' }),
+    flushBeforeCommit: true,
+  });
+
+  it('never commits an offset before a flush that came after its upsert', async () => {
+    const h = harness([batch(0, 2), batch(2, 2)]);
+    const stop = new AbortController();
+    const run = runLoader({ ...base(h.sink, h.consumer, stop.signal), flushIntervalMs: 0 });
+    await new Promise((r) => setTimeout(r, 50));
+    stop.abort();
+    await run;
+    expect(h.events).toEqual(['upsert r0,r1', 'flush', 'commit 2', 'upsert r2,r3', 'flush', 'commit 4']);
+  });
+
+  it('coalesces: one flush for several batches, and the drained topic is still committed by the timer', async () => {
+    const h = harness([batch(0, 2), batch(2, 2), batch(4, 1)]);
+    const stop = new AbortController();
+    const run = runLoader({ ...base(h.sink, h.consumer, stop.signal), flushIntervalMs: 200 });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(h.events).toEqual(['upsert r0,r1', 'upsert r2,r3', 'upsert r4']); // nothing committed yet
+    for (let i = 0; i < 40 && !h.events.includes('commit 5'); i++) await new Promise((r) => setTimeout(r, 25));
+    stop.abort();
+    await run;
+    // Only the newest offset of the partition is committed, after the one flush.
+    expect(h.events).toEqual(['upsert r0,r1', 'upsert r2,r3', 'upsert r4', 'flush', 'commit 5']);
+  });
+
+  it('commits at once, with no flush, when the target persists acknowledged writes', async () => {
+    const h = harness([batch(0, 2)]);
+    const stop = new AbortController();
+    const run = runLoader({ ...base(h.sink, h.consumer, stop.signal), flushBeforeCommit: false });
+    await new Promise((r) => setTimeout(r, 30));
+    stop.abort();
+    await run;
+    expect(h.events).toEqual(['upsert r0,r1', 'commit 2']);
+  });
+});

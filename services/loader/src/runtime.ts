@@ -52,6 +52,13 @@ export interface LoaderOptions {
    * a time, so the members together stay within the job's limit). Unset = no pacing.
    */
   partitionRecordsPerSecond?: number;
+  /**
+   * Commit offsets only after a flush of the collection (for a target that keeps acknowledged
+   * writes in memory, like Milvus Lite). Commits are then deferred and coalesced: at most one flush
+   * per `flushIntervalMs`, after which every pending commit of a partition still owned is made.
+   */
+  flushBeforeCommit?: boolean;
+  flushIntervalMs?: number;
   /** Give up on Milvus after it stays unavailable this long (the job then fails and can be resumed). */
   sinkDeadlineMs: number;
   signal: AbortSignal;
@@ -83,13 +90,49 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
   const counts = new Map<number, { counts: LoaderCounts; next: string }>();
   const { log } = opts;
   const pacer = opts.partitionRecordsPerSecond ? new PartitionPacer(opts.partitionRecordsPerSecond) : undefined;
+  const retryForever = { retries: Infinity, deadlineMs: opts.sinkDeadlineMs, signal: opts.signal, onRetry: ({ error }: { error: unknown }) => opts.onRetry?.(error) };
+
+  /** Commits that wait for the next flush (flushBeforeCommit), by partition: only the newest matters. */
+  const pending = new Map<number, { topic: string; commit: PartitionOffset; isStale: () => boolean }>();
+  const flushInterval = opts.flushIntervalMs ?? 2_000;
+  let flushedAt = performance.now();
+  // The batch handler and the timer below take turns: a flush covers exactly the upserts before it.
+  let turn: Promise<void> = Promise.resolve();
+  const exclusive = (fn: () => Promise<void>): Promise<void> => {
+    const run = turn.then(fn);
+    turn = run.catch(() => undefined);
+    return run;
+  };
+  const commitNow = async (topic: string, commit: PartitionOffset, isStale: () => boolean): Promise<void> => {
+    // A broker restart makes the commit fail retriably: retry while this member still owns the
+    // partition. Once it lost it, the new owner re-reads the batch (upsert makes that harmless).
+    await retry(() => opts.consumer.commit(topic, [commit]), { ...retryForever, shouldRetry: (err) => isRetriable(err) && !isStale() });
+  };
+  const settle = async (): Promise<void> => {
+    if (pending.size === 0 || opts.signal.aborted) return;
+    const due = [...pending.entries()];
+    await retry(() => opts.sink.flush(opts.plan), retryForever);
+    flushedAt = performance.now();
+    for (const [partition, p] of due) {
+      pending.delete(partition);
+      if (!p.isStale()) await commitNow(p.topic, p.commit, p.isStale);
+    }
+  };
+  // A drained topic brings no more batches: the last commits still come within the interval.
+  const timer = opts.flushBeforeCommit
+    ? setInterval(() => {
+        if (pending.size > 0 && performance.now() - flushedAt >= flushInterval) {
+          exclusive(settle).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'flush before commit failed; the batches will be read again'));
+        }
+      }, Math.max(50, Math.floor(flushInterval / 4)))
+    : null;
 
   const onStop = (): void => {
     void opts.consumer.stop();
   };
   opts.signal.addEventListener('abort', onStop, { once: true });
   try {
-    await opts.consumer.run(async (batch) => {
+    await opts.consumer.run((batch) => exclusive(async () => {
       if (opts.signal.aborted || batch.isStale() || batch.messages.length === 0) return;
       // Our counts hold only while the partition continues where this member committed. A batch
       // starting anywhere else means another member owned the partition meanwhile (a rebalance
@@ -110,18 +153,16 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
       if (next === null) return; // abandoned: nothing committed, the batch will be read again
       const last = batch.messages[batch.messages.length - 1]!;
       const commit: PartitionOffset = { partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString(), metadata: encodeCounts(next) };
-      // A broker restart makes the commit fail retriably: retry while this member still owns the
-      // partition. Once it lost it, the new owner re-reads the batch (upsert makes that harmless).
-      await retry(() => opts.consumer.commit(batch.topic, [commit]), {
-        retries: Infinity,
-        deadlineMs: opts.sinkDeadlineMs,
-        signal: opts.signal,
-        shouldRetry: (err) => isRetriable(err) && !batch.isStale(),
-        onRetry: ({ error }) => opts.onRetry?.(error),
-      });
       counts.set(batch.partition, { counts: next, next: commit.offset });
-    });
+      if (!opts.flushBeforeCommit) {
+        await commitNow(batch.topic, commit, () => batch.isStale());
+        return;
+      }
+      pending.set(batch.partition, { topic: batch.topic, commit, isStale: () => batch.isStale() });
+      if (performance.now() - flushedAt >= flushInterval) await settle();
+    }));
   } finally {
+    if (timer) clearInterval(timer);
     opts.signal.removeEventListener('abort', onStop);
   }
 }

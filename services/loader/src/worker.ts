@@ -6,6 +6,7 @@ import {
   loaderGroup,
   openSecrets,
   recordsTopic,
+  retry,
   workerStatusKey,
   type JobRecord,
   type LogClient,
@@ -33,6 +34,9 @@ export interface LoaderWorkerOptions {
   onBatch?: (jobId: string, info: { loaded: number; failed: number; seconds: number; bytes: number }) => void;
   onRetry?: (jobId: string, error: unknown) => void;
 }
+
+/** Enough for a few hundred 768-d rows per upsert; more only delays the first write. */
+const FETCH_MIN_BYTES = 1024 * 1024;
 
 interface Running {
   generation: number;
@@ -105,9 +109,22 @@ export class LoaderWorker {
     const producer = this.opts.log.producer();
     const topic = recordsTopic(record.topicJobId);
     const group = loaderGroup(record.id);
-    const consumer = this.opts.log.consumer({ groupId: group, topics: [topic], fromBeginning: true, maxBytesPerPartition: record.spec.options.batchBytes });
-    logger.info({ topic, group }, 'loader joined the job');
+    const consumer = this.opts.log.consumer({
+      groupId: group,
+      topics: [topic],
+      fromBeginning: true,
+      maxBytesPerPartition: record.spec.options.batchBytes,
+      // While the topic is still being filled, wait (at most batchMaxWaitMs) for fuller batches.
+      minBytes: Math.min(record.spec.options.batchBytes, FETCH_MIN_BYTES),
+      maxWaitMs: record.spec.options.batchMaxWaitMs,
+    });
     try {
+      const mode = record.spec.options.flushBeforeCommit ?? 'auto';
+      const flushBeforeCommit =
+        mode === 'always' ||
+        (mode === 'auto' &&
+          !(await retry(() => sink.persistsAcknowledgedWrites(), { retries: Infinity, deadlineMs: this.opts.sinkDeadlineMs ?? 120_000, signal, maxDelayMs: 5_000 })));
+      logger.info({ topic, group, flushBeforeCommit }, 'loader joined the job');
       await runLoader({
         jobId: record.id,
         topic,
@@ -118,6 +135,7 @@ export class LoaderWorker {
         sink,
         decode: this.opts.decode,
         batchBytes: record.spec.options.batchBytes,
+        flushBeforeCommit,
         ...(record.spec.options.rateLimits.upsertRecordsPerSecond
           ? { partitionRecordsPerSecond: record.spec.options.rateLimits.upsertRecordsPerSecond / record.spec.options.topicPartitions }
           : {}),
