@@ -158,10 +158,23 @@ describe('PartitionPacer', () => {
 describe('runLoader with flushBeforeCommit (a target like Milvus Lite)', () => {
   function harness(batches: ConsumerBatch[]) {
     const events: string[] = [];
+    // What the server holds: acknowledged upserts, until `restart` (before a flush) forgets them.
+    const unflushed = new Map<string, string>();
+    const durable = new Map<string, string>();
+    const server = {
+      restart: () => unflushed.clear(),
+    };
     const sink = {
-      upsert: async (_p: unknown, b: { records: VectorRecord[] }) => void events.push(`upsert ${b.records.map((r) => r.id).join(',')}`),
-      flush: async () => void events.push('flush'),
-      namespacesOf: async () => new Map(),
+      upsert: async (_p: unknown, b: { records: VectorRecord[] }) => {
+        events.push(`upsert ${b.records.map((r) => r.id).join(',')}`);
+        for (const r of b.records) unflushed.set(r.id, r.namespace);
+      },
+      flush: async () => {
+        events.push('flush');
+        for (const [id, ns] of unflushed) durable.set(id, ns);
+        unflushed.clear();
+      },
+      namespacesOf: async (_p: unknown, ids: string[]) => new Map(ids.filter((id) => durable.has(id) || unflushed.has(id)).map((id) => [id, durable.get(id) ?? unflushed.get(id)!])),
     } as unknown as MilvusSinkPort;
     let release: () => void = () => undefined;
     const drained = new Promise<void>((r) => (release = r));
@@ -173,7 +186,7 @@ describe('runLoader with flushBeforeCommit (a target like Milvus Lite)', () => {
       commit: async (_t: string, offsets: PartitionOffset[]) => void events.push(`commit ${offsets.map((o) => o.offset).join(',')}`),
       stop: async () => release(),
     } as unknown as LogConsumer;
-    return { events, sink, consumer, release: () => release() };
+    return { events, sink, consumer, server, release: () => release() };
   }
   const base = (sink: MilvusSinkPort, consumer: LogConsumer, signal: AbortSignal) => ({
     jobId: 'j',
@@ -213,6 +226,18 @@ describe('runLoader with flushBeforeCommit (a target like Milvus Lite)', () => {
     await run;
     // Only the newest offset of the partition is committed, after the one flush.
     expect(h.events).toEqual(['upsert r0,r1', 'upsert r2,r3', 'upsert r4', 'flush', 'commit 5']);
+  });
+
+  it('a server restart between the upserts and the flush: the lost records are written again before the commit', async () => {
+    const h = harness([batch(0, 2), batch(2, 2)]);
+    const stop = new AbortController();
+    const run = runLoader({ ...base(h.sink, h.consumer, stop.signal), flushIntervalMs: 200 });
+    await new Promise((r) => setTimeout(r, 30));
+    h.server.restart(); // Milvus Lite SIGKILLed and back: r0..r3 were acknowledged, never flushed
+    for (let i = 0; i < 40 && !h.events.some((e) => e.startsWith('commit')); i++) await new Promise((r) => setTimeout(r, 25));
+    stop.abort();
+    await run;
+    expect(h.events).toEqual(['upsert r0,r1', 'upsert r2,r3', 'flush', 'upsert r0,r1', 'upsert r2,r3', 'flush', 'commit 4']);
   });
 
   it('commits at once, with no flush, when the target persists acknowledged writes', async () => {

@@ -93,7 +93,7 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
   const retryForever = { retries: Infinity, deadlineMs: opts.sinkDeadlineMs, signal: opts.signal, onRetry: ({ error }: { error: unknown }) => opts.onRetry?.(error) };
 
   /** Commits that wait for the next flush (flushBeforeCommit), by partition: only the newest matters. */
-  const pending = new Map<number, { topic: string; commit: PartitionOffset; isStale: () => boolean }>();
+  const pending = new Map<number, { topic: string; commit: PartitionOffset; isStale: () => boolean; written: PlannedBatch[] }>();
   const flushInterval = opts.flushIntervalMs ?? 2_000;
   let flushedAt = performance.now();
   // The batch handler and the timer below take turns: a flush covers exactly the upserts before it.
@@ -112,6 +112,9 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
     if (pending.size === 0 || opts.signal.aborted) return;
     const due = [...pending.entries()];
     await retry(() => opts.sink.flush(opts.plan), retryForever);
+    // A flush covers the writes the server still holds. If it restarted between an upsert and the
+    // flush, the flush ran on a server that never had them: read the ids back before committing.
+    await retry(() => confirmDurable(opts, due.flatMap(([, p]) => p.written)), retryForever);
     flushedAt = performance.now();
     for (const [partition, p] of due) {
       pending.delete(partition);
@@ -144,7 +147,13 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
       const base = cached && cached.next === batch.messages[0]!.offset ? cached.counts : decodeCounts(await committed());
       // Retriable trouble outside the upsert (the registry or the DLQ producer down) retries the
       // whole batch; upserts are idempotent, so that is safe.
-      const next = await retry(() => processBatch(opts, batch, structuredClone(base), pacer), {
+      // What Milvus acknowledged, kept until a flush is confirmed (flushBeforeCommit only).
+      const written: PlannedBatch[] = [];
+      const attempt = (): Promise<LoaderCounts | null> => {
+        written.length = 0;
+        return processBatch(opts, batch, structuredClone(base), pacer, opts.flushBeforeCommit ? written : undefined);
+      };
+      const next = await retry(attempt, {
         retries: Infinity,
         deadlineMs: opts.sinkDeadlineMs,
         signal: opts.signal,
@@ -158,7 +167,8 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
         await commitNow(batch.topic, commit, () => batch.isStale());
         return;
       }
-      pending.set(batch.partition, { topic: batch.topic, commit, isStale: () => batch.isStale() });
+      const earlier = pending.get(batch.partition)?.written ?? [];
+      pending.set(batch.partition, { topic: batch.topic, commit, isStale: () => batch.isStale(), written: [...earlier, ...written] });
       if (performance.now() - flushedAt >= flushInterval) await settle();
     }));
   } finally {
@@ -167,7 +177,31 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
   }
 }
 
-async function processBatch(opts: LoaderOptions, batch: ConsumerBatch, counts: LoaderCounts, pacer?: PartitionPacer): Promise<LoaderCounts | null> {
+/**
+ * Reads back the ids of batches Milvus acknowledged and a flush since then should have made
+ * durable; writes the ones that are gone again (and flushes) until all are there. Only for targets
+ * that keep acknowledged writes in memory (flushBeforeCommit).
+ */
+async function confirmDurable(opts: LoaderOptions, batches: PlannedBatch[]): Promise<void> {
+  let check = batches.filter((b) => b.records.length > 0);
+  for (let round = 0; check.length > 0; round++) {
+    const found = await opts.sink.namespacesOf(opts.plan, check.flatMap((b) => b.records.map((r) => r.id)));
+    const missing: PlannedBatch[] = [];
+    for (const b of check) {
+      const keep = b.records.map((r, i) => (found.get(r.id) === r.namespace ? -1 : i)).filter((i) => i >= 0);
+      if (keep.length > 0) missing.push({ partition: b.partition, records: keep.map((i) => b.records[i]!), sources: keep.map((i) => b.sources[i]!), bytes: b.bytes });
+    }
+    if (missing.length === 0) return;
+    const count = missing.reduce((n, b) => n + b.records.length, 0);
+    if (round >= 3) throw new EtlError('TARGET_UNAVAILABLE', `${count} records Milvus acknowledged are still missing after writing them again ${round} times`, { retriable: true });
+    opts.log.warn({ count, first: missing[0]!.records[0]!.id }, 'records Milvus acknowledged are gone (it restarted before they were flushed); writing them again');
+    for (const b of missing) await upsertIsolating(opts, b);
+    await retry(() => opts.sink.flush(opts.plan), { retries: Infinity, deadlineMs: opts.sinkDeadlineMs, signal: opts.signal });
+    check = missing;
+  }
+}
+
+async function processBatch(opts: LoaderOptions, batch: ConsumerBatch, counts: LoaderCounts, pacer?: PartitionPacer, written?: PlannedBatch[]): Promise<LoaderCounts | null> {
   const started = performance.now();
   const records: SourcedRecord[] = [];
   const undecodable: Rejection[] = [];
@@ -205,9 +239,14 @@ async function processBatch(opts: LoaderOptions, batch: ConsumerBatch, counts: L
   for (const planned of batches) {
     if (pacer && !(await pacer.pace(batch, planned.records.length, opts.signal))) return null;
     if (opts.signal.aborted || batch.isStale()) return null;
-    const failures = await upsertIsolating(opts, dedupeLastWins(planned));
+    const sent = dedupeLastWins(planned);
+    const failures = await upsertIsolating(opts, sent);
     rejected.push(...failures);
     const failedSources = new Set(failures.map((f) => f.source));
+    if (written) {
+      const ok = sent.records.map((_, i) => i).filter((i) => !failedSources.has(sent.sources[i]!));
+      written.push(ok.length === sent.records.length ? sent : { partition: sent.partition, records: ok.map((i) => sent.records[i]!), sources: ok.map((i) => sent.sources[i]!), bytes: sent.bytes });
+    }
     for (let i = 0; i < planned.records.length; i++) {
       if (failedSources.has(planned.sources[i]!)) continue;
       const ns = planned.records[i]!.namespace;
