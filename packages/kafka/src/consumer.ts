@@ -181,6 +181,10 @@ export class KafkaLogConsumer implements LogConsumer {
         hint: 'check batch.isStale(); uncommitted records are delivered again after the member rejoins',
       });
     if (this.#restarting) throw restarting();
+    if (this.#state === 'stopping' && !this.#inHandler.getStore()) {
+      // Only a handler that is finishing may still commit; KafkaJS is leaving the group otherwise.
+      throw new EtlError('INTERNAL', `offsets of ${topic} were not committed: the consumer is stopping`, { retriable: false });
+    }
     try {
       await this.#consumer.commitOffsets(offsets.map((o) => ({ topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null })));
     } catch (err) {

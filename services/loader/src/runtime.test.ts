@@ -28,6 +28,23 @@ function batch(from: number, count: number): ConsumerBatch {
   };
 }
 
+/** runLoader options around a fake sink and consumer: one partition, default namespace, 2-d records. */
+const loaderOptions = (sink: MilvusSinkPort, consumer: LogConsumer, signal: AbortSignal) => ({
+  jobId: 'j',
+  topic: 't',
+  dlqTopic: 'd',
+  plan,
+  consumer,
+  producer: { send: async () => undefined, close: async () => undefined } as never,
+  sink,
+  decode: async (v: Buffer): Promise<VectorRecord> => ({ kind: 'vector', namespace: '', id: v.toString(), values: new Float32Array([1, 2]), sparse: null, metadata: null }),
+  batchBytes: 1 << 20,
+  committedMetadata: async () => null,
+  sinkDeadlineMs: 1_000,
+  signal,
+  log: createLogger('test', { level: 'silent' }),
+});
+
 describe('runLoader offset-metadata counts', () => {
   it('re-reads the committed counts when another member advanced the partition meanwhile', async () => {
     // What the group coordinator holds for partition 0.
@@ -132,22 +149,7 @@ describe('PartitionPacer', () => {
       stop: async () => undefined,
     } as unknown as LogConsumer;
     const started = performance.now();
-    await runLoader({
-      jobId: 'j',
-      topic: 't',
-      dlqTopic: 'd',
-      plan,
-      consumer,
-      producer: { send: async () => undefined, close: async () => undefined } as never,
-      sink,
-      decode: async (v): Promise<VectorRecord> => ({ kind: 'vector', namespace: '', id: v.toString(), values: new Float32Array([1, 2]), sparse: null, metadata: null }),
-      batchBytes: 1 << 20,
-      committedMetadata: async () => null,
-      sinkDeadlineMs: 1_000,
-      partitionRecordsPerSecond: 20, // 4 records = 200 ms each batch
-      signal: new AbortController().signal,
-      log: createLogger('test', { level: 'silent' }),
-    });
+    await runLoader({ ...loaderOptions(sink, consumer, new AbortController().signal), partitionRecordsPerSecond: 20 }); // 4 records = 200 ms each batch
     clock = performance.now() - started;
     expect(upserts).toEqual([4, 4]);
     // The second batch waited for the first one's 200 ms (a lower bound, not a timing target).
@@ -188,27 +190,11 @@ describe('runLoader with flushBeforeCommit (a target like Milvus Lite)', () => {
     } as unknown as LogConsumer;
     return { events, sink, consumer, server, release: () => release() };
   }
-  const base = (sink: MilvusSinkPort, consumer: LogConsumer, signal: AbortSignal) => ({
-    jobId: 'j',
-    topic: 't',
-    dlqTopic: 'd',
-    plan,
-    consumer,
-    producer: { send: async () => undefined } as never,
-    sink,
-    decode: async (v: Buffer): Promise<VectorRecord> => ({ kind: 'vector', namespace: '', id: v.toString(), values: new Float32Array([1, 2]), sparse: null, metadata: null }),
-    batchBytes: 1 << 20,
-    committedMetadata: async () => null,
-    sinkDeadlineMs: 1_000,
-    signal,
-    log: createLogger('test', { level: 'silent' }),
-    flushBeforeCommit: true,
-  });
 
   it('never commits an offset before a flush that came after its upsert', async () => {
     const h = harness([batch(0, 2), batch(2, 2)]);
     const stop = new AbortController();
-    const run = runLoader({ ...base(h.sink, h.consumer, stop.signal), flushIntervalMs: 0 });
+    const run = runLoader({ ...loaderOptions(h.sink, h.consumer, stop.signal), flushBeforeCommit: true, flushIntervalMs: 0 });
     await new Promise((r) => setTimeout(r, 50));
     stop.abort();
     await run;
@@ -218,7 +204,7 @@ describe('runLoader with flushBeforeCommit (a target like Milvus Lite)', () => {
   it('coalesces: one flush for several batches, and the drained topic is still committed by the timer', async () => {
     const h = harness([batch(0, 2), batch(2, 2), batch(4, 1)]);
     const stop = new AbortController();
-    const run = runLoader({ ...base(h.sink, h.consumer, stop.signal), flushIntervalMs: 200 });
+    const run = runLoader({ ...loaderOptions(h.sink, h.consumer, stop.signal), flushBeforeCommit: true, flushIntervalMs: 200 });
     await new Promise((r) => setTimeout(r, 30));
     expect(h.events).toEqual(['upsert r0,r1', 'upsert r2,r3', 'upsert r4']); // nothing committed yet
     for (let i = 0; i < 40 && !h.events.includes('commit 5'); i++) await new Promise((r) => setTimeout(r, 25));
@@ -231,7 +217,7 @@ describe('runLoader with flushBeforeCommit (a target like Milvus Lite)', () => {
   it('a server restart between the upserts and the flush: the lost records are written again before the commit', async () => {
     const h = harness([batch(0, 2), batch(2, 2)]);
     const stop = new AbortController();
-    const run = runLoader({ ...base(h.sink, h.consumer, stop.signal), flushIntervalMs: 200 });
+    const run = runLoader({ ...loaderOptions(h.sink, h.consumer, stop.signal), flushBeforeCommit: true, flushIntervalMs: 200 });
     await new Promise((r) => setTimeout(r, 30));
     h.server.restart(); // Milvus Lite SIGKILLed and back: r0..r3 were acknowledged, never flushed
     for (let i = 0; i < 40 && !h.events.some((e) => e.startsWith('commit')); i++) await new Promise((r) => setTimeout(r, 25));
@@ -243,10 +229,28 @@ describe('runLoader with flushBeforeCommit (a target like Milvus Lite)', () => {
   it('commits at once, with no flush, when the target persists acknowledged writes', async () => {
     const h = harness([batch(0, 2)]);
     const stop = new AbortController();
-    const run = runLoader({ ...base(h.sink, h.consumer, stop.signal), flushBeforeCommit: false });
+    const run = runLoader({ ...loaderOptions(h.sink, h.consumer, stop.signal), flushBeforeCommit: false });
     await new Promise((r) => setTimeout(r, 30));
     stop.abort();
     await run;
     expect(h.events).toEqual(['upsert r0,r1', 'commit 2']);
+  });
+});
+
+describe('runLoader stopped before it started', () => {
+  it('returns without joining the group when its signal is already aborted', async () => {
+    let ran = false;
+    const consumer = {
+      run: async () => {
+        ran = true;
+        await new Promise(() => undefined); // a member that is never stopped
+      },
+      commit: async () => undefined,
+      stop: async () => undefined,
+    } as unknown as LogConsumer;
+    const stopped = new AbortController();
+    stopped.abort();
+    await runLoader(loaderOptions({} as MilvusSinkPort, consumer, stopped.signal));
+    expect(ran).toBe(false);
   });
 });

@@ -118,6 +118,8 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
     flushedAt = performance.now();
     for (const [partition, p] of due) {
       pending.delete(partition);
+      // Stopping: leave the rest uncommitted (read again later; upsert makes that harmless).
+      if (opts.signal.aborted) return;
       if (!p.isStale()) await commitNow(p.topic, p.commit, p.isStale);
     }
   };
@@ -133,6 +135,10 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
   const onStop = (): void => {
     void opts.consumer.stop();
   };
+  // Stopped before it started (the job was cancelled while the loader was getting ready): an
+  // 'abort' listener added now would never fire, and the consumer would stay in the group as a
+  // member that holds partitions and loads nothing.
+  if (opts.signal.aborted) return;
   opts.signal.addEventListener('abort', onStop, { once: true });
   try {
     await opts.consumer.run((batch) => exclusive(async () => {

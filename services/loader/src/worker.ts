@@ -124,6 +124,7 @@ export class LoaderWorker {
         mode === 'always' ||
         (mode === 'auto' &&
           !(await retry(() => sink.persistsAcknowledgedWrites(), { retries: Infinity, deadlineMs: this.opts.sinkDeadlineMs ?? 120_000, signal, maxDelayMs: 5_000 })));
+      if (signal.aborted) return;
       logger.info({ topic, group, flushBeforeCommit }, 'loader joined the job');
       await runLoader({
         jobId: record.id,
