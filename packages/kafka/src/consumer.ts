@@ -79,6 +79,13 @@ export class KafkaLogConsumer implements LogConsumer {
     });
     const { GROUP_JOIN, CRASH, COMMIT_OFFSETS } = this.#consumer.events;
     this.#consumer.on(GROUP_JOIN, ({ payload }) => {
+      if (this.#state === 'stopped') {
+        // KafkaJS restarted itself after a broker failure although it was disconnected meanwhile
+        // (kafkajs#1639): a member nobody runs would hold partitions forever. Leave again.
+        this.#log.warn({ memberId: payload.memberId }, 'rejoined the group after it was stopped; leaving again');
+        void this.#consumer.disconnect().catch((err: unknown) => this.#log.warn({ err }, 'consumer disconnect failed'));
+        return;
+      }
       this.#epoch++;
       this.#restarting = false;
       const assigned = Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
