@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLogger, parseJobSpec, planCollection, type ConsumerBatch, type LogConsumer, type MilvusSinkPort, type PartitionOffset, type VectorRecord } from '@p2m/core';
 import { decodeCounts, PartitionPacer, runLoader } from './runtime.ts';
 
@@ -250,7 +250,13 @@ describe('runLoader stopped before it started', () => {
     } as unknown as LogConsumer;
     const stopped = new AbortController();
     stopped.abort();
-    await runLoader(loaderOptions({} as MilvusSinkPort, consumer, stopped.signal));
-    expect(ran).toBe(false);
+    vi.useFakeTimers();
+    try {
+      await runLoader({ ...loaderOptions({} as MilvusSinkPort, consumer, stopped.signal), flushBeforeCommit: true });
+      expect(ran).toBe(false);
+      expect(vi.getTimerCount(), 'no flush timer left behind').toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -87,6 +87,10 @@ export function decodeCounts(metadata: string | null | undefined): LoaderCounts 
 
 export async function runLoader(opts: LoaderOptions): Promise<void> {
   /** Per partition: the counts this member last committed, and the offset it committed them at. */
+  // Stopped before it started (the job was cancelled while the loader was getting ready): an
+  // 'abort' listener added later would never fire, and the consumer would stay in the group as a
+  // member that holds partitions and loads nothing. Return before anything (the flush timer) starts.
+  if (opts.signal.aborted) return;
   const counts = new Map<number, { counts: LoaderCounts; next: string }>();
   const { log } = opts;
   const pacer = opts.partitionRecordsPerSecond ? new PartitionPacer(opts.partitionRecordsPerSecond) : undefined;
@@ -135,10 +139,6 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
   const onStop = (): void => {
     void opts.consumer.stop();
   };
-  // Stopped before it started (the job was cancelled while the loader was getting ready): an
-  // 'abort' listener added now would never fire, and the consumer would stay in the group as a
-  // member that holds partitions and loads nothing.
-  if (opts.signal.aborted) return;
   opts.signal.addEventListener('abort', onStop, { once: true });
   try {
     await opts.consumer.run((batch) => exclusive(async () => {
