@@ -12,22 +12,19 @@
  * --writer grpc|sdk (the loaders' Milvus write path), --job-options JSON, --out NAME (results file name).
  */
 import { cpus, freemem, loadavg, totalmem, type as osType, release } from 'node:os';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createLogger, generateSecretKey, readConfig, RuntimeConfigSchema } from '@p2m/core';
-import { createKafka } from '@p2m/kafka';
 import { createMilvusSink } from '@p2m/milvus-sink';
-import { milvusLiteVersion, readStackEnv } from '@p2m/stack';
-import { startRuntime } from '../packages/cli/src/runtime.ts';
+import { milvusLiteVersion } from '@p2m/stack';
 import { benchPlan, DIM, NAMESPACES, SPARSE_NON_ZEROS, vectorRecords, type DatasetKind } from './lib/dataset.ts';
-import { BenchEmulator } from './lib/emulator.ts';
 import { LATENCY_TEXT } from './lib/emulator-child.ts';
-import { measurePipeline, runningServices, summariseProfile, type PipelineRun, type PipelineSetup } from './lib/pipeline-bench.ts';
+import { measurePipeline, summariseProfile, type PipelineRun, type PipelineSetup } from './lib/pipeline-bench.ts';
 import { round2 } from './lib/proc.ts';
 import { measureNodeSdk, measurePymilvus, measureWriter, type SinkRun } from './lib/sink-bench.ts';
 import { measureDirectCopy, measureSourceCeiling, type SourceRun } from './lib/source-bench.ts';
-import { BENCH_STACK, benchStackDown, benchStackUp } from './lib/stack.ts';
+import { startBench } from './lib/setup.ts';
+import { BENCH_STACK } from './lib/stack.ts';
 
 const argv = process.argv.slice(2);
 const flag = (name: string): boolean => argv.includes(`--${name}`);
@@ -83,11 +80,6 @@ interface Details {
   source: SourceRun;
   directCopy: SourceRun;
   pipeline: PipelineRun[];
-}
-
-function stackPids(): { kafka: number; registry: number; milvus: number } {
-  const pid = (name: string): number => Number(readFileSync(join(BENCH_STACK.stateDir!, 'pids', `${name}.pid`), 'utf8').trim());
-  return { kafka: pid('kafka'), registry: pid('registry'), milvus: pid('milvus') };
 }
 
 /**
@@ -247,47 +239,9 @@ async function main(): Promise<void> {
     loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
   };
   log(`mode ${QUICK ? 'quick' : 'full'}: ${RECORDS} dense records, ${HYBRID_RECORDS} hybrid, ${SINK_ROWS} rows per sink measurement; starting the bench stack in ${BENCH_STACK.stateDir}`);
-  await benchStackUp();
-  const stackEnv = readStackEnv(BENCH_STACK.stateDir!);
-  const address = stackEnv['P2M_MILVUS_ADDRESS']!;
-  const pids = stackPids();
-  const emulator = await BenchEmulator.start();
-  // Interrupted: no service process or emulator outlives the bench.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      for (const child of runningServices) child.kill('SIGKILL');
-      emulator.child.kill('SIGKILL');
-      process.exit(130);
-    });
-  }
+  const bench = await startBench({ writer: PIPELINE_WRITER, jobOptions: JOB_OPTIONS });
+  const { address, pids, emulator, kafka, base } = bench;
   try {
-    const env: Record<string, string> = {
-      P2M_KAFKA_BROKERS: stackEnv['P2M_KAFKA_BROKERS']!,
-      P2M_REGISTRY_URL: stackEnv['P2M_REGISTRY_URL']!,
-      P2M_SECRET_KEY: generateSecretKey(),
-      P2M_SINK_DEADLINE_MS: '120000',
-      // The loaders' Milvus write path: gRPC column-wise (default) or the SDK (the "before" figure).
-      P2M_MILVUS_WRITER: PIPELINE_WRITER,
-    };
-    const allPids = { ...pids, emulator: emulator.pid };
-    const kafka = createKafka({ brokers: env['P2M_KAFKA_BROKERS']!.split(','), clientId: 'p2m-bench', logger: createLogger('bench', { level: 'error' }) });
-    // Jobs an interrupted earlier run left active would be picked up by this run's services.
-    const board = await startRuntime(readConfig(RuntimeConfigSchema, { ...env, P2M_LOG_LEVEL: 'error' }), { controller: {} });
-    for (const job of await board.jobs!.list()) {
-      if (!['SUCCESSFUL', 'FAILED', 'CANCELLED', 'CANCELLING'].includes(job.status)) await board.jobs!.cancel(job.id).catch(() => undefined);
-    }
-    await board.stop();
-    const base: PipelineSetup = {
-      controller: () => startRuntime(readConfig(RuntimeConfigSchema, { ...env, P2M_LOG_LEVEL: 'error' }), { controller: {} }),
-      log: kafka,
-      env,
-      controllerHostUrl: emulator.controllerHostUrl,
-      apiKey: emulator.apiKey,
-      index: '',
-      address,
-      pids: allPids,
-      ...(JOB_OPTIONS ? { options: JOB_OPTIONS } : {}),
-    };
     const out: Record<string, unknown> = { generatedAt: new Date().toISOString(), mode: QUICK ? 'quick' : 'full', machine };
     const results: Record<string, unknown> = {};
     const details: Record<string, Details> = {};
@@ -404,10 +358,8 @@ async function main(): Promise<void> {
 
     save(true);
     log(`done in ${out['seconds'] as number} s: bench/results/latest.json, bench/results/latest.md`);
-    await kafka.close();
   } finally {
-    await emulator.stop().catch(() => undefined);
-    if (!flag('keep-stack')) await benchStackDown().catch((err: unknown) => log(`stopping the bench stack failed: ${String(err)}`));
+    await bench.close(flag('keep-stack'));
   }
 }
 

@@ -1,0 +1,69 @@
+/**
+ * The pipeline alone, for working on it: `npm run bench:pipeline -- [--records N] [--loaders 1,2]
+ * [--kind dense|hybrid] [--rounds N] [--profile] [--job-options JSON] [--writer grpc|sdk] [--keep-stack]`.
+ * Seeds the emulator, runs p2m end to end (extractor + N loader processes) on the bench stack and
+ * prints one JSON line per run: rows/s, CPU seconds per process, CPU per record, peak RSS. No
+ * ceilings, no results file: `npm run bench` is the benchmark; this is its pipeline part on its
+ * own, e.g. for the 1,000,000-record memory run or a before/after of one change, run side by side.
+ */
+import { join } from 'node:path';
+import { createMilvusSink } from '@p2m/milvus-sink';
+import type { DatasetKind } from './lib/dataset.ts';
+import { measurePipeline, summariseProfile } from './lib/pipeline-bench.ts';
+import { startBench } from './lib/setup.ts';
+import { BENCH_STACK } from './lib/stack.ts';
+
+const argv = process.argv.slice(2);
+const opt = (name: string): string | undefined => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : undefined);
+const RECORDS = Number(opt('records') ?? 20_000);
+const LOADERS = (opt('loaders') ?? '2').split(',').map(Number);
+const KIND = (opt('kind') ?? 'dense') as DatasetKind;
+const ROUNDS = Number(opt('rounds') ?? 1);
+const PROFILE = argv.includes('--profile');
+const WRITER = opt('writer') ?? 'grpc';
+const JOB_OPTIONS = opt('job-options') ? (JSON.parse(opt('job-options')!) as Record<string, unknown>) : undefined;
+const log = (line: string): void => void process.stderr.write(`[bench:pipeline ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+const bench = await startBench({ writer: WRITER, jobOptions: JOB_OPTIONS });
+try {
+  const index = `bench-${KIND}-${RECORDS}`;
+  log(`seeding the emulator with ${RECORDS} ${KIND} records`);
+  await bench.emulator.load(index, KIND, RECORDS);
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const loaders of LOADERS) {
+      const collection = `bench_pipe_${KIND}_${loaders}_${Date.now().toString(36)}`;
+      const profileDir = PROFILE ? join(BENCH_STACK.stateDir!, 'profiles', collection) : undefined;
+      log(`round ${round}: ${loaders} loader(s), ${RECORDS} records`);
+      try {
+        const run = await measurePipeline({ ...bench.base, index }, loaders, RECORDS, { collection, ...(profileDir ? { profileDir } : {}) });
+        const cpuTotal = Object.values(run.cpuSeconds).reduce((a, b) => a + b, 0);
+        const profile = run.cpuProfile
+          ? Object.fromEntries((['extractor', 'loader'] as const).flatMap((who) => (run.cpuProfile![who] ? [[who, summariseProfile(run.cpuProfile![who]!, run.cpuProfile!.startupMs)]] : [])))
+          : undefined;
+        process.stdout.write(
+          `${JSON.stringify({
+            round,
+            kind: KIND,
+            loaders,
+            records: run.records,
+            rows_per_s: run.rowsPerSec,
+            seconds: run.seconds,
+            extract_seconds: run.extractSeconds,
+            cpu_ms_per_row: Math.round((cpuTotal * 1e6) / run.records) / 1000,
+            cpu_seconds: run.cpuSeconds,
+            peak_rss_mb: run.peakRssMb,
+            machine: run.machine,
+            ...(profile ? { profile } : {}),
+          })}\n`,
+        );
+      } finally {
+        const sink = createMilvusSink({ address: bench.address });
+        await sink.dropCollection(collection).catch(() => undefined);
+        await sink.close();
+      }
+    }
+  }
+} finally {
+  await bench.close(argv.includes('--keep-stack'));
+}
+process.exit(0);
