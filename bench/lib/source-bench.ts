@@ -17,6 +17,9 @@ export interface SourceRun {
   listCalls: number;
   fetchCalls: number;
   cpuSeconds: Record<string, number>;
+  /** Direct copy only: the flush after the last upsert, and the rate counting it (rows stored). */
+  flushSeconds?: number;
+  durableRowsPerSec?: number;
 }
 
 /**
@@ -111,7 +114,11 @@ export async function measureDirectCopy(opts: { controllerHostUrl: string; apiKe
     }
     const seconds = (performance.now() - t0) / 1000;
     const own = process.cpuUsage(c0);
-    return { rows, seconds: round2(seconds), rowsPerSec: Math.round(rows / seconds), listCalls, fetchCalls, cpuSeconds: { client: round2((own.user + own.system) / 1e6), ...meter.stop() } };
+    const cpuSeconds = { client: round2((own.user + own.system) / 1e6), ...meter.stop() };
+    const t1 = performance.now();
+    await sink.flush(plan);
+    const flushSeconds = (performance.now() - t1) / 1000;
+    return { rows, seconds: round2(seconds), rowsPerSec: Math.round(rows / seconds), listCalls, fetchCalls, cpuSeconds, flushSeconds: round2(flushSeconds), durableRowsPerSec: Math.round(rows / (seconds + flushSeconds)) };
   } finally {
     await client.closeConnection();
     await sink.dropCollection(collection).catch(() => undefined);

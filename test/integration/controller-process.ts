@@ -7,6 +7,7 @@ import { mkdirSync, createWriteStream, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { JobView } from '@p2m/core';
+import { SERVICE_NODE_ARGS } from '@p2m/stack';
 import { SECRET_KEY } from './pipeline-harness.ts';
 import { getTestStack } from './stack.ts';
 
@@ -80,7 +81,7 @@ export async function startService(role: ServiceRole, options: ServiceOptions = 
     ...(role === 'controller' ? { P2M_API_TOKEN: options.apiToken ?? newApiToken(), P2M_CONTROLLER_HOST: '127.0.0.1', P2M_CONTROLLER_PORT: '0' } : {}),
     ...options.env,
   });
-  const args = [P2M_BIN, 'service', role];
+  const args = [...SERVICE_NODE_ARGS, P2M_BIN, 'service', role];
   if (role === 'loader' && options.loaders) args.push('--loaders', String(options.loaders));
   mkdirSync(LOG_DIR, { recursive: true });
   const file: WriteStream = createWriteStream(join(LOG_DIR, `${name}-${process.pid}.log`), { flags: 'a' });
