@@ -374,7 +374,11 @@ describe('Milvus sink: Milvus restarts', () => {
     const p = plan({ collection: 'restart' });
     await sink.createCollection(p);
     await sink.upsert(p, { records: [record('', 'before')] });
+    // The loaders skip reading ids back after a flush when this did not move (see runtime.ts).
+    const epoch = sink.connectionEpoch();
+    expect(epoch, 'the write path watches its connection').not.toBeNull();
     await sink.flush(p);
+    expect(sink.connectionEpoch(), 'the connection stayed up across the flush').toBe(epoch);
 
     await killComponent('milvus');
     const down = await rejection(sink.upsert(p, { records: [record('', 'during')] }));
@@ -387,6 +391,10 @@ describe('Milvus sink: Milvus restarts', () => {
 
     await startComponent('milvus');
     await sink.upsert(p, { records: [record('', 'after')] });
+    // A restarted server broke the connection: a write before it and a flush after it never share an epoch.
+    const after = sink.connectionEpoch();
+    expect(after).not.toBeNull();
+    expect(after).not.toBe(epoch);
     expect(await late.collectionExists(p.collection)).toBe(true);
     await late.close();
     await sink.createIndexes(p);

@@ -81,6 +81,14 @@ export interface MilvusSinkPort {
    * memory until a flush, so a loader flushes before it commits offsets.
    */
   persistsAcknowledgedWrites(): Promise<boolean>;
+  /**
+   * Identifies the unbroken connection the writes go over: a number that stays the same while
+   * that connection stays up, or null when the sink cannot tell (no connection yet, not ready,
+   * writes on a path it cannot watch). The same number read before a write and after a later
+   * flush means one server process took both: a server that restarts (and forgets what it had
+   * not flushed) breaks the connection, and nothing else can listen on its port meanwhile.
+   */
+  connectionEpoch(): number | null;
   close(): Promise<void>;
 }
 

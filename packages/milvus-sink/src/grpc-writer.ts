@@ -26,6 +26,8 @@ export interface GrpcWriterOptions {
 export interface GrpcWriter {
   /** Sends one serialized UpsertRequest; rejects with the gRPC error (numeric `code`) when the call fails. */
   upsert(request: Buffer, timeoutMs: number): Promise<MutationResult>;
+  /** Counts the channel's connectivity changes; null unless it is READY now (see MilvusSinkPort.connectionEpoch). */
+  connectionEpoch(): number | null;
   close(): void;
 }
 
@@ -148,6 +150,23 @@ export function createGrpcWriter(options: GrpcWriterOptions): GrpcWriter {
     'grpc.initial_reconnect_backoff_ms': 250,
     'grpc.max_reconnect_backoff_ms': 2_000,
   });
+  // Every connectivity change of the channel (READY → IDLE when the server closes the connection,
+  // CONNECTING, READY again) moves the epoch. grpc-js calls watchers synchronously as the state
+  // changes, so a connection lost to a server restart is counted long before a call on a new
+  // connection can complete.
+  const channel = client.getChannel();
+  let epoch = 0;
+  const watch = (state: grpc.connectivityState): void => {
+    try {
+      channel.watchConnectivityState(state, Infinity, () => {
+        epoch++;
+        watch(channel.getConnectivityState(false));
+      });
+    } catch {
+      // The channel was shut down (close): nothing more to watch.
+    }
+  };
+  watch(channel.getConnectivityState(false));
   const metadata = new grpc.Metadata();
   const waitingMetadata = new grpc.Metadata({ waitForReady: true });
   // As the SDK sends it: base64 of the token (or user:password).
@@ -189,6 +208,9 @@ export function createGrpcWriter(options: GrpcWriterOptions): GrpcWriter {
         if ((err as { code?: number }).code !== grpc.status.UNAVAILABLE) throw err;
         return call(request, Math.min(timeoutMs, 3_000), true);
       }
+    },
+    connectionEpoch() {
+      return channel.getConnectivityState(false) === grpc.connectivityState.READY ? epoch : null;
     },
     close() {
       client.close();

@@ -478,5 +478,10 @@ export function createMilvusSink(options: MilvusSinkOptions): MilvusSinkPort {
     return persists;
   }
 
-  return { collectionExists, createCollection, dropCollection, upsert, flush, createIndexes, loadCollection, countByNamespace, listIds, getRecords, namespacesOf, persistsAcknowledgedWrites, close };
+  /** Only the gRPC write path has a channel of its own to watch; the SDK's pool of channels is not watched. */
+  function connectionEpoch(): number | null {
+    return writer === 'grpc' && grpcWriter && !closed ? grpcWriter.connectionEpoch() : null;
+  }
+
+  return { collectionExists, createCollection, dropCollection, upsert, flush, createIndexes, loadCollection, countByNamespace, listIds, getRecords, namespacesOf, persistsAcknowledgedWrites, connectionEpoch, close };
 }

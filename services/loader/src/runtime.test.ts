@@ -158,13 +158,19 @@ describe('PartitionPacer', () => {
 });
 
 describe('runLoader with flushBeforeCommit (a target like Milvus Lite)', () => {
-  function harness(batches: ConsumerBatch[]) {
+  function harness(batches: ConsumerBatch[], opts: { watchesConnection?: boolean } = {}) {
     const events: string[] = [];
     // What the server holds: acknowledged upserts, until `restart` (before a flush) forgets them.
     const unflushed = new Map<string, string>();
     const durable = new Map<string, string>();
+    // A restart breaks the connection, which moves the sink's connection epoch (when it can watch it).
+    let epoch = 0;
+    const lookups = { count: 0 };
     const server = {
-      restart: () => unflushed.clear(),
+      restart: () => {
+        unflushed.clear();
+        epoch++;
+      },
     };
     const sink = {
       upsert: async (_p: unknown, b: { records: VectorRecord[] }) => {
@@ -176,7 +182,11 @@ describe('runLoader with flushBeforeCommit (a target like Milvus Lite)', () => {
         for (const [id, ns] of unflushed) durable.set(id, ns);
         unflushed.clear();
       },
-      namespacesOf: async (_p: unknown, ids: string[]) => new Map(ids.filter((id) => durable.has(id) || unflushed.has(id)).map((id) => [id, durable.get(id) ?? unflushed.get(id)!])),
+      namespacesOf: async (_p: unknown, ids: string[]) => {
+        lookups.count++;
+        return new Map(ids.filter((id) => durable.has(id) || unflushed.has(id)).map((id) => [id, durable.get(id) ?? unflushed.get(id)!]));
+      },
+      connectionEpoch: () => (opts.watchesConnection === false ? null : epoch),
     } as unknown as MilvusSinkPort;
     let release: () => void = () => undefined;
     const drained = new Promise<void>((r) => (release = r));
@@ -188,7 +198,7 @@ describe('runLoader with flushBeforeCommit (a target like Milvus Lite)', () => {
       commit: async (_t: string, offsets: PartitionOffset[]) => void events.push(`commit ${offsets.map((o) => o.offset).join(',')}`),
       stop: async () => release(),
     } as unknown as LogConsumer;
-    return { events, sink, consumer, server, release: () => release() };
+    return { events, sink, consumer, server, lookups, release: () => release() };
   }
 
   it('never commits an offset before a flush that came after its upsert', async () => {
@@ -199,6 +209,19 @@ describe('runLoader with flushBeforeCommit (a target like Milvus Lite)', () => {
     stop.abort();
     await run;
     expect(h.events).toEqual(['upsert r0,r1', 'flush', 'commit 2', 'upsert r2,r3', 'flush', 'commit 4']);
+    // The connection stayed up from the upserts to the flushes: no ids read back.
+    expect(h.lookups.count).toBe(0);
+  });
+
+  it('reads the ids back when the sink cannot tell whether the connection stayed up', async () => {
+    const h = harness([batch(0, 2)], { watchesConnection: false });
+    const stop = new AbortController();
+    const run = runLoader({ ...loaderOptions(h.sink, h.consumer, stop.signal), flushBeforeCommit: true, flushIntervalMs: 0 });
+    await new Promise((r) => setTimeout(r, 50));
+    stop.abort();
+    await run;
+    expect(h.events).toEqual(['upsert r0,r1', 'flush', 'commit 2']);
+    expect(h.lookups.count).toBe(1);
   });
 
   it('coalesces: one flush for several batches, and the drained topic is still committed by the timer', async () => {
@@ -220,6 +243,19 @@ describe('runLoader with flushBeforeCommit (a target like Milvus Lite)', () => {
     const run = runLoader({ ...loaderOptions(h.sink, h.consumer, stop.signal), flushBeforeCommit: true, flushIntervalMs: 200 });
     await new Promise((r) => setTimeout(r, 30));
     h.server.restart(); // Milvus Lite SIGKILLed and back: r0..r3 were acknowledged, never flushed
+    for (let i = 0; i < 40 && !h.events.some((e) => e.startsWith('commit')); i++) await new Promise((r) => setTimeout(r, 25));
+    stop.abort();
+    await run;
+    expect(h.events).toEqual(['upsert r0,r1', 'upsert r2,r3', 'flush', 'upsert r0,r1', 'upsert r2,r3', 'flush', 'commit 4']);
+    expect(h.lookups.count).toBe(2); // found r0..r3 missing, then found them all
+  });
+
+  it('the same restart on a sink that cannot watch its connection is caught by the read-back too', async () => {
+    const h = harness([batch(0, 2), batch(2, 2)], { watchesConnection: false });
+    const stop = new AbortController();
+    const run = runLoader({ ...loaderOptions(h.sink, h.consumer, stop.signal), flushBeforeCommit: true, flushIntervalMs: 200 });
+    await new Promise((r) => setTimeout(r, 30));
+    h.server.restart();
     for (let i = 0; i < 40 && !h.events.some((e) => e.startsWith('commit')); i++) await new Promise((r) => setTimeout(r, 25));
     stop.abort();
     await run;
