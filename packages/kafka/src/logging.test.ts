@@ -21,4 +21,18 @@ describe('KafkaJS logs through pino', () => {
     expect(lines[0]).not.toHaveProperty('timestamp');
     expect(lines[1]).toMatchObject({ level: 30, msg: 'started' });
   });
+
+  it('keeps the connection’s "Topic creation errors" (an existing topic) at debug, other connection errors at error', () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const log = pinoLogCreator(pino({ level: 'debug' }, sink))(logLevel.DEBUG);
+    log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'Response CreateTopics(key: 19, version: 3)', error: 'Topic creation errors' } as never });
+    log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'Response Produce(key: 0, version: 7)', error: 'Not leader for partition' } as never });
+    expect(lines.map((l) => l['level'])).toEqual([20, 50]);
+  });
 });

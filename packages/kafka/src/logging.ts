@@ -19,6 +19,13 @@ export function pinoLogCreator(logger: Logger): logCreator {
     ({ namespace, level, log }: LogEntry) => {
       const { message, timestamp: _timestamp, logger: _logger, ...extra } = log as LogEntry['log'] & { logger?: string };
       const fields = { namespace, ...extra };
+      // A CreateTopics answer naming any topic error is logged by KafkaJS's connection at ERROR,
+      // even "already exists" — which is how p2m creates topics idempotently. The admin call itself
+      // still rejects on a real failure and that is reported where it happens: this line is noise.
+      if (namespace === 'Connection' && extra['error'] === 'Topic creation errors') {
+        kafkaLogger.debug(fields, message);
+        return;
+      }
       switch (level) {
         case logLevel.ERROR:
           kafkaLogger.error(fields, message);
