@@ -1,6 +1,8 @@
 /**
  * The pipeline alone, for working on it: `npm run bench:pipeline -- [--records N] [--loaders 1,2]
- * [--kind dense|hybrid] [--rounds N] [--profile] [--job-options JSON] [--writer grpc|sdk] [--keep-stack]`.
+ * [--kind dense|hybrid] [--rounds N] [--profile] [--job-options JSON] [--writer grpc|sdk]
+ * [--sink-latency-ms N] [--keep-stack]`. `--sink-latency-ms` puts a TCP proxy that adds N ms of
+ * round trip between the pipeline and Milvus: a remote Milvus (Zilliz Cloud) on this machine.
  * Seeds the emulator, runs p2m end to end (extractor + N loader processes) on the bench stack and
  * prints one JSON line per run: rows/s, CPU seconds per process, CPU per record, peak RSS. No
  * ceilings, no results file: `npm run bench` is the benchmark; this is its pipeline part on its
@@ -10,6 +12,7 @@ import { join } from 'node:path';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import type { DatasetKind } from './lib/dataset.ts';
 import { measurePipeline, summariseProfile } from './lib/pipeline-bench.ts';
+import { startLatencyProxy } from './lib/latency-proxy.ts';
 import { startBench } from './lib/setup.ts';
 import { BENCH_STACK } from './lib/stack.ts';
 
@@ -21,10 +24,13 @@ const KIND = (opt('kind') ?? 'dense') as DatasetKind;
 const ROUNDS = Number(opt('rounds') ?? 1);
 const PROFILE = argv.includes('--profile');
 const WRITER = opt('writer') ?? 'grpc';
+const SINK_LATENCY_MS = Number(opt('sink-latency-ms') ?? 0);
 const JOB_OPTIONS = opt('job-options') ? (JSON.parse(opt('job-options')!) as Record<string, unknown>) : undefined;
 const log = (line: string): void => void process.stderr.write(`[bench:pipeline ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 const bench = await startBench({ writer: WRITER, jobOptions: JOB_OPTIONS });
+const proxy = SINK_LATENCY_MS > 0 ? await startLatencyProxy(bench.address, SINK_LATENCY_MS) : null;
+const address = proxy?.address ?? bench.address;
 try {
   const index = `bench-${KIND}-${RECORDS}`;
   log(`seeding the emulator with ${RECORDS} ${KIND} records`);
@@ -35,7 +41,7 @@ try {
       const profileDir = PROFILE ? join(BENCH_STACK.stateDir!, 'profiles', collection) : undefined;
       log(`round ${round}: ${loaders} loader(s), ${RECORDS} records`);
       try {
-        const run = await measurePipeline({ ...bench.base, index }, loaders, RECORDS, { collection, kind: KIND, ...(profileDir ? { profileDir } : {}) });
+        const run = await measurePipeline({ ...bench.base, index, address }, loaders, RECORDS, { collection, kind: KIND, ...(profileDir ? { profileDir } : {}) });
         const cpuTotal = Object.values(run.cpuSeconds).reduce((a, b) => a + b, 0);
         const profile = run.cpuProfile
           ? Object.fromEntries((['extractor', 'loader'] as const).flatMap((who) => (run.cpuProfile![who] ? [[who, summariseProfile(run.cpuProfile![who]!, run.cpuProfile!.startupMs)]] : [])))
@@ -44,6 +50,7 @@ try {
           `${JSON.stringify({
             round,
             kind: KIND,
+            sink_latency_ms: SINK_LATENCY_MS,
             loaders,
             records: run.records,
             rows_per_s: run.rowsPerSec,
@@ -66,6 +73,7 @@ try {
     }
   }
 } finally {
+  await proxy?.close();
   await bench.close(argv.includes('--keep-stack'));
 }
 process.exit(0);
