@@ -152,6 +152,22 @@ describe('KafkaLogConsumer', () => {
     await running;
   });
 
+  it('a commit refused because the group is rebalancing marks the batch stale, so a handler stops retrying it', async () => {
+    const { fake, consumer, running, setHandler } = await started();
+    fake.commitError = Object.assign(new Error('The group is rebalancing, so a rejoin is needed'), { type: 'REBALANCE_IN_PROGRESS', retriable: true });
+    const seen: unknown[] = [];
+    setHandler(async (b) => {
+      seen.push(b.isStale());
+      await consumer.commit('t', [{ partition: 0, offset: '2' }]).catch((err: unknown) => seen.push((err as { retriable?: boolean }).retriable));
+      seen.push(b.isStale());
+    });
+    await fake.deliver('t', 0, [msg(1)]);
+    expect(seen).toEqual([false, true, true]);
+    expect(fake.resolved).toEqual([]);
+    await consumer.stop();
+    await running;
+  });
+
   it('while KafkaJS restarts a crashed member, commits fail as retriable; a crash without restart ends run', async () => {
     const { fake, consumer, running } = await started();
     fake.emit(fake.events.CRASH, { error: new Error('broker gone'), restart: true });

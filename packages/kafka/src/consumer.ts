@@ -196,6 +196,15 @@ export class KafkaLogConsumer implements LogConsumer {
       await this.#consumer.commitOffsets(offsets.map((o) => ({ topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null })));
     } catch (err) {
       if (this.#restarting) throw restarting();
+      if (isRebalanceError(err)) {
+        // This member's generation is over: every batch it holds is stale from here on, so a
+        // handler retrying this commit stops and returns, and KafkaJS can rejoin. Retrying would
+        // wait for a rejoin that waits for the handler (a resumed job hung that way after a Kafka
+        // outage). The partitions' new owners read the uncommitted records again.
+        this.#epoch++;
+        this.#assigned = new Set();
+        this.#log.info({ topic, type: (err as { type?: string }).type }, 'offsets not committed: the group is rebalancing; the batches are read again after it');
+      }
       throw toEtlError(err, `commit offsets of ${topic}`);
     }
     if (this.#acknowledgedCommits === before) throw restarting();

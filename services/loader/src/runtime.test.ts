@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createLogger, parseJobSpec, planCollection, type ConsumerBatch, type LogConsumer, type MilvusSinkPort, type PartitionOffset, type VectorRecord } from '@p2m/core';
+import { createLogger, EtlError, parseJobSpec, planCollection, type ConsumerBatch, type LogConsumer, type MilvusSinkPort, type PartitionOffset, type VectorRecord } from '@p2m/core';
 import { decodeCounts, PartitionPacer, runLoader } from './runtime.ts';
 
 const plan = planCollection({
@@ -260,6 +260,29 @@ describe('runLoader with flushBeforeCommit (a target like Milvus Lite)', () => {
     stop.abort();
     await run;
     expect(h.events).toEqual(['upsert r0,r1', 'upsert r2,r3', 'flush', 'upsert r0,r1', 'upsert r2,r3', 'flush', 'commit 4']);
+  });
+
+  it('a commit refused by a rebalance that took the partition away ends the batch, not the loader', async () => {
+    let stale = false;
+    const h = harness([{ ...batch(0, 2), isStale: () => stale }, batch(2, 2)]);
+    let refused = 0;
+    const consumer = {
+      ...h.consumer,
+      commit: async (t: string, offsets: PartitionOffset[]) => {
+        if (refused++ === 0) {
+          stale = true; // what the Kafka wrapper does when the commit meets REBALANCE_IN_PROGRESS
+          throw new EtlError('TRANSIENT', 'Kafka: commit offsets failed: The group is rebalancing', { retriable: true });
+        }
+        return h.consumer.commit(t, offsets);
+      },
+    } as unknown as LogConsumer;
+    const stop = new AbortController();
+    const run = runLoader({ ...loaderOptions(h.sink, consumer, stop.signal), flushBeforeCommit: false });
+    await new Promise((r) => setTimeout(r, 50));
+    stop.abort();
+    await run; // resolves: the refused commit did not fail the loader
+    expect(refused).toBe(2);
+    expect(h.events).toEqual(['upsert r0,r1', 'upsert r2,r3', 'commit 4']);
   });
 
   it('commits at once, with no flush, when the target persists acknowledged writes', async () => {

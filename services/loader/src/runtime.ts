@@ -110,7 +110,13 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
   const commitNow = async (topic: string, commit: PartitionOffset, isStale: () => boolean): Promise<void> => {
     // A broker restart makes the commit fail retriably: retry while this member still owns the
     // partition. Once it lost it, the new owner re-reads the batch (upsert makes that harmless).
-    await retry(() => opts.consumer.commit(topic, [commit]), { ...retryForever, shouldRetry: (err) => isRetriable(err) && !isStale() });
+    try {
+      await retry(() => opts.consumer.commit(topic, [commit]), { ...retryForever, shouldRetry: (err) => isRetriable(err) && !isStale() });
+    } catch (err) {
+      if (!isStale()) throw err;
+      // The partition moved on (a rebalance refused the commit): not a failure of the job.
+      log.info({ partition: commit.partition, offset: commit.offset }, 'offsets not committed: the partition has a new owner, which reads these records again');
+    }
   };
   const settle = async (): Promise<void> => {
     if (pending.size === 0 || opts.signal.aborted) return;
