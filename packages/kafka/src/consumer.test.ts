@@ -168,6 +168,15 @@ describe('KafkaLogConsumer', () => {
     await running;
   });
 
+  it('lets KafkaJS restart a crashed member only while it runs, never once stopped (kafkajs#1639)', async () => {
+    const { fake, consumer, running } = await started();
+    const restartOnFailure = (fake.config['retry'] as { restartOnFailure: (e: Error) => Promise<boolean> }).restartOnFailure;
+    expect(await restartOnFailure(new Error('broker gone'))).toBe(true);
+    await consumer.stop();
+    await running;
+    expect(await restartOnFailure(new Error('broker gone'))).toBe(false);
+  });
+
   it('while KafkaJS restarts a crashed member, commits fail as retriable; a crash without restart ends run', async () => {
     const { fake, consumer, running } = await started();
     fake.emit(fake.events.CRASH, { error: new Error('broker gone'), restart: true });

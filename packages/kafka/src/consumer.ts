@@ -76,6 +76,11 @@ export class KafkaLogConsumer implements LogConsumer {
       maxWaitTimeInMs: Math.min(options.maxWaitMs ?? 1_000, 1_000),
       ...(options.minBytes === undefined ? {} : { minBytes: options.minBytes }),
       ...(options.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: options.maxBytesPerPartition }),
+      // KafkaJS restarts a crashed consumer from a timer it sets after its own disconnect, where a
+      // stop() in between cannot clear it (kafkajs#1639): the restarted member rejoined a group
+      // nobody runs, and the rebalances around it left a resumed job's loader hung after a Kafka
+      // outage. Asked at that point, a consumer that is being stopped declines the restart.
+      retry: { restartOnFailure: async () => this.#state === 'running' },
     });
     const { GROUP_JOIN, CRASH, COMMIT_OFFSETS } = this.#consumer.events;
     this.#consumer.on(GROUP_JOIN, ({ payload }) => {
