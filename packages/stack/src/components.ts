@@ -28,6 +28,18 @@ const P2M_BIN = join(REPO_ROOT, 'bin', 'p2m.js');
  */
 export const SERVICE_NODE_ARGS: readonly string[] = ['--max-semi-space-size=2'];
 
+/**
+ * A KRaft cluster id: 16 random bytes, base64url. Never one starting with '-', which kafka-storage's
+ * argument parser takes for an option ("argument --cluster-id/-t: expected one argument"); one id
+ * in 64 did, and the stack then failed to start. Kafka's own Uuid.randomUuid() skips those too.
+ */
+export function kafkaClusterId(random: () => Buffer = () => randomBytes(16)): string {
+  for (;;) {
+    const id = random().toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 /** Values clients need to reach the stack; written to `<state>/stack.env`. */
 export interface StackEnv {
   P2M_API_TOKEN: string;
@@ -176,7 +188,8 @@ const kafka: ComponentDefinition = {
         const jvm = ['-Xmx512m', '-Xms128m', '-Djava.awt.headless=true', `-Dlog4j.configuration=file:${log4j}`, '-cp', classpath];
         if (!existsSync(join(data, 'meta.properties'))) {
           const idFile = join(dir, 'cluster.id');
-          if (!existsSync(idFile)) writeFileSync(idFile, randomBytes(16).toString('base64url'));
+          // An id written by an earlier version may start with '-' (the format never ran with it).
+          if (!existsSync(idFile) || readFileSync(idFile, 'utf8').startsWith('-')) writeFileSync(idFile, kafkaClusterId());
           const clusterId = readFileSync(idFile, 'utf8').trim();
           await runToCompletion(
             { cmd: 'java', args: [...jvm, 'kafka.tools.StorageTool', 'format', '--ignore-formatted', '-t', clusterId, '-c', props] },
