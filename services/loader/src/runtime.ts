@@ -86,18 +86,22 @@ export function decodeCounts(metadata: string | null | undefined): LoaderCounts 
 }
 
 export async function runLoader(opts: LoaderOptions): Promise<void> {
-  /** Per partition: the counts this member last committed, and the offset it committed them at. */
   // Stopped before it started (the job was cancelled while the loader was getting ready): an
   // 'abort' listener added later would never fire, and the consumer would stay in the group as a
   // member that holds partitions and loads nothing. Return before anything (the flush timer) starts.
   if (opts.signal.aborted) return;
+  /** Per partition: the counts this member last committed, and the offset it committed them at. */
   const counts = new Map<number, { counts: LoaderCounts; next: string }>();
   const { log } = opts;
   const pacer = opts.partitionRecordsPerSecond ? new PartitionPacer(opts.partitionRecordsPerSecond) : undefined;
   const retryForever = { retries: Infinity, deadlineMs: opts.sinkDeadlineMs, signal: opts.signal, onRetry: ({ error }: { error: unknown }) => opts.onRetry?.(error) };
 
-  /** Commits that wait for the next flush (flushBeforeCommit), by partition: only the newest matters. */
-  const pending = new Map<number, { topic: string; commit: PartitionOffset; isStale: () => boolean; written: PlannedBatch[]; epochs: (number | null)[] }>();
+  /**
+   * Commits that wait for the next flush (flushBeforeCommit), by partition: only the newest matters.
+   * `epoch`: the sink's connection epoch before all of `written` was upserted, null if it differed
+   * between them or the sink could not tell.
+   */
+  const pending = new Map<number, { topic: string; commit: PartitionOffset; isStale: () => boolean; written: PlannedBatch[]; epoch: number | null }>();
   const flushInterval = opts.flushIntervalMs ?? 2_000;
   let flushedAt = performance.now();
   // The batch handler and the timer below take turns: a flush covers exactly the upserts before it.
@@ -128,7 +132,7 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
     // after the flush (the same epoch), which rules a restart out. The read-back costs Milvus Lite
     // about a third more CPU per record; the epoch check costs nothing.
     const epoch = opts.sink.connectionEpoch();
-    const sameServer = epoch !== null && due.every(([, p]) => p.epochs.every((e) => e === epoch));
+    const sameServer = epoch !== null && due.every(([, p]) => p.epoch === epoch);
     if (!sameServer) await retry(() => confirmDurable(opts, due.flatMap(([, p]) => p.written)), retryForever);
     flushedAt = performance.now();
     for (const [partition, p] of due) {
@@ -192,7 +196,7 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
         commit,
         isStale: () => batch.isStale(),
         written: [...(earlier?.written ?? []), ...written],
-        epochs: [...(earlier?.epochs ?? []), epoch],
+        epoch: earlier === undefined || earlier.epoch === epoch ? epoch : null,
       });
       if (performance.now() - flushedAt >= flushInterval) await settle();
     }));
