@@ -4,16 +4,21 @@ import { logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { pinoLogCreator } from './logging.ts';
 
+/** A KafkaJS log function writing through pino at debug level, and the JSON lines it wrote. */
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { lines, log: pinoLogCreator(pino({ level: 'debug' }, sink))(logLevel.DEBUG) };
+}
+
 describe('KafkaJS logs through pino', () => {
   it('writes structured lines at the matching level, without KafkaJS own timestamp', () => {
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        done();
-      },
-    });
-    const log = pinoLogCreator(pino({ level: 'debug' }, sink))(logLevel.DEBUG);
+    const { lines, log } = capture();
     log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'Connection error', broker: 'b:9092' } as never });
     log({ namespace: 'Runner', level: logLevel.INFO, label: 'INFO', log: { timestamp: 'x', message: 'started' } as never });
     expect(lines).toHaveLength(2);
@@ -23,14 +28,7 @@ describe('KafkaJS logs through pino', () => {
   });
 
   it('keeps the connection’s "Topic creation errors" (an existing topic) at debug, other connection errors at error', () => {
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        done();
-      },
-    });
-    const log = pinoLogCreator(pino({ level: 'debug' }, sink))(logLevel.DEBUG);
+    const { lines, log } = capture();
     log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'Response CreateTopics(key: 19, version: 3)', error: 'Topic creation errors' } as never });
     log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'Response Produce(key: 0, version: 7)', error: 'Not leader for partition' } as never });
     expect(lines.map((l) => l['level'])).toEqual([20, 50]);
