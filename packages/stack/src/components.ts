@@ -189,8 +189,9 @@ const kafka: ComponentDefinition = {
         if (!existsSync(join(data, 'meta.properties'))) {
           const idFile = join(dir, 'cluster.id');
           // An id written by an earlier version may start with '-' (the format never ran with it).
-          if (!existsSync(idFile) || readFileSync(idFile, 'utf8').startsWith('-')) writeFileSync(idFile, kafkaClusterId());
-          const clusterId = readFileSync(idFile, 'utf8').trim();
+          const written = existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : '';
+          const clusterId = written && !written.startsWith('-') ? written : kafkaClusterId();
+          if (clusterId !== written) writeFileSync(idFile, clusterId);
           await runToCompletion(
             { cmd: 'java', args: [...jvm, 'kafka.tools.StorageTool', 'format', '--ignore-formatted', '-t', clusterId, '-c', props] },
             join(c.opts.stateDir, 'logs', 'kafka-format.log'),
