@@ -9,9 +9,8 @@
  * own, e.g. for the 1,000,000-record memory run or a before/after of one change, run side by side.
  */
 import { join } from 'node:path';
-import { createMilvusSink } from '@p2m/milvus-sink';
 import type { DatasetKind } from './lib/dataset.ts';
-import { measurePipeline, summariseProfile } from './lib/pipeline-bench.ts';
+import { measurePipeline, profileSummary } from './lib/pipeline-bench.ts';
 import { startLatencyProxy } from './lib/latency-proxy.ts';
 import { startBench } from './lib/setup.ts';
 import { BENCH_STACK } from './lib/stack.ts';
@@ -40,36 +39,28 @@ try {
       const collection = `bench_pipe_${KIND}_${loaders}_${Date.now().toString(36)}`;
       const profileDir = PROFILE ? join(BENCH_STACK.stateDir!, 'profiles', collection) : undefined;
       log(`round ${round}: ${loaders} loader(s), ${RECORDS} records`);
-      try {
-        const run = await measurePipeline({ ...bench.base, index, address }, loaders, RECORDS, { collection, kind: KIND, ...(profileDir ? { profileDir } : {}) });
-        const cpuTotal = Object.values(run.cpuSeconds).reduce((a, b) => a + b, 0);
-        const profile = run.cpuProfile
-          ? Object.fromEntries((['extractor', 'loader'] as const).flatMap((who) => (run.cpuProfile![who] ? [[who, summariseProfile(run.cpuProfile![who]!, run.cpuProfile!.startupMs)]] : [])))
-          : undefined;
-        process.stdout.write(
-          `${JSON.stringify({
-            round,
-            kind: KIND,
-            sink_latency_ms: SINK_LATENCY_MS,
-            loaders,
-            records: run.records,
-            rows_per_s: run.rowsPerSec,
-            durable_rows_per_s: run.durableRowsPerSec,
-            flush_seconds: run.flushSeconds,
-            seconds: run.seconds,
-            extract_seconds: run.extractSeconds,
-            cpu_ms_per_row: Math.round((cpuTotal * 1e6) / run.records) / 1000,
-            cpu_seconds: run.cpuSeconds,
-            peak_rss_mb: run.peakRssMb,
-            machine: run.machine,
-            ...(profile ? { profile } : {}),
-          })}\n`,
-        );
-      } finally {
-        const sink = createMilvusSink({ address: bench.address });
-        await sink.dropCollection(collection).catch(() => undefined);
-        await sink.close();
-      }
+      const run = await measurePipeline({ ...bench.base, index, address }, loaders, RECORDS, { collection, kind: KIND, ...(profileDir ? { profileDir } : {}) });
+      const cpuTotal = Object.values(run.cpuSeconds).reduce((a, b) => a + b, 0);
+      const profile = profileSummary(run);
+      process.stdout.write(
+        `${JSON.stringify({
+          round,
+          kind: KIND,
+          sink_latency_ms: SINK_LATENCY_MS,
+          loaders,
+          records: run.records,
+          rows_per_s: run.rowsPerSec,
+          durable_rows_per_s: run.durableRowsPerSec,
+          flush_seconds: run.flushSeconds,
+          seconds: run.seconds,
+          extract_seconds: run.extractSeconds,
+          cpu_ms_per_row: Math.round((cpuTotal * 1e6) / run.records) / 1000,
+          cpu_seconds: run.cpuSeconds,
+          peak_rss_mb: run.peakRssMb,
+          machine: run.machine,
+          ...(profile ? { profile } : {}),
+        })}\n`,
+      );
     }
   }
 } finally {

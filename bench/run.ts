@@ -15,11 +15,10 @@ import { cpus, freemem, loadavg, totalmem, type as osType, release } from 'node:
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createMilvusSink } from '@p2m/milvus-sink';
 import { milvusLiteVersion } from '@p2m/stack';
 import { benchPlan, DIM, NAMESPACES, SPARSE_NON_ZEROS, vectorRecords, type DatasetKind } from './lib/dataset.ts';
 import { LATENCY_TEXT } from './lib/emulator-child.ts';
-import { measurePipeline, summariseProfile, type PipelineRun, type PipelineSetup } from './lib/pipeline-bench.ts';
+import { measurePipeline, profileSummary, type PipelineRun, type PipelineSetup } from './lib/pipeline-bench.ts';
 import { round2 } from './lib/proc.ts';
 import { measureNodeSdk, measurePymilvus, measureWriter, type SinkRun } from './lib/sink-bench.ts';
 import { measureDirectCopy, measureSourceCeiling, type SourceRun } from './lib/source-bench.ts';
@@ -107,18 +106,12 @@ async function measureSinks(kind: DatasetKind, address: string, milvusPid: numbe
   return { sdkSweep, pymilvus, writers };
 }
 
-async function pipelineRun(setup: PipelineSetup, kind: DatasetKind, loaders: number, records: number, address: string, profileDir?: string, writer?: string): Promise<PipelineRun> {
+async function pipelineRun(setup: PipelineSetup, kind: DatasetKind, loaders: number, records: number, profileDir?: string, writer?: string): Promise<PipelineRun> {
   const collection = `bench_pipe_${kind}_${loaders}_${Date.now().toString(36)}`;
-  try {
-    log(`${kind}: pipeline with ${loaders} loader process(es), ${records} records${profileDir ? ' (loader CPU profile)' : ''}${writer ? `, loaders writing through the ${writer} path` : ''}`);
-    const run = await measurePipeline(setup, loaders, records, { collection, kind, ...(profileDir ? { profileDir } : {}), ...(writer ? { env: { P2M_MILVUS_WRITER: writer } } : {}) });
-    log(`${kind}: ${loaders} loader(s): ${run.rowsPerSec} rows/s (in the topic after ${run.extractSeconds} s, loaded after ${run.seconds} s)`);
-    return run;
-  } finally {
-    const sink = createMilvusSink({ address });
-    await sink.dropCollection(collection).catch(() => undefined);
-    await sink.close();
-  }
+  log(`${kind}: pipeline with ${loaders} loader process(es), ${records} records${profileDir ? ' (loader CPU profile)' : ''}${writer ? `, loaders writing through the ${writer} path` : ''}`);
+  const run = await measurePipeline(setup, loaders, records, { collection, kind, ...(profileDir ? { profileDir } : {}), ...(writer ? { env: { P2M_MILVUS_WRITER: writer } } : {}) });
+  log(`${kind}: ${loaders} loader(s): ${run.rowsPerSec} rows/s (in the topic after ${run.extractSeconds} s, loaded after ${run.seconds} s)`);
+  return run;
 }
 
 function variant(kind: DatasetKind, records: number, sinkRows: number, d: Details): VariantResult {
@@ -339,23 +332,19 @@ async function main(): Promise<void> {
         // Kafka's and the services' JIT warm up once, as the other measurements had their warm-up call.
         log('pipeline warm-up (2,000 records, not counted)');
         await emulator.load('bench-warmup', 'dense', 2_000);
-        await pipelineRun({ ...base, index: 'bench-warmup' }, kind, 2, 2_000, address);
+        await pipelineRun({ ...base, index: 'bench-warmup' }, kind, 2, 2_000);
       }
       const pipeline: PipelineRun[] = [];
-      for (const loaders of kind === 'dense' ? LOADER_COUNTS : [2]) pipeline.push(await pipelineRun(setup, kind, loaders, records, address));
+      for (const loaders of kind === 'dense' ? LOADER_COUNTS : [2]) pipeline.push(await pipelineRun(setup, kind, loaders, records));
       if (kind === 'dense') {
         // The same pipeline with the loaders on the SDK write path (P2M_MILVUS_WRITER=sdk): the "before".
         const bestLoaders = [...pipeline].sort((a, b) => b.rowsPerSec - a.rowsPerSec)[0]!.loaders;
-        pipeline.push(await pipelineRun(setup, kind, bestLoaders, records, address, undefined, PIPELINE_WRITER === 'sdk' ? 'grpc' : 'sdk'));
+        pipeline.push(await pipelineRun(setup, kind, bestLoaders, records, undefined, PIPELINE_WRITER === 'sdk' ? 'grpc' : 'sdk'));
         const profileDir = join(BENCH_STACK.stateDir!, 'profiles');
         rmSync(profileDir, { recursive: true, force: true });
-        const profiled = await pipelineRun(setup, kind, 1, records, address, profileDir);
+        const profiled = await pipelineRun(setup, kind, 1, records, profileDir);
         pipeline.push(profiled);
-        profile = {};
-        for (const who of ['extractor', 'loader'] as const) {
-          const file = profiled.cpuProfile?.[who];
-          if (file) profile[who] = summariseProfile(file, profiled.cpuProfile!.startupMs);
-        }
+        profile = profileSummary(profiled);
         const two = pipeline.find((p) => p.loaders === 2 && p.writer === PIPELINE_WRITER)!;
         cpu = cpuShares(two);
         const worst = (runs: PipelineRun[], f: (r: PipelineRun) => number): number => Math.max(...runs.map(f));
@@ -376,7 +365,7 @@ async function main(): Promise<void> {
       log(`memory: seeding ${count} dense records for the peak-RSS run`);
       await emulator.load('bench-million', 'dense', count);
       const setup: PipelineSetup = { ...base, index: 'bench-million' };
-      const run = await pipelineRun(setup, 'dense', 2, count, address);
+      const run = await pipelineRun(setup, 'dense', 2, count);
       rss[String(count)] = { extractor: run.peakRssMb.extractor, loader: Math.max(...run.peakRssMb.loaders) };
       details['million'] = { pipeline: [run] } as unknown as Details;
       save(false);

@@ -7,7 +7,7 @@ import { createMilvusSink } from '@p2m/milvus-sink';
 import { REPO_ROOT, SERVICE_NODE_ARGS } from '@p2m/stack';
 import type { Runtime } from '../../packages/cli/src/runtime.ts';
 import { benchPlan, type DatasetKind } from './dataset.ts';
-import { CpuMeter, machineCpu, memoryMb, round2 } from './proc.ts';
+import { CpuMeter, machineCpu, memoryMb, round2, secondsOf } from './proc.ts';
 
 /**
  * p2m end to end as it is deployed: the extractor and N loader processes (`p2m service …`, one
@@ -94,17 +94,10 @@ async function stopService(s: Service): Promise<void> {
   clearTimeout(timer);
 }
 
+/** One run into `opts.collection`, which the job creates and this drops afterwards. */
 export async function measurePipeline(setup: PipelineSetup, loaders: number, records: number, opts: { collection: string; kind: DatasetKind; profileDir?: string; env?: Record<string, string> }): Promise<PipelineRun> {
-  const sink = createMilvusSink({ address: setup.address, timeoutMs: 300_000 });
-  try {
-    return await measure(setup, loaders, records, opts, () => sink.flush(benchPlan(opts.kind, opts.collection, setup.address)));
-  } finally {
-    await sink.close();
-  }
-}
-
-async function measure(setup: PipelineSetup, loaders: number, records: number, opts: { collection: string; profileDir?: string; env?: Record<string, string> }, flush: () => Promise<void>): Promise<PipelineRun> {
   const services: Service[] = [];
+  const sink = createMilvusSink({ address: setup.address, timeoutMs: 300_000 });
   try {
     const spawned = performance.now();
     const profileArgs = (who: string): string[] => (opts.profileDir ? [`--cpu-prof`, `--cpu-prof-dir=${join(opts.profileDir, who)}`] : []);
@@ -164,9 +157,7 @@ async function measure(setup: PipelineSetup, loaders: number, records: number, o
     } finally {
       await admin.close();
     }
-    const f0 = performance.now();
-    await flush();
-    const flushSeconds = (performance.now() - f0) / 1000;
+    const flushSeconds = await secondsOf(() => sink.flush(benchPlan(opts.kind, opts.collection, setup.address)));
     const cpu = meter.stop();
     const machine1 = machineCpu();
     const peak = { extractor: memoryMb(extractor.child.pid!).peak, loaders: loaderServices.map((s) => memoryMb(s.child.pid!).peak) };
@@ -216,7 +207,16 @@ async function measure(setup: PipelineSetup, loaders: number, records: number, o
     return run;
   } finally {
     for (const s of services) await stopService(s).catch(() => undefined);
+    await sink.dropCollection(opts.collection).catch(() => undefined);
+    await sink.close();
   }
+}
+
+/** The run's `--cpu-prof` files summarised (summariseProfile), by process; null for a run without them. */
+export function profileSummary(run: PipelineRun): Record<string, Record<string, number>> | null {
+  const p = run.cpuProfile;
+  if (!p) return null;
+  return Object.fromEntries((['extractor', 'loader'] as const).flatMap((who) => (p[who] ? [[who, summariseProfile(p[who], p.startupMs)]] : [])));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 
 /** CPU seconds (user + system) a process has used so far, from /proc (USER_HZ = 100); 0 once it is gone. */
 export function cpuSeconds(pid: number | undefined | null): number {
@@ -10,6 +11,13 @@ export function cpuSeconds(pid: number | undefined | null): number {
   } catch {
     return 0;
   }
+}
+
+/** Wall-clock seconds `fn` took. */
+export async function secondsOf(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return (performance.now() - t0) / 1000;
 }
 
 /** Resident and peak resident memory (VmRSS, VmHWM) in MB. */

@@ -7,7 +7,7 @@ import { MilvusClient, type RowData } from '@zilliz/milvus2-sdk-node';
 import type { VectorRecord } from '@p2m/core';
 import { buildRow, createMilvusSink, type MilvusWriterKind } from '@p2m/milvus-sink';
 import { benchPlan, DIM, type DatasetKind } from './dataset.ts';
-import { CpuMeter, machineCpu, round2 } from './proc.ts';
+import { CpuMeter, machineCpu, round2, secondsOf } from './proc.ts';
 
 /**
  * The three ways to write the same rows into Milvus, each into a fresh collection, timed around
@@ -59,11 +59,7 @@ async function withCollection<T>(address: string, kind: DatasetKind, label: stri
   const sink = createMilvusSink({ address, timeoutMs: 300_000 });
   const plan = benchPlan(kind, collection, address);
   await sink.createCollection(plan);
-  const flush = async (): Promise<number> => {
-    const t0 = performance.now();
-    await sink.flush(plan);
-    return (performance.now() - t0) / 1000;
-  };
+  const flush = (): Promise<number> => secondsOf(() => sink.flush(plan));
   try {
     return await fn(collection, flush);
   } finally {

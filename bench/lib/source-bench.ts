@@ -5,7 +5,7 @@ import { callWithBudget, createSourceBudgets } from '@p2m/extractor';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { createPineconeSource } from '@p2m/pinecone-source';
 import { benchPlan, NAMESPACES, type DatasetKind } from './dataset.ts';
-import { CpuMeter, round2 } from './proc.ts';
+import { CpuMeter, round2, secondsOf } from './proc.ts';
 
 const namespaces = Array.from({ length: NAMESPACES }, (_, j) => (j === 0 ? '' : `ns-${j}`));
 const RATE_LIMITS = { listPerSecond: 200, fetchPerSecond: 100 };
@@ -115,9 +115,7 @@ export async function measureDirectCopy(opts: { controllerHostUrl: string; apiKe
     const seconds = (performance.now() - t0) / 1000;
     const own = process.cpuUsage(c0);
     const cpuSeconds = { client: round2((own.user + own.system) / 1e6), ...meter.stop() };
-    const t1 = performance.now();
-    await sink.flush(plan);
-    const flushSeconds = (performance.now() - t1) / 1000;
+    const flushSeconds = await secondsOf(() => sink.flush(plan));
     return { rows, seconds: round2(seconds), rowsPerSec: Math.round(rows / seconds), listCalls, fetchCalls, cpuSeconds, flushSeconds: round2(flushSeconds), durableRowsPerSec: Math.round(rows / (seconds + flushSeconds)) };
   } finally {
     await client.closeConnection();
