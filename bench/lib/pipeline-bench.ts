@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { dlqTopic, loaderGroup, recordsTopic, type LogClient } from '@p2m/core';
 import { createMilvusSink } from '@p2m/milvus-sink';
-import { REPO_ROOT, SERVICE_NODE_ARGS } from '@p2m/stack';
+import { REPO_ROOT, serviceArgs } from '@p2m/stack';
 import type { Runtime } from '../../packages/cli/src/runtime.ts';
 import { benchPlan, type DatasetKind } from './dataset.ts';
 import { CpuMeter, machineCpu, memoryMb, round2, secondsOf } from './proc.ts';
@@ -62,7 +62,7 @@ interface Service {
 }
 
 function startService(role: 'extractor' | 'loader', name: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Service> {
-  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...nodeArgs, join(REPO_ROOT, 'bin', 'p2m.js'), 'service', role], {
+  const child = spawn(process.execPath, serviceArgs(role, nodeArgs), {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env, P2M_SERVICE_ID: name, P2M_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

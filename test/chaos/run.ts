@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { killComponent, REPO_ROOT, SERVICE_NODE_ARGS, stackDown, stackUp, startComponent } from '@p2m/stack';
+import { killComponent, REPO_ROOT, serviceArgs, stackDown, stackUp, startComponent } from '@p2m/stack';
 import { ALL_KINDS, runChaos, type ChaosProcess, type FaultKind } from './lib.ts';
 
 const { values } = parseArgs({
@@ -79,8 +79,7 @@ function spawnService(role: 'controller' | 'extractor' | 'loader', name: string,
     NODE_ENV: 'production',
     ...(role === 'controller' ? { P2M_API_TOKEN: apiToken, P2M_CONTROLLER_HOST: '127.0.0.1', P2M_CONTROLLER_PORT: '0' } : {}),
   };
-  const args = [...SERVICE_NODE_ARGS, join(REPO_ROOT, 'bin', 'p2m.js'), 'service', role];
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, serviceArgs(role), { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   const file = createWriteStream(join(logDir, `${name}.log`));
   let pending = '';

@@ -7,12 +7,11 @@ import { mkdirSync, createWriteStream, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { JobView } from '@p2m/core';
-import { SERVICE_NODE_ARGS } from '@p2m/stack';
+import { serviceArgs } from '@p2m/stack';
 import { SECRET_KEY } from './pipeline-harness.ts';
 import { getTestStack } from './stack.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
-const P2M_BIN = join(REPO_ROOT, 'bin/p2m.js');
 export const LOG_DIR = join(REPO_ROOT, 'test-artifacts', 'logs');
 
 export type ServiceRole = 'controller' | 'extractor' | 'loader';
@@ -81,7 +80,7 @@ export async function startService(role: ServiceRole, options: ServiceOptions = 
     ...(role === 'controller' ? { P2M_API_TOKEN: options.apiToken ?? newApiToken(), P2M_CONTROLLER_HOST: '127.0.0.1', P2M_CONTROLLER_PORT: '0' } : {}),
     ...options.env,
   });
-  const args = [...SERVICE_NODE_ARGS, P2M_BIN, 'service', role];
+  const args = serviceArgs(role);
   if (role === 'loader' && options.loaders) args.push('--loaders', String(options.loaders));
   mkdirSync(LOG_DIR, { recursive: true });
   const file: WriteStream = createWriteStream(join(LOG_DIR, `${name}-${process.pid}.log`), { flags: 'a' });

@@ -6,7 +6,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { TERMINAL_STATUSES, type JobView } from '@p2m/core';
 import { createKafka } from '@p2m/kafka';
-import { REPO_ROOT, SERVICE_NODE_ARGS } from '@p2m/stack';
+import { REPO_ROOT, serviceArgs } from '@p2m/stack';
 import type { Runtime } from '../../packages/cli/src/runtime.ts';
 import { SECRET_KEY } from './pipeline-harness.ts';
 import { getTestStack } from './stack.ts';
@@ -67,7 +67,7 @@ export async function spawnService(role: ServiceRole, name: string, options: { a
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `${name}.log`);
   const out: WriteStream = createWriteStream(logFile, { flags: 'a' });
-  const child: ChildProcess = spawn(process.execPath, [...SERVICE_NODE_ARGS, join(REPO_ROOT, 'bin', 'p2m.js'), 'service', role, ...(options.args ?? [])], {
+  const child: ChildProcess = spawn(process.execPath, [...serviceArgs(role), ...(options.args ?? [])], {
     cwd: REPO_ROOT,
     env: serviceEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -28,6 +28,11 @@ const P2M_BIN = join(REPO_ROOT, 'bin', 'p2m.js');
  */
 export const SERVICE_NODE_ARGS: readonly string[] = ['--max-semi-space-size=2'];
 
+/** Arguments for `process.execPath` that run one p2m service (`p2m service <role>`) as the stack does; `nodeArgs` go to Node (e.g. --cpu-prof). */
+export function serviceArgs(role: string, nodeArgs: readonly string[] = []): string[] {
+  return [...SERVICE_NODE_ARGS, ...nodeArgs, P2M_BIN, 'service', role];
+}
+
 /**
  * A KRaft cluster id: 16 random bytes, base64url. Never one starting with '-', which kafka-storage's
  * argument parser takes for an option ("argument --cluster-id/-t: expected one argument"); one id
@@ -329,7 +334,7 @@ function service(role: string, name: string, stage: number, extraEnv: Record<str
     stage,
     startTimeoutMs: 60_000,
     async prepare() {
-      return { cmd: process.execPath, args: [...SERVICE_NODE_ARGS, P2M_BIN, 'service', role], cwd: REPO_ROOT, env: extraEnv };
+      return { cmd: process.execPath, args: serviceArgs(role), cwd: REPO_ROOT, env: extraEnv };
     },
     health,
   };

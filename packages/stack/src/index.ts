@@ -1,6 +1,6 @@
 export * from './options.ts';
 export * from './stack.ts';
-export { COMPONENTS, enabledComponents, REPO_ROOT, SERVICE_NODE_ARGS } from './components.ts';
+export { COMPONENTS, enabledComponents, REPO_ROOT, SERVICE_NODE_ARGS, serviceArgs } from './components.ts';
 export type { ComponentDefinition, ComponentSpec, RunningProcess, StackContext, StackEnv } from './components.ts';
 export { APICURIO_VERSION, KAFKA_VERSION, MILVUS_LITE_VERSION, milvusLiteVersion } from './install.ts';
 export { freePort, isPortFree } from './ports.ts';
