@@ -1,5 +1,6 @@
 import { parseJobSpec, planCollection, type CollectionPlan, type VectorRecord } from '@p2m/core';
 import { generateRecords, type GeneratedRecord, type GeneratorOptions } from '@p2m/emulator';
+import { fullCapabilities } from '@p2m/testing';
 
 /**
  * The benchmark's datasets: the emulator's deterministic generator (768-d float32 dense, chunked
@@ -40,6 +41,6 @@ export function benchPlan(kind: DatasetKind, collection: string, address: string
     spec,
     index: { name: `bench-${kind}`, dimension: DIM, metric: metricOf(kind), vectorType: 'dense', deployment: 'serverless', host: 'bench', ready: true },
     namespaces: Array.from({ length: NAMESPACES }, (_, j) => ({ name: j === 0 ? '' : `ns-${j}`, recordCount: 0 })),
-    sparseDetected: kind === 'hybrid',
+    capabilities: fullCapabilities(),
   });
 }

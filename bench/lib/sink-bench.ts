@@ -99,8 +99,9 @@ export async function measureWriter(address: string, kind: DatasetKind, records:
   return withCollection(address, kind, `w${writer}${batch}`, async (collection, flush) => {
     const plan = benchPlan(kind, collection, address);
     const sink = createMilvusSink({ address, writer, timeoutMs: 120_000 });
+    const write = sink.writer(plan, { flushBeforeCommit: false });
     try {
-      await sink.upsert(plan, { records: records.slice(0, 10) });
+      await write.write({ records: records.slice(0, 10) }, 0);
       const meter = new CpuMeter({ server: serverPid }).start();
       const c0 = processCpu();
       const t0 = performance.now();
@@ -109,7 +110,7 @@ export async function measureWriter(address: string, kind: DatasetKind, records:
         while (next < records.length) {
           const from = next;
           next += batch;
-          await sink.upsert(plan, { records: records.slice(from, from + batch) });
+          await write.write({ records: records.slice(from, from + batch) }, 0);
         }
       };
       await Promise.all(Array.from({ length: concurrency }, lane));

@@ -3,6 +3,7 @@
 // topic for a job in Kafka and no collection in Milvus.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtlError, parseJobSpec, planCollection, type IndexDescription, type JobSpecInput } from '@p2m/core';
+import { fullCapabilities } from '@p2m/testing';
 import type { Emulator, GeneratorOptions } from '@p2m/emulator';
 import { createKafka, type KafkaClient } from '@p2m/kafka';
 import { createMilvusSink } from '@p2m/milvus-sink';
@@ -157,7 +158,7 @@ describe('bad job specs are refused before anything is created', () => {
   // 32,768; a sparse index without dotproduct), so the planner's refusal is checked directly.
   it('a dimension or metric the target cannot take (the planner)', () => {
     const index = (o: Partial<IndexDescription>): IndexDescription => ({ name: 'big', dimension: 16, metric: 'cosine', vectorType: 'dense', deployment: 'serverless', host: 'http://127.0.0.1:1', ready: true, ...o });
-    const plan = (i: IndexDescription) => () => planCollection({ spec: parseJobSpec(spec()), index: i, namespaces: [{ name: '', recordCount: 1 }], sparseDetected: false });
+    const plan = (i: IndexDescription) => () => planCollection({ spec: parseJobSpec(spec()), index: i, namespaces: [{ name: '', recordCount: 1 }], capabilities: fullCapabilities() });
     for (const [i, message] of [
       [index({ dimension: 40_000 }), /^index "big" has dimension 40000, which Milvus cannot store \(1–32768\)$/],
       [index({ vectorType: 'sparse', dimension: null, metric: 'euclidean' }), /^sparse index "big" uses metric "euclidean"; Milvus sparse vectors support inner product only$/],

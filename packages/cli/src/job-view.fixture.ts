@@ -25,7 +25,7 @@ export function jobView(overrides: { id?: string; status?: JobStatus; namespaces
     topicJobId: overrides.id ?? 'job-1',
     generation: 1,
     source: { index: 'docs-index' },
-    target: { address: '127.0.0.1:19530', collection: 'docs', partitionKey: true, maxIdLength: 512, fields: { id: 'id', vector: 'vector', sparseVector: 'sparse_vector', namespace: 'namespace' } },
+    target: { address: '127.0.0.1:19530', collection: 'docs', partitionKey: true, maxIdLength: 512, primaryKey: 'id', fields: { id: 'id', primaryKey: 'pk', vector: 'vector', sparseVector: 'sparse_vector', namespace: 'namespace' } },
     options: {
       topicPartitions: 6,
       batchBytes: 16 * 1024 * 1024,

@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { checkpointKey, jsonStateCodec, type Checkpoint, type JobRecord, type StateCodec, type WorkerStatus } from './job-record.ts';
 import type { IncomingMessage, LogClient, LogProducer, TopicTail } from './ports.ts';
-import { retry } from './retry.ts';
+import { DEFAULT_DEADLINE_MS, retry } from './retry.ts';
 import { CHECKPOINTS_TOPIC, JOBS_TOPIC } from './topics.ts';
 
 /** A broker that just (re)started answers "not the leader" for a while: ride that out at start. */
-const START_RETRY = { retries: Infinity, deadlineMs: 120_000, maxDelayMs: 2_000 };
+const START_RETRY = { retries: Infinity, deadlineMs: DEFAULT_DEADLINE_MS, maxDelayMs: 2_000 };
 
 /**
  * Every process's view of the cluster's jobs: it follows the compacted `p2m.jobs` and

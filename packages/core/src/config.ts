@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SpecError } from './errors.ts';
+import { DEFAULT_DEADLINE_MS } from './retry.ts';
 import { zodIssues } from './spec.ts';
 
 /**
@@ -15,9 +16,9 @@ export const RuntimeConfigSchema = z.object({
   P2M_SECRET_KEY: z.string().min(16, 'P2M_SECRET_KEY must be at least 16 characters (any long random string, the same for every service)'),
   P2M_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Milvus may stay unreachable this long before a job is failed (resume finishes it). */
-  P2M_SINK_DEADLINE_MS: z.coerce.number().int().positive().default(120_000),
+  P2M_SINK_DEADLINE_MS: z.coerce.number().int().positive().default(DEFAULT_DEADLINE_MS),
   /** Kafka may stay unreachable this long before the controller fails its active jobs (resume finishes them). */
-  P2M_KAFKA_DEADLINE_MS: z.coerce.number().int().positive().default(120_000),
+  P2M_KAFKA_DEADLINE_MS: z.coerce.number().int().positive().default(DEFAULT_DEADLINE_MS),
 });
 
 export const ControllerConfigSchema = RuntimeConfigSchema.extend({

@@ -4,6 +4,8 @@ export * from './topics.ts';
 export * from './record.ts';
 export * from './ports.ts';
 export * from './spec.ts';
+export * from './capabilities.ts';
+export * from './source-model.ts';
 export * from './plan.ts';
 export * from './job.ts';
 export * from './secrets.ts';

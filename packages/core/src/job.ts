@@ -122,6 +122,7 @@ export interface JobView {
     description?: string | undefined;
     partitionKey: boolean;
     maxIdLength: number;
+    primaryKey: 'id' | 'namespaceAndId';
     fields: FieldNames;
   };
   options: PipelineOptions;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { EtlError } from './errors.ts';
-import type { IndexDescription, NamespaceInfo, PineconeMetric } from './ports.ts';
-import { MILVUS_NAME, MILVUS_NAME_MAX, type FieldNames, type JobSpec } from './spec.ts';
+import type { CapabilityDecision, TargetCapabilities } from './capabilities.ts';
+import type { IndexDescription, NamespaceInfo, PineconeMetric } from './source-model.ts';
+import { MAX_VARCHAR_LENGTH, MILVUS_NAME, MILVUS_NAME_MAX, type FieldNames, type JobSpec } from './spec.ts';
 
 /**
  * The plan: what the target collection will look like, derived purely from the job spec and what the
@@ -12,11 +13,13 @@ import { MILVUS_NAME, MILVUS_NAME_MAX, type FieldNames, type JobSpec } from './s
 export type MilvusMetric = 'COSINE' | 'L2' | 'IP';
 
 export interface FieldPlan {
-  role: 'id' | 'vector' | 'sparseVector' | 'namespace';
+  role: 'primaryKey' | 'id' | 'vector' | 'sparseVector' | 'namespace';
   name: string;
   dataType: 'VarChar' | 'FloatVector' | 'SparseFloatVector';
   isPrimaryKey?: boolean;
   isPartitionKey?: boolean;
+  /** A row may hold no value (a record without sparse values in a hybrid index). */
+  nullable?: boolean;
   maxLength?: number;
   dim?: number;
 }
@@ -27,6 +30,16 @@ export interface IndexPlan {
   metricType: MilvusMetric;
 }
 
+/**
+ * How a record without sparse values is stored:
+ * - `none`: the collection has no sparse field (a cosine/euclidean dense index);
+ * - `required`: a sparse index, every record has sparse values;
+ * - `nullable`: a dense dotproduct index, the sparse field is nullable and such a record stores NULL;
+ * - `emptyRow`: a dense dotproduct index, such a record stores an empty sparse row (targets without
+ *   nullable vector fields that accept one).
+ */
+export type SparseRows = 'none' | 'required' | 'nullable' | 'emptyRow';
+
 export interface CollectionPlan {
   collection: string;
   description: string;
@@ -34,10 +47,17 @@ export interface CollectionPlan {
   /** Always on: Pinecone metadata goes to the dynamic JSON field (`$meta`), values kept as-is. */
   enableDynamicField: true;
   names: FieldNames;
+  /** What the primary key holds: the Pinecone id, or `namespaceAndIdKey(namespace, id)` (then `names.id` is a plain field). */
+  primaryKey: 'id' | 'namespaceAndId';
+  /** The primary key field's name: `names.id` in `id` mode, `names.primaryKey` in `namespaceAndId` mode. */
+  primaryKeyField: string;
   dimension: number | null;
   hasDense: boolean;
   hasSparse: boolean;
+  sparseRows: SparseRows;
   maxIdLength: number;
+  /** max_length of the primary key field (`maxIdLength` in `id` mode). */
+  primaryKeyMaxLength: number;
   namespaceMode: 'partitionKey' | 'partitions';
   /** Partitions mode: source namespace ('' = default) → partition name. Empty in partition-key mode. */
   partitions: Record<string, string>;
@@ -49,6 +69,13 @@ export interface CollectionPlan {
     namespaces: NamespaceInfo[];
     totalRecords: number;
   };
+  /** The target as it answered when the job was planned. Absent only in plans made before capabilities existed. */
+  target?: { capabilities: TargetCapabilities; decisions: CapabilityDecision[] };
+  /**
+   * Loaders commit offsets only after a flush: for a target that keeps acknowledged writes in memory
+   * (Milvus Lite), or one that cannot tell, or when `options.flushBeforeCommit` says `always`.
+   */
+  flushBeforeCommit: boolean;
 }
 
 export const METRIC_MAP: Record<PineconeMetric, MilvusMetric> = { cosine: 'COSINE', euclidean: 'L2', dotproduct: 'IP' };
@@ -62,8 +89,8 @@ export interface PlanInput {
   spec: JobSpec;
   index: IndexDescription;
   namespaces: NamespaceInfo[];
-  /** Whether the source carries sparse values next to dense ones (a hybrid dotproduct index). */
-  sparseDetected: boolean;
+  /** The target's answers (the Milvus sink's admin probes them). */
+  capabilities: TargetCapabilities;
 }
 
 /** Milvus partition name for a namespace: readable where possible, unique always. */
@@ -75,7 +102,36 @@ export function partitionName(namespace: string): string {
   return `ns_${readable}_${hash}`;
 }
 
-export function planCollection({ spec, index, namespaces, sparseDetected }: PlanInput): CollectionPlan {
+/**
+ * The primary key of a (namespace, id) pair in `namespaceAndId` mode: the namespace's length in UTF-8
+ * bytes, `:`, the namespace, `:`, the id — `8:tenant-a:doc-1`, `0::doc-1` for the default namespace.
+ * Deterministic and unambiguous (the length says where the namespace ends, whatever it contains),
+ * readable, and a plain string any client can rebuild to look a record up.
+ */
+export function namespaceAndIdKey(namespace: string, id: string): string {
+  return `${Buffer.byteLength(namespace, 'utf8')}:${namespace}:${id}`;
+}
+
+/** The inverse of `namespaceAndIdKey`; null for a string it did not make. */
+export function parseNamespaceAndIdKey(key: string): { namespace: string; id: string } | null {
+  const m = /^(\d+):/.exec(key);
+  if (!m) return null;
+  const bytes = Buffer.from(key.slice(m[0].length), 'utf8');
+  const length = Number(m[1]);
+  if (bytes.length < length + 1 || bytes[length] !== 0x3a) return null;
+  const namespace = bytes.subarray(0, length).toString('utf8');
+  if (Buffer.byteLength(namespace, 'utf8') !== length) return null;
+  return { namespace, id: bytes.subarray(length + 1).toString('utf8') };
+}
+
+/** The primary key value of a record under a plan. */
+export function primaryKeyOf(plan: Pick<CollectionPlan, 'primaryKey'>, namespace: string, id: string): string {
+  return plan.primaryKey === 'namespaceAndId' ? namespaceAndIdKey(namespace, id) : id;
+}
+
+const refuse = (message: string, hint: string, field: string): EtlError => new EtlError('TARGET_UNSUPPORTED', message, { hint, field, retriable: false });
+
+export function planCollection({ spec, index, namespaces, capabilities: caps }: PlanInput): CollectionPlan {
   if (index.deployment === 'pod') {
     throw new EtlError('SOURCE_POD_INDEX', `index "${index.name}" is a pod-based index; p2m migrates serverless indexes only`, {
       hint: 'migrate a serverless index (pod indexes have no list operation); move the pod index to serverless in Pinecone first',
@@ -84,7 +140,10 @@ export function planCollection({ spec, index, namespaces, sparseDetected }: Plan
   }
   const names = spec.target.fields;
   const hasDense = index.vectorType === 'dense';
-  const hasSparse = index.vectorType === 'sparse' || (sparseDetected && index.metric === 'dotproduct');
+  // Pinecone lets any record of a dense dotproduct index carry sparse values, and the first records
+  // need not show any: such an index always gets the sparse field (DESIGN.md, "Real indexes are not
+  // uniform"), decided from the description, never from a sample of records.
+  const hasSparse = index.vectorType === 'sparse' || index.metric === 'dotproduct';
 
   if (hasDense) {
     const dim = index.dimension;
@@ -109,25 +168,103 @@ export function planCollection({ spec, index, namespaces, sparseDetected }: Plan
 
   const wanted = spec.source.namespaces?.map((n) => (n === '__default__' ? '' : n));
   const selected = wanted ? wanted.map((name) => namespaces.find((n) => n.name === name) ?? { name, recordCount: 0 }) : namespaces;
-
-  const fields: FieldPlan[] = [];
   const namespaceMode = spec.target.partitionKey ? 'partitionKey' : 'partitions';
+  const decisions: CapabilityDecision[] = [];
+  const decide = (capability: CapabilityDecision['capability'], decision: string): void => {
+    const c = caps[capability];
+    decisions.push({ capability, value: String(c.value), how: c.how, detail: c.detail, decision });
+  };
+  const target = caps.milvusVersion ? `Milvus ${caps.milvusVersion}` : `the target (${caps.serverVersion || 'version unknown'})`;
+
+  // What the target cannot hold is refused here, before anything is created.
+  let sparseRows: SparseRows = 'none';
+  if (hasSparse) {
+    const why = index.vectorType === 'sparse' ? `"${index.name}" is a sparse index` : `"${index.name}" is a dense dotproduct index, whose records may carry sparse values (hybrid)`;
+    if (!caps.sparseVectors.value) {
+      throw refuse(
+        `${why}, but ${target} has no sparse vectors (${caps.sparseVectors.detail})`,
+        'migrate into Milvus 2.4 or later, or Zilliz Cloud, which store SPARSE_FLOAT_VECTOR fields',
+        'target.address',
+      );
+    }
+    if (index.vectorType === 'sparse') sparseRows = 'required';
+    else if (caps.nullableVectors.value) sparseRows = 'nullable';
+    else if (caps.emptySparseRows.value) sparseRows = 'emptyRow';
+    else {
+      throw refuse(
+        `${why}; a record without sparse values needs a nullable sparse field or an empty sparse row, and ${target} accepts neither (${caps.nullableVectors.detail}; ${caps.emptySparseRows.detail})`,
+        'migrate into Milvus 2.6 or later, or Zilliz Cloud (nullable vector fields), or Milvus 2.4/2.5 (empty sparse rows)',
+        'target.address',
+      );
+    }
+    decide('sparseVectors', `the collection gets the SPARSE_FLOAT_VECTOR field "${names.sparseVector}"`);
+    if (sparseRows === 'nullable') decide('nullableVectors', `"${names.sparseVector}" is nullable: a record without sparse values stores NULL`);
+    if (sparseRows === 'emptyRow') decide('emptySparseRows', `a record without sparse values stores an empty sparse row in "${names.sparseVector}"`);
+  } else {
+    decide('sparseVectors', `not needed: a ${index.metric} dense index holds no sparse values`);
+  }
+  if (!caps.dynamicField.value) {
+    throw refuse(`${target} has no dynamic field, where Pinecone metadata goes (${caps.dynamicField.detail})`, 'migrate into Milvus 2.2.9 or later, or Zilliz Cloud', 'target.address');
+  }
+  decide('dynamicField', 'metadata goes to the dynamic field ($meta), values as they are');
+
+  if (namespaceMode === 'partitionKey') {
+    if (!caps.partitionKey.value) {
+      throw refuse(`${target} has no partition key (${caps.partitionKey.detail})`, 'use one partition per namespace instead (target.partitionKey: false)', 'target.partitionKey');
+    }
+    if (!caps.upsertHonoursPartitionKey.value) {
+      throw refuse(
+        `${target} does not route upserts by the partition key (${caps.upsertHonoursPartitionKey.detail}), so records would be stored where a namespace filter cannot find them`,
+        'use one partition per namespace (target.partitionKey: false), or migrate into Milvus 2.4 or later',
+        'target.partitionKey',
+      );
+    }
+    decide('partitionKey', `namespaces go to the partition-key field "${names.namespace}"`);
+    decide('upsertHonoursPartitionKey', 'rows are written with upsert, routed by the partition key');
+  } else {
+    if (selected.length > caps.maxPartitions.value) {
+      throw refuse(
+        `the index has ${selected.length} namespaces but a collection of ${target} holds at most ${caps.maxPartitions.value} partitions`,
+        'use the partition-key mode (target.partitionKey: true), which has no such limit',
+        'target.partitionKey',
+      );
+    }
+    decide('maxPartitions', `${selected.length} partition${selected.length === 1 ? '' : 's'}, one per namespace`);
+  }
+
+  const mode = spec.options.flushBeforeCommit;
+  const persists = caps.persistsAcknowledgedWrites.value;
+  const flushBeforeCommit = mode === 'always' || (mode === 'auto' && persists !== true);
+  decide(
+    'persistsAcknowledgedWrites',
+    mode !== 'auto'
+      ? `options.flushBeforeCommit is "${mode}": loaders ${flushBeforeCommit ? 'flush before they commit offsets' : 'commit offsets once Milvus acknowledged a write'}`
+      : persists === true
+        ? 'loaders commit offsets once Milvus acknowledged a write (its write-ahead log keeps it)'
+        : persists === false
+          ? 'loaders commit offsets only after a flush (at most one per 2 s), so a crash of the target loses nothing'
+          : 'unknown, so loaders commit offsets only after a flush (safe); set options.flushBeforeCommit to "never" for a target with a write-ahead log',
+  );
+  decide('queryNeedsLoad', 'verification builds the indexes and loads the collection before any query');
+
+  const namespaceAndId = spec.target.primaryKey === 'namespaceAndId';
+  const primaryKeyMaxLength = namespaceAndId ? Math.min(MAX_VARCHAR_LENGTH, String(NAMESPACE_MAX_LENGTH).length + 2 + NAMESPACE_MAX_LENGTH + spec.target.maxIdLength) : spec.target.maxIdLength;
+  const fields: FieldPlan[] = [];
   // Milvus Lite 2.5 wants the partition-key field before the primary key; Milvus accepts either order.
   if (namespaceMode === 'partitionKey') {
     fields.push({ role: 'namespace', name: names.namespace, dataType: 'VarChar', maxLength: NAMESPACE_MAX_LENGTH, isPartitionKey: true });
   }
-  fields.push({ role: 'id', name: names.id, dataType: 'VarChar', maxLength: spec.target.maxIdLength, isPrimaryKey: true });
+  if (namespaceAndId) {
+    fields.push({ role: 'primaryKey', name: names.primaryKey, dataType: 'VarChar', maxLength: primaryKeyMaxLength, isPrimaryKey: true });
+    fields.push({ role: 'id', name: names.id, dataType: 'VarChar', maxLength: spec.target.maxIdLength });
+  } else {
+    fields.push({ role: 'id', name: names.id, dataType: 'VarChar', maxLength: spec.target.maxIdLength, isPrimaryKey: true });
+  }
   if (hasDense) fields.push({ role: 'vector', name: names.vector, dataType: 'FloatVector', dim: index.dimension! });
-  if (hasSparse) fields.push({ role: 'sparseVector', name: names.sparseVector, dataType: 'SparseFloatVector' });
+  if (hasSparse) fields.push({ role: 'sparseVector', name: names.sparseVector, dataType: 'SparseFloatVector', ...(sparseRows === 'nullable' ? { nullable: true } : {}) });
 
   const partitions: Record<string, string> = {};
   if (namespaceMode === 'partitions') {
-    if (selected.length > MILVUS_MAX_PARTITIONS) {
-      throw new EtlError('TARGET_UNSUPPORTED', `the index has ${selected.length} namespaces but a Milvus collection holds at most ${MILVUS_MAX_PARTITIONS} partitions`, {
-        hint: 'use the partition-key mode (target.partitionKey: true), which has no such limit',
-        field: 'target.partitionKey',
-      });
-    }
     const used = new Set<string>();
     for (const ns of selected) {
       const p = partitionName(ns.name);
@@ -147,10 +284,14 @@ export function planCollection({ spec, index, namespaces, sparseDetected }: Plan
     fields,
     enableDynamicField: true,
     names,
+    primaryKey: spec.target.primaryKey,
+    primaryKeyField: namespaceAndId ? names.primaryKey : names.id,
     dimension: hasDense ? index.dimension : null,
     hasDense,
     hasSparse,
+    sparseRows,
     maxIdLength: spec.target.maxIdLength,
+    primaryKeyMaxLength,
     namespaceMode,
     partitions,
     indexes,
@@ -161,6 +302,8 @@ export function planCollection({ spec, index, namespaces, sparseDetected }: Plan
       namespaces: selected,
       totalRecords: selected.reduce((sum, n) => sum + n.recordCount, 0),
     },
+    target: { capabilities: caps, decisions },
+    flushBeforeCommit,
   };
 }
 

@@ -3,43 +3,12 @@
  * adapter and an in-memory fake behind it). This module imports no client SDK: adapters in
  * `@p2m/pinecone-source`, `@p2m/milvus-sink` and `@p2m/kafka` implement these.
  */
+import type { TargetCapabilities } from './capabilities.ts';
 import type { CollectionPlan } from './plan.ts';
 import type { Metadata, VectorRecord } from './record.ts';
+import type { IndexDescription, ListPage, NamespaceInfo, SourceVector } from './source-model.ts';
 
 // ---------------------------------------------------------------- Pinecone (source)
-
-export type PineconeMetric = 'cosine' | 'euclidean' | 'dotproduct';
-
-export interface IndexDescription {
-  name: string;
-  /** null for a sparse-only index. */
-  dimension: number | null;
-  metric: PineconeMetric;
-  vectorType: 'dense' | 'sparse';
-  deployment: 'serverless' | 'pod' | 'unknown';
-  host: string;
-  ready: boolean;
-}
-
-export interface NamespaceInfo {
-  /** '' for the default namespace. */
-  name: string;
-  recordCount: number;
-}
-
-export interface ListPage {
-  ids: string[];
-  /** Token for the next page; null on the last page. */
-  next: string | null;
-}
-
-/** A vector as the source returned it, before validation. */
-export interface SourceVector {
-  id: string;
-  values?: ArrayLike<number> | undefined;
-  sparseValues?: { indices: ArrayLike<number>; values: ArrayLike<number> } | undefined;
-  metadata?: Record<string, unknown> | undefined;
-}
 
 export interface PineconeSourcePort {
   describeIndex(): Promise<IndexDescription>;
@@ -51,6 +20,9 @@ export interface PineconeSourcePort {
 }
 
 // ---------------------------------------------------------------- Milvus (sink)
+//
+// One adapter per target connection (`MilvusTarget`), seen through three ports by who uses them:
+// the controller's set-up (`SinkAdmin`), the loader (`SinkWriter`), verification (`SinkReader`).
 
 /** A batch written to one place: the whole collection (partition key mode) or one partition. */
 export interface RowBatch {
@@ -58,37 +30,85 @@ export interface RowBatch {
   records: VectorRecord[];
 }
 
-export interface MilvusSinkPort {
+/** A record of a batch that the target will never take (after Redpanda Connect's `BatchError.Failed(i, err)`). */
+export interface WriteRejection {
+  /** Index into the batch's records. */
+  index: number;
+  /** RECORD_INVALID: refused before sending (p2m's rules for the target); RECORD_REJECTED: Milvus refused it. */
+  code: 'RECORD_INVALID' | 'RECORD_REJECTED';
+  reason: string;
+}
+
+export interface WriteResult {
+  /** The records not written, each with its reason; every other record of the batch was acknowledged. */
+  rejected: WriteRejection[];
+}
+
+/** A commit the loader would like to make: everything of `partition` before `offset` was written. */
+export interface CommitCandidate {
+  partition: number;
+  offset: string;
+}
+
+export interface SinkAdmin {
+  /** What the target can do, asked of the target itself (a scratch collection is made and dropped). */
+  capabilities(): Promise<TargetCapabilities>;
   collectionExists(name: string): Promise<boolean>;
+  /** Creates the collection (and partitions); idempotent for a collection that already has the plan's schema. */
   createCollection(plan: CollectionPlan): Promise<void>;
   dropCollection(name: string): Promise<void>;
-  /** Upsert by primary key. Throws an EtlError: retriable for transient failures, not for rejected data. */
-  upsert(plan: CollectionPlan, batch: RowBatch): Promise<void>;
+}
+
+export interface SinkWriterOptions {
+  /**
+   * The target keeps acknowledged writes in memory until a flush (the plan's `flushBeforeCommit`): the
+   * writer keeps what it wrote until a flush made it durable, and `preCommit` answers accordingly.
+   */
+  flushBeforeCommit: boolean;
+  /** At most one flush this often (ms, default 2,000); `preCommit` in between answers with nothing new. */
+  flushIntervalMs?: number;
+}
+
+/**
+ * The loader's view of the target (after Kafka Connect's `SinkTask.put` / `preCommit`): `write`
+ * acknowledges or refuses each record; `preCommit` says which of the loader's wished-for commits are
+ * durable now. Whether that takes a flush, a check that the server did not restart meanwhile, or
+ * nothing at all (a target with a write-ahead log) is the writer's business, not the loader's.
+ */
+export interface SinkWriter {
+  /**
+   * Upserts by primary key. Resolves with the records refused for good; throws an EtlError when the
+   * whole batch failed (retriable: retry it; not: the job cannot go on, e.g. Milvus refuses every record).
+   * `partition` is the records topic partition the batch came from (for `preCommit` and `forget`).
+   */
+  write(batch: RowBatch, partition: number): Promise<WriteResult>;
+  /**
+   * The candidates whose writes are durable now (a subset; the others are asked again later). Every
+   * write they cover must have resolved before the call. Throws a retriable EtlError while the target
+   * is unreachable, a permanent one when writes cannot be confirmed after a bounded number of rewrites.
+   */
+  preCommit(candidates: CommitCandidate[]): Promise<CommitCandidate[]>;
+  /** This loader lost these partitions: what it wrote for them is no longer its to confirm or rewrite. */
+  forget(partitions: number[]): void;
+}
+
+export interface SinkReader {
   flush(plan: CollectionPlan): Promise<void>;
   createIndexes(plan: CollectionPlan): Promise<void>;
   loadCollection(plan: CollectionPlan): Promise<void>;
-  /** count(*) per source namespace ('' = default). */
+  /** count(*) per source namespace ('' = default). The collection must be loaded. */
   countByNamespace(plan: CollectionPlan, namespaces: string[]): Promise<Map<string, number>>;
-  /** Ids of a namespace in primary-key order, `limit` after `afterId` (exclusive). */
+  /** Ids of a namespace in primary-key order, `limit` after `afterId` (exclusive). The collection must be loaded. */
   listIds(plan: CollectionPlan, namespace: string, afterId: string | null, limit: number): Promise<string[]>;
-  /** The stored records for these ids in that namespace, read back as the source model. */
+  /** The stored records for these ids in that namespace, read back as the source model. The collection must be loaded. */
   getRecords(plan: CollectionPlan, namespace: string, ids: string[]): Promise<VectorRecord[]>;
-  /** For the ids present in the collection, the namespace that holds each. */
-  namespacesOf(plan: CollectionPlan, ids: string[]): Promise<Map<string, string>>;
-  /**
-   * Whether an acknowledged write survives a crash of the server by itself. Milvus standalone,
-   * distributed and Zilliz Cloud: yes (a write-ahead log). Milvus Lite: no, it keeps writes in
-   * memory until a flush, so a loader flushes before it commits offsets.
-   */
-  persistsAcknowledgedWrites(): Promise<boolean>;
-  /**
-   * Identifies the unbroken connection the writes go over: a number that stays the same while
-   * that connection stays up, or null when the sink cannot tell (no connection yet, not ready,
-   * writes on a path it cannot watch). The same number read before a write and after a later
-   * flush means one server process took both: a server that restarts (and forgets what it had
-   * not flushed) breaks the connection, and nothing else can listen on its port meanwhile.
-   */
-  connectionEpoch(): number | null;
+  /** For these ids, the namespaces holding each (in `id` mode at most one). The collection must be loaded. */
+  holdersOf(plan: CollectionPlan, ids: string[]): Promise<Map<string, string[]>>;
+}
+
+/** One connection to a Milvus / Zilliz Cloud target; the three ports share it. */
+export interface MilvusTarget extends SinkAdmin, SinkReader {
+  writer(plan: CollectionPlan, options: SinkWriterOptions): SinkWriter;
   close(): Promise<void>;
 }
 
@@ -159,6 +179,11 @@ export interface ConsumerOptions {
   minBytes?: number;
   /** Longest wait of one fetch (default 1 s; `stop` waits for the fetch in flight). */
   maxWaitMs?: number;
+  /**
+   * Batches of different partitions handled at once (default 1). A partition's own batches are
+   * always handled one after another, so its commits stay in order.
+   */
+  partitionsConsumedConcurrently?: number;
 }
 
 export interface LogConsumer {

@@ -26,8 +26,17 @@ const paths = (input: unknown) => refusal(input).issues.map((i) => i.path).sort(
 describe('parseJobSpec refuses hostile specs, naming every field', () => {
   it('accepts the minimal spec and fills in defaults', () => {
     const spec = parseJobSpec(good());
-    expect(spec.target.fields).toEqual({ id: 'id', vector: 'vector', sparseVector: 'sparse_vector', namespace: 'namespace' });
+    expect(spec.target.fields).toEqual({ id: 'id', primaryKey: 'pk', vector: 'vector', sparseVector: 'sparse_vector', namespace: 'namespace' });
+    expect(spec.target.primaryKey).toBe('id');
     expect(spec.options.topicPartitions).toBe(6);
+  });
+
+  it('primaryKey is "id" or "namespaceAndId"; its field name must not clash only when it is used', () => {
+    expect(paths({ ...good(), target: { ...good().target, primaryKey: 'both' } })).toEqual(['target.primaryKey']);
+    // "pk" is free to be another field's name while the primary key is the id...
+    expect(parseJobSpec({ ...good(), target: { ...good().target, fields: { id: 'pk' } } }).target.fields.id).toBe('pk');
+    // ...and not in namespaceAndId mode, where the primary key field takes it.
+    expect(paths({ ...good(), target: { ...good().target, primaryKey: 'namespaceAndId', fields: { id: 'pk' } } })).toEqual(['target.fields.primaryKey']);
   });
 
   it.each([

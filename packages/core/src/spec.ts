@@ -25,6 +25,8 @@ const milvusName = (what: string) =>
 export const FieldNamesSchema = z
   .object({
     id: milvusName('the id field name').default('id'),
+    /** The primary key field in `primaryKey: "namespaceAndId"` mode (unused in `"id"` mode, where `id` is the key). */
+    primaryKey: milvusName('the primary key field name').default('pk'),
     vector: milvusName('the vector field name').default('vector'),
     sparseVector: milvusName('the sparse vector field name').default('sparse_vector'),
     namespace: milvusName('the namespace field name').default('namespace'),
@@ -58,7 +60,14 @@ export const TargetSpecSchema = z
       .min(1, 'maxIdLength must be at least 1')
       .max(MAX_VARCHAR_LENGTH, `maxIdLength must be at most ${MAX_VARCHAR_LENGTH}`)
       .default(DEFAULT_MAX_ID_LENGTH),
-    fields: FieldNamesSchema.default({ id: 'id', vector: 'vector', sparseVector: 'sparse_vector', namespace: 'namespace' }),
+    /**
+     * What the Milvus primary key holds. `id` (default, the Zilliz console's mapping): the Pinecone id,
+     * so an id present in two namespaces is one row (the second copy goes to the DLQ). `namespaceAndId`:
+     * the field `fields.primaryKey` holds `namespaceAndIdKey(namespace, id)`, the Pinecone id is kept in
+     * the VARCHAR field `fields.id`, and every (namespace, id) pair is its own row.
+     */
+    primaryKey: z.enum(['id', 'namespaceAndId'], { error: 'primaryKey must be "id" or "namespaceAndId"' }).default('id'),
+    fields: FieldNamesSchema.default({ id: 'id', primaryKey: 'pk', vector: 'vector', sparseVector: 'sparse_vector', namespace: 'namespace' }),
   })
   .strict();
 
@@ -114,6 +123,8 @@ export const JobSpecSchema = z
     const fields = spec.target.fields;
     const seen = new Map<string, string>();
     for (const [role, name] of Object.entries(fields)) {
+      // The primary key field exists only in namespaceAndId mode; its default name must not clash otherwise.
+      if (role === 'primaryKey' && spec.target.primaryKey !== 'namespaceAndId') continue;
       const lower = name.toLowerCase();
       if (RESERVED_FIELD_NAMES.has(name)) {
         ctx.addIssue({ code: 'custom', path: ['target', 'fields', role], message: `"${name}" is reserved by Milvus; pick another field name` });

@@ -1,4 +1,4 @@
-import { NAMESPACE_MAX_LENGTH, type CollectionPlan } from './plan.ts';
+import { NAMESPACE_MAX_LENGTH, namespaceAndIdKey, type CollectionPlan } from './plan.ts';
 import type { MetadataValue, VectorRecord } from './record.ts';
 
 /**
@@ -41,6 +41,12 @@ export function rejectionReason(plan: CollectionPlan, r: VectorRecord): string |
     return `the id is ${idBytes} bytes, longer than max_length ${plan.maxIdLength} of field "${plan.names.id}" (raise target.maxIdLength to at least ${idBytes})`;
   }
   if (LONE_SURROGATE.test(r.namespace)) return 'the namespace is not valid Unicode (lone surrogate)';
+  if (plan.primaryKey === 'namespaceAndId') {
+    const keyBytes = utf8Bytes(namespaceAndIdKey(r.namespace, r.id));
+    if (keyBytes > plan.primaryKeyMaxLength) {
+      return `the primary key (namespace and id) is ${keyBytes} bytes, longer than max_length ${plan.primaryKeyMaxLength} of field "${plan.names.primaryKey}"`;
+    }
+  }
   if (plan.namespaceMode === 'partitionKey') {
     const nsBytes = utf8Bytes(r.namespace);
     if (nsBytes > NAMESPACE_MAX_LENGTH) return `the namespace is ${nsBytes} bytes, longer than max_length ${NAMESPACE_MAX_LENGTH} of field "${plan.names.namespace}"`;
@@ -58,8 +64,12 @@ export function rejectionReason(plan: CollectionPlan, r: VectorRecord): string |
     return 'the record has dense values but the collection has no dense vector field';
   }
 
-  if (r.sparse) {
-    if (!plan.hasSparse && r.sparse.indices.length > 0) return 'the record has sparse values but the collection has no sparse vector field';
+  // No sparse values at all (absent, or present with no entries) is how Pinecone stores a dense
+  // record of a hybrid index; only a sparse index needs them on every record.
+  if (r.sparse && r.sparse.indices.length === 0 && r.sparse.values.length === 0) {
+    if (plan.sparseRows === 'required') return `the record has no sparse values but field "${plan.names.sparseVector}" of this sparse index needs them`;
+  } else if (r.sparse) {
+    if (!plan.hasSparse) return 'the record has sparse values but the collection has no sparse vector field';
     const { indices, values } = r.sparse;
     if (indices.length !== values.length) return `the sparse vector has ${indices.length} indices but ${values.length} values`;
     const seen = new Set<number>();
@@ -73,7 +83,8 @@ export function rejectionReason(plan: CollectionPlan, r: VectorRecord): string |
       if (!Number.isFinite(value)) return `sparse value for index ${index} is ${String(value)}; Milvus stores finite floats only`;
       if (value < 0) return `sparse value for index ${index} is negative (${value}); Milvus sparse vectors hold non-negative weights only`;
     }
-  } else if (plan.hasSparse && !plan.hasDense) {
+    if (values.every((v) => v === 0)) return 'every sparse weight is zero; Milvus stores a sparse vector only with at least one nonzero weight';
+  } else if (plan.sparseRows === 'required') {
     return `the record has no sparse values but field "${plan.names.sparseVector}" of this sparse index needs them`;
   }
 

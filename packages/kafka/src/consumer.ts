@@ -126,7 +126,7 @@ export class KafkaLogConsumer implements LogConsumer {
       await this.#consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: 1,
+        partitionsConsumedConcurrently: Math.max(1, this.#options.partitionsConsumedConcurrently ?? 1),
         eachBatch: (payload) => this.#onBatch(payload, handler),
       });
     })();

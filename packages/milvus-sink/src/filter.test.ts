@@ -1,3 +1,4 @@
+import { fullCapabilities } from '@p2m/testing';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parseJobSpec, planCollection } from '@p2m/core';
@@ -64,7 +65,7 @@ describe('expressions', () => {
           { name: '', recordCount: 1 },
           { name: 'a"b', recordCount: 1 },
         ],
-        sparseDetected: false,
+        capabilities: fullCapabilities(),
       });
     expect(namespaceScope(make(true), 'a"b')).toEqual({ filter: 'tenant == "a\\"b"' });
     expect(namespaceScope(make(true), '')).toEqual({ filter: 'tenant == ""' });

@@ -1,5 +1,9 @@
-export { createMilvusSink, collectionFields, schemaMismatch, writerKind, MAX_QUERY_ROWS, type MilvusSinkOptions, type MilvusWriterKind } from './sink.ts';
-export { encodeUpsertRequest, sparseRowBytes } from './upsert-request.ts';
+export { createMilvusSink } from './sink.ts';
+export { writerKind, type MilvusSinkOptions, type MilvusWriterKind } from './connection.ts';
+export { collectionFields, schemaMismatch } from './admin.ts';
+export { MAX_QUERY_ROWS } from './reader.ts';
+export { MAX_REWRITES, MAX_REFUSED_IN_A_ROW } from './writer.ts';
+export { encodeUpsertRequest, sparseRowBytes, hasSparseValues } from './upsert-request.ts';
 export { buildRow, buildRows, rejectionReason, rowToRecord, outputFields, MAX_SPARSE_INDEX, MAX_DYNAMIC_FIELD_BYTES, type MilvusRow, type RejectedRecord } from './rows.ts';
 export { quote as quoteFilterString, fieldEquals, fieldIn, namespaceScope, compareUtf8 } from './filter.ts';
 export { statusFailed, toEtlError as milvusError } from './errors.ts';

@@ -1,18 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { parseJobSpec, planCollection, type CollectionPlan, type VectorRecord } from '@p2m/core';
 import { buildRow, buildRows, outputFields, rejectionReason, rowToRecord } from './rows.ts';
-import { collectionFields, schemaMismatch } from './sink.ts';
+import { collectionFields, schemaMismatch } from './admin.ts';
+import { fullCapabilities } from '@p2m/testing';
 
-function plan(o: { partitionKey?: boolean; sparse?: boolean; vectorType?: 'dense' | 'sparse'; fields?: Record<string, string>; namespaces?: string[] } = {}): CollectionPlan {
+function plan(o: { partitionKey?: boolean; sparse?: boolean; emptyRows?: boolean; vectorType?: 'dense' | 'sparse'; fields?: Record<string, string>; namespaces?: string[] } = {}): CollectionPlan {
   const spec = parseJobSpec({
     source: { apiKey: 'k', index: 'idx' },
     target: { address: '127.0.0.1:19530', collection: 'c', partitionKey: o.partitionKey ?? true, maxIdLength: 16, ...(o.fields ? { fields: o.fields } : {}) },
   });
   return planCollection({
     spec,
-    index: { name: 'idx', dimension: o.vectorType === 'sparse' ? null : 4, metric: 'dotproduct', vectorType: o.vectorType ?? 'dense', deployment: 'serverless', host: 'h', ready: true },
+    index: { name: 'idx', dimension: o.vectorType === 'sparse' ? null : 4, metric: o.sparse || o.vectorType === 'sparse' ? 'dotproduct' : 'cosine', vectorType: o.vectorType ?? 'dense', deployment: 'serverless', host: 'h', ready: true },
     namespaces: (o.namespaces ?? ['', 'ns']).map((name) => ({ name, recordCount: 1 })),
-    sparseDetected: o.sparse ?? false,
+    capabilities: fullCapabilities(o.emptyRows ? { nullableVectors: { value: false, how: 'documented', detail: 'test' }, emptySparseRows: { value: true, how: 'documented', detail: 'test' } } : {}),
   });
 }
 
@@ -46,7 +47,7 @@ describe('buildRow', () => {
   });
 
   it('uses renamed fields, leaves the namespace out in partitions mode and fills an empty sparse vector', () => {
-    const p = plan({ partitionKey: false, sparse: true, fields: { id: 'pk', vector: 'emb', sparseVector: 'sp', namespace: 'tenant' } });
+    const p = plan({ partitionKey: false, sparse: true, emptyRows: true, fields: { id: 'pk', vector: 'emb', sparseVector: 'sp', namespace: 'tenant' } });
     const row = buildRow(p, rec({ metadata: { k: 'v' } }));
     expect(Object.keys(row).sort()).toEqual(['emb', 'k', 'pk', 'sp']);
     expect(row['sp']).toEqual({ indices: [], values: [] });
@@ -143,8 +144,25 @@ describe('collection schema', () => {
       { name: 'namespace', data_type: 21, is_partition_key: true, max_length: 4096 },
       { name: 'id', data_type: 21, is_primary_key: true, autoID: false, max_length: 16 },
       { name: 'vector', data_type: 101, dim: 4 },
-      { name: 'sparse_vector', data_type: 104 },
+      { name: 'sparse_vector', data_type: 104, nullable: true },
     ]);
+  });
+
+  it('in namespaceAndId mode the key is its own field and the Pinecone id a plain one', () => {
+    const spec = parseJobSpec({ source: { apiKey: 'k', index: 'idx' }, target: { address: 'a', collection: 'c', primaryKey: 'namespaceAndId', maxIdLength: 16 } });
+    const p = planCollection({
+      spec,
+      index: { name: 'idx', dimension: 4, metric: 'cosine', vectorType: 'dense', deployment: 'serverless', host: 'h', ready: true },
+      namespaces: [{ name: 'a', recordCount: 1 }],
+      capabilities: fullCapabilities(),
+    });
+    expect(collectionFields(p)).toEqual([
+      { name: 'namespace', data_type: 21, is_partition_key: true, max_length: 4096 },
+      { name: 'pk', data_type: 21, is_primary_key: true, autoID: false, max_length: 4 + 2 + 4096 + 16 },
+      { name: 'id', data_type: 21, max_length: 16 },
+      { name: 'vector', data_type: 101, dim: 4 },
+    ]);
+    expect(buildRow(p, rec({ namespace: 'tenant-a', id: 'r0' }))).toMatchObject({ pk: '8:tenant-a:r0', id: 'r0', namespace: 'tenant-a' });
   });
 
   it('compares an existing collection with the plan', () => {

@@ -1,4 +1,4 @@
-import { DYNAMIC_FIELD, MAX_DYNAMIC_FIELD_BYTES, MAX_SPARSE_INDEX, rejectionReason, utf8Bytes, type CollectionPlan, type Metadata, type MetadataValue, type VectorRecord } from '@p2m/core';
+import { DYNAMIC_FIELD, MAX_DYNAMIC_FIELD_BYTES, MAX_SPARSE_INDEX, namespaceAndIdKey, rejectionReason, type CollectionPlan, type Metadata, type MetadataValue, type VectorRecord } from '@p2m/core';
 
 export { DYNAMIC_FIELD, MAX_DYNAMIC_FIELD_BYTES, MAX_SPARSE_INDEX, rejectionReason };
 
@@ -36,16 +36,20 @@ function sortedSparse(indices: readonly number[], values: ArrayLike<number>): { 
  * One Milvus row for a valid record (see `rejectionReason`). Dense values become a plain number
  * array (the SDK deep-copies rows through JSON, which would turn a Float32Array into an object);
  * every float32 is a double exactly, so nothing is rounded. Sparse vectors go as `{ indices, values }`
- * (an array of pairs would be stored empty). A hybrid record without sparse values gets an empty
- * sparse vector, which Milvus accepts and which reads back as none.
+ * (an array of pairs would be stored empty). A hybrid record without sparse values leaves a
+ * nullable sparse field out (NULL), or gets an empty sparse vector where the plan says `emptyRow`.
  */
 export function buildRow(plan: CollectionPlan, r: VectorRecord): MilvusRow {
   const row: MilvusRow = {};
   if (r.metadata) for (const key of Object.keys(r.metadata)) row[key] = r.metadata[key];
+  if (plan.primaryKey === 'namespaceAndId') row[plan.names.primaryKey] = namespaceAndIdKey(r.namespace, r.id);
   row[plan.names.id] = r.id;
   if (plan.namespaceMode === 'partitionKey') row[plan.names.namespace] = r.namespace;
   if (plan.hasDense && r.values) row[plan.names.vector] = Array.from(r.values);
-  if (plan.hasSparse) row[plan.names.sparseVector] = r.sparse ? sortedSparse(r.sparse.indices, r.sparse.values) : { indices: [], values: [] };
+  if (plan.hasSparse) {
+    if (r.sparse && r.sparse.indices.length > 0) row[plan.names.sparseVector] = sortedSparse(r.sparse.indices, r.sparse.values);
+    else if (plan.sparseRows !== 'nullable') row[plan.names.sparseVector] = { indices: [], values: [] };
+  }
   return row;
 }
 

@@ -3,7 +3,8 @@ import milvusProto from '@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus.
 import { describe, expect, it } from 'vitest';
 import { parseJobSpec, planCollection, type CollectionPlan, type VectorRecord } from '@p2m/core';
 import { decodeMutationResult, parseAddress } from './grpc-writer.ts';
-import { writerKind } from './sink.ts';
+import { writerKind } from './connection.ts';
+import { fullCapabilities } from '@p2m/testing';
 import { encodeUpsertRequest } from './upsert-request.ts';
 
 // The oracle is the SDK's own copy of the Milvus protos, decoded by protobufjs: what a Milvus
@@ -36,9 +37,9 @@ function plan(o: { partitionKey?: boolean; sparse?: boolean; vectorType?: 'dense
   });
   return planCollection({
     spec,
-    index: { name: 'idx', dimension: o.vectorType === 'sparse' ? null : (o.dim ?? 4), metric: 'dotproduct', vectorType: o.vectorType ?? 'dense', deployment: 'serverless', host: 'h', ready: true },
+    index: { name: 'idx', dimension: o.vectorType === 'sparse' ? null : (o.dim ?? 4), metric: o.sparse || o.vectorType === 'sparse' ? 'dotproduct' : 'cosine', vectorType: o.vectorType ?? 'dense', deployment: 'serverless', host: 'h', ready: true },
     namespaces: ['', 'ns', 'other'].map((name) => ({ name, recordCount: 1 })),
-    sparseDetected: o.sparse ?? false,
+    capabilities: fullCapabilities(),
   });
 }
 

@@ -1,5 +1,5 @@
 import { endianness } from 'node:os';
-import { DYNAMIC_FIELD, type CollectionPlan, type VectorRecord } from '@p2m/core';
+import { DYNAMIC_FIELD, namespaceAndIdKey, type CollectionPlan, type VectorRecord } from '@p2m/core';
 
 /**
  * The sink's column-wise write task (pure, no I/O): valid `VectorRecord`s straight to the bytes of
@@ -163,6 +163,11 @@ function denseColumn(name: string, dim: number, vectors: Float32Array[]): Column
   };
 }
 
+/** Whether a record carries sparse values (Pinecone omits them on the dense records of a hybrid index). */
+export function hasSparseValues(r: VectorRecord): boolean {
+  return r.sparse !== null && r.sparse.indices.length > 0;
+}
+
 /** One sparse row as SparseFloatArray content: (uint32 LE index, float32 LE value) pairs, ascending. */
 export function sparseRowBytes(sparse: VectorRecord['sparse']): Buffer {
   if (!sparse || sparse.indices.length === 0) return Buffer.alloc(0);
@@ -211,10 +216,14 @@ function sparseColumn(name: string, rows: Buffer[], dim: number): Column {
  */
 export function encodeUpsertRequest(plan: CollectionPlan, partition: string | undefined, records: readonly VectorRecord[]): Buffer {
   const columns: Column[] = [];
+  if (plan.primaryKey === 'namespaceAndId') columns.push(stringColumn(plan.names.primaryKey, records.map((r) => namespaceAndIdKey(r.namespace, r.id))));
   columns.push(stringColumn(plan.names.id, records.map((r) => r.id)));
   if (plan.namespaceMode === 'partitionKey') columns.push(stringColumn(plan.names.namespace, records.map((r) => r.namespace)));
   if (plan.hasDense) columns.push(denseColumn(plan.names.vector, plan.dimension!, records.map((r) => r.values!)));
-  if (plan.hasSparse) {
+  // A nullable sparse field is left out of a request whose records have no sparse values: Milvus
+  // stores NULL for a nullable field a write omits. (The sink sends such records in a request of
+  // their own; valid_data on a sparse column is not read by Milvus Lite 3.2.2.)
+  if (plan.hasSparse && !(plan.sparseRows === 'nullable' && !records.some(hasSparseValues))) {
     let dim = 0;
     const rows = records.map((r) => {
       const bytes = sparseRowBytes(r.sparse);

@@ -4,6 +4,7 @@
 // Accepted look-alikes and case-distinct ids stay distinct records.
 import { describe, expect, it } from 'vitest';
 import { planCollection, parseJobSpec, rejectionReason, type CollectionPlan, type VectorRecord } from '@p2m/core';
+import { fullCapabilities } from '@p2m/testing';
 import { dedupeLastWins, planBatches } from './task.ts';
 
 function hybridPlan(sparseOnly = false): CollectionPlan {
@@ -14,8 +15,8 @@ function hybridPlan(sparseOnly = false): CollectionPlan {
       ? { name: 'idx', dimension: null, metric: 'dotproduct', vectorType: 'sparse', deployment: 'serverless', host: 'h', ready: true }
       : { name: 'idx', dimension: 4, metric: 'dotproduct', vectorType: 'dense', deployment: 'serverless', host: 'h', ready: true },
     namespaces: [{ name: '', recordCount: 10 }],
-    sparseDetected: true,
-  } as Parameters<typeof planCollection>[0]);
+    capabilities: fullCapabilities(),
+  });
 }
 
 const rec = (id: string, extra: Partial<VectorRecord> = {}): VectorRecord => ({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planCollection, parseJobSpec, type CollectionPlan, type VectorRecord } from '@p2m/core';
+import { fullCapabilities } from '@p2m/testing';
 import { dedupeLastWins, planBatches } from './task.ts';
 
 function plan(overrides: { partitionKey?: boolean; maxIdLength?: number; sparse?: boolean } = {}): CollectionPlan {
@@ -9,12 +10,12 @@ function plan(overrides: { partitionKey?: boolean; maxIdLength?: number; sparse?
   });
   return planCollection({
     spec,
-    index: { name: 'idx', dimension: 3, metric: 'dotproduct', vectorType: 'dense', deployment: 'serverless', host: 'h', ready: true },
+    index: { name: 'idx', dimension: 3, metric: overrides.sparse === false ? 'cosine' : 'dotproduct', vectorType: 'dense', deployment: 'serverless', host: 'h', ready: true },
     namespaces: [
       { name: '', recordCount: 1 },
       { name: 'a-b', recordCount: 1 },
     ],
-    sparseDetected: overrides.sparse ?? true,
+    capabilities: fullCapabilities(),
   });
 }
 

@@ -1,18 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import {
+  DEFAULT_DEADLINE_MS,
   JobBoard,
+  RetryPolicies,
   dlqTopic,
   errorMessage,
   loaderGroup,
   openSecrets,
   recordsTopic,
-  retry,
   workerStatusKey,
   type JobRecord,
   type LogClient,
   type LogRecord,
   type Logger,
-  type MilvusSinkPort,
+  type MilvusTarget,
 } from '@p2m/core';
 import { runLoader } from './runtime.ts';
 
@@ -24,19 +25,26 @@ import { runLoader } from './runtime.ts';
 export interface LoaderWorkerOptions {
   log: LogClient;
   board: JobBoard;
-  sinkFactory: (target: { address: string; token?: string | undefined }) => MilvusSinkPort;
+  sinkFactory: (target: { address: string; token?: string | undefined }) => MilvusTarget;
   decode: (value: Buffer) => Promise<LogRecord>;
   secretKey: string;
   logger: Logger;
   workerId?: string;
   /** Milvus may stay down this long before the job is failed (it can be resumed). */
   sinkDeadlineMs?: number;
+  /** Kafka (and the registry) may stay down this long before the job is failed. */
+  kafkaDeadlineMs?: number;
   onBatch?: (jobId: string, info: { loaded: number; failed: number; seconds: number; bytes: number }) => void;
   onRetry?: (jobId: string, error: unknown) => void;
 }
 
 /** Enough for a few hundred 768-d rows per upsert; more only delays the first write. */
 const FETCH_MIN_BYTES = 1024 * 1024;
+/**
+ * Partitions a loader works on at once: a write to a remote Milvus waits for the network, and while
+ * it does, the batches of the other partitions this member owns are decoded and written.
+ */
+const PARTITIONS_IN_FLIGHT = 4;
 
 interface Running {
   generation: number;
@@ -92,23 +100,24 @@ export class LoaderWorker {
       if (abort.signal.aborted) return;
       logger.error({ err: errorMessage(err) }, 'loading failed');
       const code = (err as { code?: string }).code ?? 'INTERNAL';
-      // The job's error is what a user sees first: say which system is down and what to do.
-      const message =
-        code === 'TARGET_UNAVAILABLE' && (err as { retriable?: boolean }).retriable === true
-          ? `Milvus (${record.spec.target.address}) stayed unreachable past the sink deadline (P2M_SINK_DEADLINE_MS=${this.opts.sinkDeadlineMs ?? 120_000} ms): ${errorMessage(err)}; once Milvus is back, resume the job`
-          : errorMessage(err);
-      await this.report(record, 'failed', { code, message }).catch(() => undefined);
+      // The job's error is what a user sees first: RetriesExhausted names the system and what to do.
+      const hint = (err as { hint?: string }).hint;
+      await this.report(record, 'failed', { code, message: hint ? `${errorMessage(err)}; ${hint}` : errorMessage(err) }).catch(() => undefined);
     });
     this.running.set(record.id, { generation: record.generation, abort, done });
   }
 
   private async load(record: JobRecord, signal: AbortSignal, logger: Logger): Promise<void> {
     const secrets = openSecrets(record.sealedSecrets, this.opts.secretKey);
-    const sink = this.opts.sinkFactory({ address: record.spec.target.address, token: secrets.token });
+    const target = this.opts.sinkFactory({ address: record.spec.target.address, token: secrets.token });
+    // Plans made before the target was probed carry no decision: flush before commit then (safe).
+    const flushBeforeCommit = record.plan.flushBeforeCommit ?? record.spec.options.flushBeforeCommit !== 'never';
+    const writer = target.writer(record.plan, { flushBeforeCommit });
     const admin = this.opts.log.admin();
     const producer = this.opts.log.producer();
     const topic = recordsTopic(record.topicJobId);
     const group = loaderGroup(record.id);
+    let owned = new Set<number>();
     const consumer = this.opts.log.consumer({
       groupId: group,
       topics: [topic],
@@ -117,14 +126,15 @@ export class LoaderWorker {
       // While the topic is still being filled, wait (at most batchMaxWaitMs) for fuller batches.
       minBytes: Math.min(record.spec.options.batchBytes, FETCH_MIN_BYTES),
       maxWaitMs: record.spec.options.batchMaxWaitMs,
+      partitionsConsumedConcurrently: PARTITIONS_IN_FLIGHT,
+      onAssignment: (assigned) => {
+        const now = new Set(assigned.filter((a) => a.topic === topic).map((a) => a.partition));
+        writer.forget([...owned].filter((p) => !now.has(p)));
+        owned = now;
+      },
     });
+    const onRetry = ({ error }: { error: unknown }): void => this.opts.onRetry?.(record.id, error);
     try {
-      const mode = record.spec.options.flushBeforeCommit ?? 'auto';
-      const flushBeforeCommit =
-        mode === 'always' ||
-        (mode === 'auto' &&
-          !(await retry(() => sink.persistsAcknowledgedWrites(), { retries: Infinity, deadlineMs: this.opts.sinkDeadlineMs ?? 120_000, signal, maxDelayMs: 5_000 })));
-      if (signal.aborted) return;
       logger.info({ topic, group, flushBeforeCommit }, 'loader joined the job');
       await runLoader({
         jobId: record.id,
@@ -133,25 +143,26 @@ export class LoaderWorker {
         plan: record.plan,
         consumer,
         producer,
-        sink,
+        writer,
         decode: this.opts.decode,
         batchBytes: record.spec.options.batchBytes,
-        flushBeforeCommit,
         ...(record.spec.options.rateLimits.upsertRecordsPerSecond
           ? { partitionRecordsPerSecond: record.spec.options.rateLimits.upsertRecordsPerSecond / record.spec.options.topicPartitions }
           : {}),
         committedMetadata: async (partition) => (await admin.groupOffsets(group, topic)).find((o) => o.partition === partition)?.metadata ?? null,
-        sinkDeadlineMs: this.opts.sinkDeadlineMs ?? 120_000,
+        policies: {
+          sink: RetryPolicies.sink(record.spec.target.address, this.opts.sinkDeadlineMs ?? DEFAULT_DEADLINE_MS, signal, onRetry),
+          log: RetryPolicies.log(this.opts.kafkaDeadlineMs ?? DEFAULT_DEADLINE_MS, signal, onRetry),
+        },
         signal,
         log: logger,
         onBatch: (info) => this.opts.onBatch?.(record.id, info),
-        onRetry: (error) => this.opts.onRetry?.(record.id, error),
       });
     } finally {
       await consumer.stop().catch(() => undefined);
       await producer.close().catch(() => undefined);
       await admin.close().catch(() => undefined);
-      await sink.close().catch(() => undefined);
+      await target.close().catch(() => undefined);
     }
   }
 

@@ -1,3 +1,4 @@
+import { fullCapabilities } from '@p2m/testing';
 import {
   ACTIVE_STATUSES,
   EtlError,
@@ -85,6 +86,7 @@ export class InMemoryJobService implements JobService {
         description: spec.target.description,
         partitionKey: spec.target.partitionKey,
         maxIdLength: spec.target.maxIdLength,
+        primaryKey: spec.target.primaryKey,
         fields: spec.target.fields,
       },
       options: spec.options,
@@ -240,7 +242,7 @@ export class InMemoryJobService implements JobService {
         hint: 'check the index name and the API key’s project',
       });
     }
-    return planCollection({ spec, index: index.description, namespaces: index.namespaces, sparseDetected: false });
+    return planCollection({ spec, index: index.description, namespaces: index.namespaces, capabilities: fullCapabilities() });
   }
 
   #ensureCollectionFree(collection: string): void {

@@ -18,6 +18,7 @@ import {
   recordsTopic,
   redactSpec,
   retry,
+  RetryPolicies,
   sealSecrets,
   type CollectionPlan,
   type DlqEntry,
@@ -34,7 +35,8 @@ import {
   type LogConsumer,
   type LogRecord,
   type Logger,
-  type MilvusSinkPort,
+  type MilvusTarget,
+  type TargetCapabilities,
   type PineconeSourcePort,
   type StateCodec,
 } from '@p2m/core';
@@ -51,7 +53,7 @@ export interface SourceFactory {
   (source: { apiKey: string; index: string; controllerHostUrl?: string | undefined }): PineconeSourcePort;
 }
 export interface SinkFactory {
-  (target: { address: string; token?: string | undefined }): MilvusSinkPort;
+  (target: { address: string; token?: string | undefined }): MilvusTarget;
 }
 
 export interface ControllerJobServiceOptions {
@@ -81,8 +83,6 @@ export interface ControllerJobServiceOptions {
 }
 
 const STATE_PARTITIONS = 6;
-/** Source calls while planning: about 20 s of backoff at most before a transient error is reported. */
-const PLANNING_RETRY = { retries: 8, initialDelayMs: 200, maxDelayMs: 4_000 };
 
 export class ControllerJobService implements JobService {
   readonly board: JobBoard;
@@ -299,13 +299,16 @@ export class ControllerJobService implements JobService {
     const source = this.opts.sourceFactory(spec.source);
     // A 429 or 5xx from the source must not refuse the job: retry it (bounded, the caller waits).
     // Permanent answers (401, 404, a pod index) are not retriable and fail at once.
-    const { index, namespaces, sparseDetected } = await retry(async () => {
-      const index = await source.describeIndex();
-      const namespaces = await source.listNamespaces();
-      const sparseDetected = index.vectorType === 'dense' && index.metric === 'dotproduct' ? await detectSparse(source, namespaces.map((n) => n.name)) : false;
-      return { index, namespaces, sparseDetected };
-    }, PLANNING_RETRY);
-    const plan = planCollection({ spec, index, namespaces, sparseDetected });
+    const { index, namespaces } = await retry(async () => ({ index: await source.describeIndex(), namespaces: await source.listNamespaces() }), RetryPolicies.planning('Pinecone'));
+    // What the target can do, asked of it: the plan refuses here what it cannot hold.
+    const target = this.opts.sinkFactory(spec.target);
+    let capabilities: TargetCapabilities;
+    try {
+      capabilities = await retry(() => target.capabilities(), RetryPolicies.planning(`Milvus (${spec.target.address})`));
+    } finally {
+      await target.close();
+    }
+    const plan = planCollection({ spec, index, namespaces, capabilities });
     if (spec.source.namespaces) {
       const known = new Set(namespaces.map((n) => n.name));
       const unknown = plan.source.namespaces.filter((n) => !known.has(n.name)).map((n) => n.name);
@@ -566,7 +569,7 @@ export class ControllerJobService implements JobService {
     await this.refreshProgress(record).catch((err: unknown) => this.logger.debug({ jobId: record.id, err: errorMessage(err) }, 'progress unavailable'));
   }
 
-  private sinkFor(record: JobRecord): MilvusSinkPort {
+  private sinkFor(record: JobRecord): MilvusTarget {
     const secrets = openSecrets(record.sealedSecrets, this.opts.secretKey);
     return this.opts.sinkFactory({ address: record.spec.target.address, token: secrets.token });
   }
@@ -602,6 +605,7 @@ export class ControllerJobService implements JobService {
         description: spec.target.description,
         partitionKey: spec.target.partitionKey,
         maxIdLength: spec.target.maxIdLength,
+        primaryKey: spec.target.primaryKey,
         fields: spec.target.fields,
       },
       options: spec.options,
@@ -611,17 +615,6 @@ export class ControllerJobService implements JobService {
       report: record.report,
     };
   }
-}
-
-/** A hybrid index is dense + dotproduct with sparse values on its records: look at a few. */
-async function detectSparse(source: PineconeSourcePort, namespaces: string[]): Promise<boolean> {
-  for (const ns of namespaces.slice(0, 5)) {
-    const page = await source.listPage(ns, null, 20);
-    if (page.ids.length === 0) continue;
-    const vectors = await source.fetch(ns, page.ids);
-    if (vectors.some((v) => v.sparseValues && v.sparseValues.indices.length > 0)) return true;
-  }
-  return false;
 }
 
 function newJobId(): string {

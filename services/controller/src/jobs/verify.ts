@@ -6,7 +6,7 @@ import {
   type JobRecord,
   type LogClient,
   type LogRecord,
-  type MilvusSinkPort,
+  type SinkReader,
   type NamespaceVerification,
   type PineconeSourcePort,
   type RecordMismatch,
@@ -24,7 +24,7 @@ import {
 export interface VerifyDeps {
   record: JobRecord;
   log: LogClient;
-  sink: MilvusSinkPort;
+  sink: SinkReader;
   /** Absent for a replay: the log is then the source of truth. */
   source: PineconeSourcePort | null;
   decode: (value: Buffer) => Promise<LogRecord>;
@@ -182,7 +182,7 @@ export async function verifyJob(deps: VerifyDeps): Promise<VerificationReport> {
   };
 }
 
-async function allTargetIds(sink: MilvusSinkPort, plan: CollectionPlan, ns: string): Promise<Set<string>> {
+async function allTargetIds(sink: SinkReader, plan: CollectionPlan, ns: string): Promise<Set<string>> {
   const ids = new Set<string>();
   let after: string | null = null;
   for (;;) {

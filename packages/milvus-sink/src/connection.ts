@@ -1,0 +1,133 @@
+import { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { EtlError } from '@p2m/core';
+import { checked, toEtlError, type FailureContext } from './errors.ts';
+import { createGrpcWriter, type GrpcWriter } from './grpc-writer.ts';
+
+/**
+ * One connection to a Milvus / Zilliz Cloud target: the SDK client (DDL, queries) and, for
+ * upserts, a gRPC channel of p2m's own. The admin, the writer and the reader share it. It does not
+ * retry: the SDK retries a failed call a few times within milliseconds, and the runtimes own the
+ * backoff policy from `EtlError.retriable`.
+ */
+
+export interface MilvusSinkOptions {
+  /** `127.0.0.1:19530`, or `https://<cluster>.zillizcloud.com` (TLS). */
+  address: string;
+  /** Zilliz Cloud API key or `user:password`. Never logged. */
+  token?: string | undefined;
+  ssl?: boolean | undefined;
+  /** Deadline of one call; a hung server becomes a retriable error. */
+  timeoutMs?: number | undefined;
+  /** Deadline of `loadCollection` and `flush`, which wait for the server to finish. */
+  longTimeoutMs?: number | undefined;
+  /**
+   * How upserts are sent: `grpc` (default) builds the request column-wise from the records on a
+   * gRPC channel of the sink's own; `sdk` sends rows through the Node SDK. Env `P2M_MILVUS_WRITER`.
+   */
+  writer?: MilvusWriterKind | undefined;
+}
+
+export type MilvusWriterKind = 'grpc' | 'sdk';
+
+export function writerKind(option: MilvusWriterKind | undefined, env: NodeJS.ProcessEnv = process.env): MilvusWriterKind {
+  const kind = option ?? (env.P2M_MILVUS_WRITER || 'grpc');
+  if (kind !== 'grpc' && kind !== 'sdk') throw new EtlError('INTERNAL', `P2M_MILVUS_WRITER must be "grpc" or "sdk", got "${kind}"`, { retriable: false });
+  return kind;
+}
+
+export interface MilvusConnection {
+  readonly address: string;
+  readonly timeout: number;
+  readonly longTimeout: number;
+  readonly writerKind: MilvusWriterKind;
+  /** Calls the SDK and turns a failed call or a failed status into an EtlError. */
+  call<T>(ctx: FailureContext, fn: (c: MilvusClient) => Promise<T>): Promise<T>;
+  /** p2m's own upsert channel (made on first use). */
+  grpc(): GrpcWriter;
+  /**
+   * Identifies the unbroken connection upserts go over: the same number before a write and after a
+   * later flush means one server process took both (a server that restarts, and forgets what it had
+   * not flushed, breaks the connection). null when it cannot tell (not connected, or the SDK write path).
+   */
+  epoch(): number | null;
+  collectionNames(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export function openConnection(options: MilvusSinkOptions): MilvusConnection {
+  const timeout = options.timeoutMs ?? 60_000;
+  const longTimeout = options.longTimeoutMs ?? 600_000;
+  const kind = writerKind(options.writer);
+  let client: MilvusClient | null = null;
+  let grpcWriter: GrpcWriter | null = null;
+  let connectFailed = false;
+  let closed = false;
+
+  /**
+   * The SDK connects once, in its constructor, and a failed first connect poisons that client for
+   * good (every call re-throws it) — and is an unhandled rejection. So the rejection is observed
+   * here and a fresh client is made on the next call: a sink created while Milvus is down recovers.
+   */
+  function current(): MilvusClient {
+    if (closed) throw new EtlError('INTERNAL', 'the Milvus sink is closed');
+    if (client && !connectFailed) return client;
+    if (client) void client.closeConnection().catch(() => undefined);
+    connectFailed = false;
+    const made = new MilvusClient({
+      address: options.address,
+      token: options.token,
+      ssl: options.ssl,
+      timeout,
+      logLevel: 'error',
+      // The SDK pings every 10 s, even between calls; servers with gRPC's default policy (at most
+      // one ping per 5 min without data, Milvus Lite among them) answer with GOAWAY "too many
+      // pings", which fails every call that takes longer (an index build on a large collection)
+      // with RESOURCE_EXHAUSTED, again and again. Every call has a deadline to notice a dead server.
+      channelOptions: { 'grpc.keepalive_time_ms': 330_000, 'grpc.keepalive_permit_without_calls': 0 },
+    });
+    made.connectPromise.catch(() => {
+      if (client === made) connectFailed = true;
+    });
+    client = made;
+    return made;
+  }
+
+  async function call<T>(ctx: FailureContext, fn: (c: MilvusClient) => Promise<T>): Promise<T> {
+    let response: T;
+    try {
+      response = await fn(current());
+    } catch (err) {
+      throw toEtlError(err, ctx);
+    }
+    return checked(response, ctx);
+  }
+
+  return {
+    address: options.address,
+    timeout,
+    longTimeout,
+    writerKind: kind,
+    call,
+    grpc() {
+      if (closed) throw new EtlError('INTERNAL', 'the Milvus sink is closed');
+      grpcWriter ??= createGrpcWriter({ address: options.address, token: options.token, ssl: options.ssl });
+      return grpcWriter;
+    },
+    epoch() {
+      return kind === 'grpc' && grpcWriter && !closed ? grpcWriter.connectionEpoch() : null;
+    },
+    async collectionNames() {
+      const res = await call({ what: 'listing collections', permanent: 'TARGET_UNAVAILABLE' }, (c) => c.listCollections({ timeout }));
+      return (res.data ?? []).map((c) => c.name);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      const c = client;
+      client = null;
+      grpcWriter?.close();
+      grpcWriter = null;
+      await c?.closeConnection().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,171 @@
+import { EtlError, primaryKeyOf, type CollectionPlan, type SinkReader, type VectorRecord } from '@p2m/core';
+import type { MilvusConnection } from './connection.ts';
+import { statusFailed, toEtlError, type FailureContext } from './errors.ts';
+import { and, compareUtf8, fieldIn, namespaceScope, quote } from './filter.ts';
+import { outputFields, rowToRecord, type MilvusRow } from './rows.ts';
+
+/** Verification's view of the target: flush, index, load, then read back. */
+
+/** Milvus answers at most this many rows per query (limit + offset ≤ 16,384). */
+export const MAX_QUERY_ROWS = 16_384;
+/** Keys per `in [...]` lookup: keeps expressions short, well under any request limit. */
+const KEYS_PER_LOOKUP = 256;
+const STRONG = 'Strong' as const;
+
+export function createReader(conn: MilvusConnection): SinkReader {
+  const job = (what: string, collection: string): FailureContext => ({ what, permanent: 'TARGET_UNSUPPORTED', collection });
+
+  async function flush(plan: CollectionPlan): Promise<void> {
+    await conn.call(job(`flushing "${plan.collection}"`, plan.collection), (c) => c.flushSync({ collection_names: [plan.collection], timeout: conn.longTimeout }));
+  }
+
+  async function createIndexes(plan: CollectionPlan): Promise<void> {
+    for (const index of plan.indexes) {
+      const existing = await conn
+        .call({ what: 'describing indexes', permanent: 'TARGET_UNSUPPORTED', collection: plan.collection }, (c) =>
+          c.describeIndex({ collection_name: plan.collection, field_name: index.field, timeout: conn.timeout }),
+        )
+        .catch((err: unknown) => {
+          const e = toEtlError(err, job('describing indexes', plan.collection));
+          // A field without an index answers with a failed status ("index not found"): nothing to compare.
+          if (e.retriable) throw e;
+          return null;
+        });
+      const description = existing && !statusFailed(existing.status) ? existing.index_descriptions?.find((d) => d.field_name === index.field) : undefined;
+      if (description) {
+        const param = (key: string): string | undefined => description.params.find((p) => p.key === key)?.value as string | undefined;
+        if (param('index_type') === index.indexType && param('metric_type') === index.metricType) continue;
+        throw new EtlError(
+          'TARGET_UNSUPPORTED',
+          `field "${index.field}" of "${plan.collection}" already has a ${String(param('index_type'))}/${String(param('metric_type'))} index; the plan needs ${index.indexType}/${index.metricType}`,
+          { retriable: false, hint: 'drop that index, or migrate into a new collection' },
+        );
+      }
+      await conn.call(job(`creating the ${index.indexType} index on "${index.field}"`, plan.collection), (c) =>
+        c.createIndex({ collection_name: plan.collection, field_name: index.field, index_name: index.field, index_type: index.indexType, metric_type: index.metricType, timeout: conn.timeout }),
+      );
+    }
+  }
+
+  async function loadCollection(plan: CollectionPlan): Promise<void> {
+    await conn.call(job(`loading "${plan.collection}"`, plan.collection), (c) => c.loadCollectionSync({ collection_name: plan.collection, timeout: conn.longTimeout }));
+  }
+
+  async function query(plan: CollectionPlan, what: string, req: { filter: string; partitionNames?: string[] | undefined; outputFields: string[]; limit?: number; params?: Record<string, string> }): Promise<MilvusRow[]> {
+    const res = await conn.call(job(what, plan.collection), (c) =>
+      c.query({
+        collection_name: plan.collection,
+        filter: req.filter,
+        output_fields: req.outputFields,
+        ...(req.partitionNames ? { partition_names: req.partitionNames } : {}),
+        ...(req.limit !== undefined ? { limit: req.limit } : {}),
+        ...(req.params ? { params: req.params } : {}),
+        consistency_level: STRONG as never,
+        timeout: conn.timeout,
+      }),
+    );
+    return res.data;
+  }
+
+  async function countByNamespace(plan: CollectionPlan, namespaces: string[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const ns of namespaces) {
+      if (plan.namespaceMode === 'partitions' && plan.partitions[ns] === undefined) {
+        counts.set(ns, 0);
+        continue;
+      }
+      const scope = namespaceScope(plan, ns);
+      const rows = await query(plan, `counting namespace ${quote(ns)} in "${plan.collection}"`, { filter: scope.filter, partitionNames: scope.partitionNames, outputFields: ['count(*)'] });
+      counts.set(ns, Number(rows[0]?.['count(*)'] ?? 0));
+    }
+    return counts;
+  }
+
+  /**
+   * Up to `limit` ids after `afterId`, in primary-key order; fewer only at the end of the namespace.
+   * `iterator: True` is what pymilvus's query iterator sends: it makes the server return the
+   * smallest matching keys (Milvus does so anyway; Milvus Lite 3 only with it). Pages are sorted
+   * here too, by UTF-8 bytes as Milvus compares VARCHAR, and topped up if a server answers short.
+   * In `namespaceAndId` mode the keys of one namespace share their prefix, so key order is id order.
+   */
+  async function listIds(plan: CollectionPlan, namespace: string, afterId: string | null, limit: number): Promise<string[]> {
+    if (plan.namespaceMode === 'partitions' && plan.partitions[namespace] === undefined) return [];
+    const n = Math.max(1, Math.min(Math.floor(limit), MAX_QUERY_ROWS));
+    const scope = namespaceScope(plan, namespace);
+    const pk = plan.primaryKeyField;
+    const ids: string[] = [];
+    let after = afterId;
+    while (ids.length < n) {
+      const want = n - ids.length;
+      const rows = await query(plan, `listing ids of namespace ${quote(namespace)} in "${plan.collection}"`, {
+        filter: and(scope.filter, after === null ? null : `${pk} > ${quote(primaryKeyOf(plan, namespace, after))}`),
+        partitionNames: scope.partitionNames,
+        outputFields: [plan.names.id],
+        limit: want,
+        params: { iterator: 'True' },
+      });
+      const page = rows.map((r) => String(r[plan.names.id])).sort(compareUtf8);
+      ids.push(...page);
+      if (page.length === 0 || page.length === want) break;
+      after = page[page.length - 1]!;
+    }
+    return ids;
+  }
+
+  async function getRecords(plan: CollectionPlan, namespace: string, ids: string[]): Promise<VectorRecord[]> {
+    if (ids.length === 0) return [];
+    if (plan.namespaceMode === 'partitions' && plan.partitions[namespace] === undefined) return [];
+    const scope = namespaceScope(plan, namespace);
+    const found = new Map<string, VectorRecord>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += KEYS_PER_LOOKUP) {
+      const chunk = unique.slice(i, i + KEYS_PER_LOOKUP);
+      const rows = await query(plan, `reading ${chunk.length} records of namespace ${quote(namespace)} from "${plan.collection}"`, {
+        filter: and(scope.filter, fieldIn(plan.primaryKeyField, chunk.map((id) => primaryKeyOf(plan, namespace, id)))),
+        partitionNames: scope.partitionNames,
+        outputFields: outputFields(plan),
+        limit: chunk.length,
+      });
+      for (const row of rows) {
+        const record = rowToRecord(plan, namespace, row);
+        found.set(record.id, record);
+      }
+    }
+    return unique.flatMap((id) => {
+      const r = found.get(id);
+      return r ? [r] : [];
+    });
+  }
+
+  /** Which namespaces hold each of these ids now (in `id` mode the primary key makes it at most one per id). */
+  async function holdersOf(plan: CollectionPlan, ids: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return out;
+    const scopes: { namespace: string | null; partitionNames?: string[] | undefined }[] =
+      plan.namespaceMode === 'partitionKey'
+        ? [{ namespace: null }]
+        : Object.entries(plan.partitions).map(([namespace, partition]) => ({ namespace, partitionNames: [partition] }));
+    const nsField = plan.names.namespace;
+    for (const scope of scopes) {
+      for (let i = 0; i < unique.length; i += KEYS_PER_LOOKUP) {
+        const chunk = unique.slice(i, i + KEYS_PER_LOOKUP);
+        const rows = await query(plan, `looking up ${chunk.length} ids in "${plan.collection}"`, {
+          filter: fieldIn(plan.names.id, chunk),
+          partitionNames: scope.partitionNames,
+          outputFields: scope.namespace === null ? [plan.names.id, nsField] : [plan.names.id],
+          limit: MAX_QUERY_ROWS,
+        });
+        for (const row of rows) {
+          const id = String(row[plan.names.id]);
+          const holders = out.get(id) ?? [];
+          holders.push(scope.namespace ?? String(row[nsField] ?? ''));
+          out.set(id, holders);
+        }
+      }
+    }
+    return out;
+  }
+
+  return { flush, createIndexes, loadCollection, countByNamespace, listIds, getRecords, holdersOf };
+}
