@@ -1,0 +1,98 @@
+import { EtlError, primaryKeyOf, type CollectionPlan, type MilvusTarget, type TargetCapabilities, type VectorRecord } from '@p2m/core';
+import { fullCapabilities } from '../capabilities.ts';
+import { createTarget } from './target.ts';
+
+/**
+ * An in-memory Milvus: collections of rows by primary key, what the server answers about itself
+ * (`capabilities`), and the failure modes the pipeline must survive — a server that does not answer
+ * (`down`), and one that restarts and, like Milvus Lite, loses what it acknowledged but never
+ * flushed (`restart()` when `capabilities.persistsAcknowledgedWrites` is false).
+ */
+export interface StoredRow {
+  record: VectorRecord;
+  /** The Milvus partition it was written to (partitions mode). */
+  partition: string | undefined;
+}
+
+export interface FakeCollection {
+  plan: CollectionPlan;
+  /** Rows a flush made durable. */
+  flushed: Map<string, StoredRow>;
+  /** Rows acknowledged since the last flush (queries see them; a restart of a Lite-like server loses them). */
+  unflushed: Map<string, StoredRow>;
+  indexes: Set<string>;
+  loaded: boolean;
+}
+
+export interface InMemoryMilvusOptions {
+  capabilities?: TargetCapabilities;
+}
+
+export class InMemoryMilvus {
+  readonly collections = new Map<string, FakeCollection>();
+  capabilities: TargetCapabilities;
+  /** While true, every call answers TARGET_UNAVAILABLE (retriable). */
+  down = false;
+  /** Bumped by every restart: a writer compares it to know whether its unflushed writes survived. */
+  epoch = 0;
+  /** Records the server refuses (as Milvus answers err_index), by predicate. */
+  refuse: ((record: VectorRecord) => string | null) | null = null;
+  /** Calls made, by name (what a test can assert on without a spy). */
+  readonly calls = new Map<string, number>();
+
+  constructor(options: InMemoryMilvusOptions = {}) {
+    this.capabilities = options.capabilities ?? fullCapabilities();
+  }
+
+  /** A connection to this server, as `createMilvusSink({ address, token })` gives one. */
+  connect(): MilvusTarget {
+    return createTarget(this);
+  }
+
+  /** A restart: a server without a write-ahead log forgets what it never flushed. */
+  restart(): void {
+    this.epoch++;
+    if (this.capabilities.persistsAcknowledgedWrites.value === false) for (const c of this.collections.values()) c.unflushed.clear();
+  }
+
+  call(name: string): void {
+    this.calls.set(name, (this.calls.get(name) ?? 0) + 1);
+    if (this.down) throw new EtlError('TARGET_UNAVAILABLE', `${name} failed: the in-memory Milvus is down (a simulated outage)`, { retriable: true });
+  }
+
+  collection(name: string): FakeCollection {
+    const c = this.collections.get(name);
+    if (!c) throw new EtlError('TARGET_UNAVAILABLE', `collection "${name}" does not exist`, { retriable: false, hint: 'create it first (SinkAdmin.createCollection)' });
+    return c;
+  }
+
+  upsert(plan: CollectionPlan, partition: string | undefined, records: VectorRecord[]): void {
+    const c = this.collection(plan.collection);
+    const durable = this.capabilities.persistsAcknowledgedWrites.value === true;
+    for (const record of records) {
+      const row = { record, partition };
+      const key = primaryKeyOf(plan, record.namespace, record.id);
+      if (durable) c.flushed.set(key, row);
+      else c.unflushed.set(key, row);
+    }
+  }
+
+  flush(name: string): void {
+    const c = this.collection(name);
+    for (const [key, row] of c.unflushed) c.flushed.set(key, row);
+    c.unflushed.clear();
+  }
+
+  /** Every row a query sees now: flushed ones overlaid with the unflushed ones. */
+  rows(name: string): Map<string, StoredRow> {
+    const c = this.collection(name);
+    return new Map([...c.flushed, ...c.unflushed]);
+  }
+
+  /** Deletes a row behind the pipeline's back (what a verification must notice). */
+  deleteRow(collection: string, key: string): void {
+    const c = this.collection(collection);
+    c.flushed.delete(key);
+    c.unflushed.delete(key);
+  }
+}

@@ -1,0 +1,111 @@
+import {
+  EtlError,
+  parseNamespaceAndIdKey,
+  type CollectionPlan,
+  type MilvusTarget,
+  type SinkAdmin,
+  type SinkReader,
+  type TargetCapabilities,
+  type VectorRecord,
+} from '@p2m/core';
+import type { InMemoryMilvus, StoredRow } from './server.ts';
+import { createFakeWriter } from './writer.ts';
+
+/** One connection to an in-memory Milvus, seen through the three ports like the real adapter. */
+export function createTarget(server: InMemoryMilvus): MilvusTarget {
+  let closed = false;
+  const use = (name: string): void => {
+    if (closed) throw new EtlError('INTERNAL', `${name}: the connection is closed`, { retriable: false });
+    server.call(name);
+  };
+  const admin = createAdmin(server, use);
+  const reader = createReader(server, use);
+  return {
+    ...admin,
+    ...reader,
+    writer: (plan, options) => createFakeWriter(server, plan, options, use),
+    close: async () => {
+      closed = true;
+    },
+  };
+}
+
+function createAdmin(server: InMemoryMilvus, use: (name: string) => void): SinkAdmin {
+  return {
+    async capabilities(): Promise<TargetCapabilities> {
+      use('capabilities');
+      return structuredClone(server.capabilities);
+    },
+    async collectionExists(name: string): Promise<boolean> {
+      use('collectionExists');
+      return server.collections.has(name);
+    },
+    async createCollection(plan: CollectionPlan): Promise<void> {
+      use('createCollection');
+      const existing = server.collections.get(plan.collection);
+      if (existing) {
+        if (JSON.stringify(existing.plan.fields) !== JSON.stringify(plan.fields)) {
+          throw new EtlError('TARGET_COLLECTION_EXISTS', `collection "${plan.collection}" exists with another schema`, { retriable: false, field: 'target.collection' });
+        }
+        return;
+      }
+      server.collections.set(plan.collection, { plan, flushed: new Map(), unflushed: new Map(), indexes: new Set(), loaded: false });
+    },
+    async dropCollection(name: string): Promise<void> {
+      use('dropCollection');
+      server.collections.delete(name);
+    },
+  };
+}
+
+function createReader(server: InMemoryMilvus, use: (name: string) => void): SinkReader {
+  /** Rows of a namespace as a query sees them; refused like a real server while the collection is not loaded. */
+  const rowsOf = (plan: CollectionPlan, namespace: string | null): StoredRow[] => {
+    const c = server.collection(plan.collection);
+    if (!c.loaded && server.capabilities.queryNeedsLoad.value) {
+      throw new EtlError('TARGET_UNSUPPORTED', `query on "${plan.collection}" failed: collection not loaded`, { retriable: false, hint: 'the collection must be indexed and loaded before it can be queried' });
+    }
+    return [...server.rows(plan.collection).values()].filter((r) => namespace === null || r.record.namespace === namespace);
+  };
+  const idOf = (plan: CollectionPlan, key: string): string => (plan.primaryKey === 'namespaceAndId' ? (parseNamespaceAndIdKey(key)?.id ?? key) : key);
+  return {
+    async flush(plan) {
+      use('flush');
+      server.flush(plan.collection);
+    },
+    async createIndexes(plan) {
+      use('createIndexes');
+      const c = server.collection(plan.collection);
+      for (const index of plan.indexes) c.indexes.add(index.field);
+    },
+    async loadCollection(plan) {
+      use('loadCollection');
+      server.collection(plan.collection).loaded = true;
+    },
+    async countByNamespace(plan, namespaces) {
+      use('countByNamespace');
+      return new Map(namespaces.map((ns) => [ns, rowsOf(plan, ns).length]));
+    },
+    async listIds(plan, namespace, afterId, limit) {
+      use('listIds');
+      const ids = rowsOf(plan, namespace).map((r) => r.record.id);
+      return ids.filter((id) => afterId === null || id > afterId).sort().slice(0, limit);
+    },
+    async getRecords(plan, namespace, ids): Promise<VectorRecord[]> {
+      use('getRecords');
+      const wanted = new Set(ids);
+      return rowsOf(plan, namespace).filter((r) => wanted.has(r.record.id)).map((r) => structuredClone(r.record));
+    },
+    async holdersOf(plan, ids) {
+      use('holdersOf');
+      const wanted = new Set(ids);
+      const holders = new Map<string, string[]>();
+      for (const [key, row] of server.rows(plan.collection)) {
+        const id = idOf(plan, key);
+        if (!wanted.has(id)) continue;
+        holders.set(id, [...(holders.get(id) ?? []), row.record.namespace]);
+      }
+      return holders;
+    },
+  };
+}
