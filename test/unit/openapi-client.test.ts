@@ -32,7 +32,7 @@ describe('ControllerClient ↔ controller', () => {
     const spec = h.spec('via_client');
     const job = await client.create(spec);
     called.add('createJob');
-    expect(job.status).toBe('PENDING');
+    expect(job.status).toBe('IN_PROGRESS');
     expect((await client.list()).map((j) => j.id)).toContain(job.id);
     called.add('listJobs');
     expect((await client.get(job.id)).id).toBe(job.id);

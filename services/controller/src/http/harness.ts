@@ -1,18 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import type { JobSpecInput } from '@p2m/core';
-import { InMemoryJobService, defaultIndex } from './in-memory-job-service.ts';
+import { createControllerWorld, fakeIndex, ScriptedJobs, type ControllerWorld } from '../testing/index.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { createControllerServer, type ControllerServer } from './server.ts';
 
-/** The controller's HTTP server over an in-memory JobService, with its log lines captured (tests only). */
+/**
+ * The controller's HTTP server over the real job service, itself over the fakes of every port,
+ * with its log lines (server and service) captured (tests only).
+ */
 export interface Harness {
   app: ControllerServer;
-  jobs: InMemoryJobService;
+  jobs: ScriptedJobs;
+  world: ControllerWorld;
   metrics: ControllerMetrics;
   token: string;
   auth: { authorization: string };
-  /** Every log line the server wrote, as written (JSON text). */
+  /** Every log line the server and the service wrote, as written (JSON text). */
   logs: string[];
   /** A valid job spec whose secrets are long random strings, so a leak is unmistakable. */
   spec(collection?: string): JobSpecInput & { source: { apiKey: string }; target: { token: string } };
@@ -23,13 +27,16 @@ export function createHarness(options: { bodyLimit?: number } = {}): Harness {
   const token = `p2m-test-${randomBytes(12).toString('hex')}`;
   const logs: string[] = [];
   const logger = pino({ level: 'trace' }, { write: (line: string) => void logs.push(line) });
-  const jobs = new InMemoryJobService({ indexes: [defaultIndex('docs-index'), defaultIndex('other-index', [{ name: 'a', recordCount: 5 }])] });
+  // The lifecycle is the test's to move (ScriptedJobs plays the rest of the cluster): no driver.
+  const world = createControllerWorld({ indexes: [fakeIndex('docs-index'), fakeIndex('other-index', { a: 5 })], drive: false, logger: logger.child({ component: 'controller' }) });
+  const jobs = new ScriptedJobs(world, world.start());
   const metrics = new ControllerMetrics({ defaultMetrics: false });
   const app = createControllerServer({ jobs, apiToken: token, metrics, logger, port: 0, bodyLimit: options.bodyLimit });
   let n = 0;
   return {
     app,
     jobs,
+    world,
     metrics,
     token,
     auth: { authorization: `Bearer ${token}` },
@@ -41,6 +48,9 @@ export function createHarness(options: { bodyLimit?: number } = {}): Harness {
         target: { address: '127.0.0.1:19530', token: `root:${randomBytes(16).toString('hex')}`, collection: collection ?? `docs_${n}` },
       };
     },
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      await world.stop();
+    },
   };
 }

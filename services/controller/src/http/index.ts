@@ -3,4 +3,3 @@ export { ControllerMetrics, type ControllerMetricsOptions } from './metrics.ts';
 export { buildOpenApiDocument, type OpenApiDocument, type OpenApiOperation } from './openapi.ts';
 export { ROUTES, type RouteSpec, type OperationId } from './routes.ts';
 export * from './api-schemas.ts';
-export { InMemoryJobService, defaultIndex, type FakeIndex } from './in-memory-job-service.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InMemoryJobService } from './in-memory-job-service.ts';
+import { createControllerWorld, ScriptedJobs } from '../testing/index.ts';
 import { ControllerMetrics } from './metrics.ts';
 
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
@@ -42,12 +42,13 @@ describe('ControllerMetrics', () => {
   });
 
   it('sets job gauges from job progress and drops jobs that are gone', async () => {
-    const jobs = new InMemoryJobService();
+    const world = createControllerWorld({ drive: false });
+    const jobs = new ScriptedJobs(world, world.start());
     const spec = (collection: string) => ({ source: { apiKey: 'k', index: 'docs-index' }, target: { address: 'a', collection } });
     const a = await jobs.create(spec('a'));
     const b = await jobs.create(spec('b'));
+    await jobs.cancel(b.id);
     jobs.update(a.id, {
-      status: 'IN_PROGRESS',
       progress: { total: { sourceCount: 1000, extracted: 500, loaded: 400, failed: 3 }, recordsPerSecond: 120.5, etaSeconds: 5, consumerLag: 97 },
     });
     const m = new ControllerMetrics({ defaultMetrics: false });
@@ -63,12 +64,14 @@ describe('ControllerMetrics', () => {
     expect(sample(text, 'p2m_job_status', { job: a.id, status: 'IN_PROGRESS' })).toBe(1);
     expect(sample(text, 'p2m_job_status', { job: a.id, status: 'PENDING' })).toBe(0);
     expect(sample(text, 'p2m_jobs', { status: 'IN_PROGRESS' })).toBe(1);
-    expect(sample(text, 'p2m_jobs', { status: 'PENDING' })).toBe(1);
+    expect(sample(text, 'p2m_jobs', { status: 'CANCELLING' })).toBe(1);
+    expect(sample(text, 'p2m_jobs', { status: 'PENDING' })).toBe(0);
 
     m.syncFromJobs((await jobs.list()).filter((j) => j.id === b.id));
     text = await m.metrics();
     expect(text).not.toContain(`job="${a.id}"`);
     expect(sample(text, 'p2m_job_records', { job: b.id, stage: 'source' })).toBe(1000);
+    await world.stop();
   });
 
   it('exports process metrics unless asked not to, one registry per instance', async () => {

@@ -1,26 +1,22 @@
 /**
- * The controller's HTTP side over the in-memory JobService with simulated jobs that make progress:
- * for looking at the Jobs page, trying the CLI, or a browser test, with no stack running.
+ * The controller's HTTP side over the real job service on the fakes of every port, with simulated
+ * jobs that make progress: for looking at the Jobs page, trying the CLI, or a browser test, with no
+ * stack running.
  *
  *   npx node services/controller/src/http/preview.ts   (P2M_API_TOKEN, P2M_CONTROLLER_PORT optional)
  */
 import { pino } from 'pino';
-import { InMemoryJobService, defaultIndex } from './in-memory-job-service.ts';
+import { createControllerWorld, fakeIndex, ScriptedJobs } from '../testing/index.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { createControllerServer } from './server.ts';
 
 const token = process.env.P2M_API_TOKEN || 'preview-token-0123456789';
 const port = Number(process.env.P2M_CONTROLLER_PORT ?? 8080);
-const jobs = new InMemoryJobService({
-  indexes: [
-    defaultIndex('products', [
-      { name: '', recordCount: 12_000 },
-      { name: 'electronics', recordCount: 8_000 },
-      { name: 'garden', recordCount: 5_000 },
-    ]),
-    defaultIndex('faq', [{ name: 'en', recordCount: 900 }]),
-  ],
+const world = createControllerWorld({
+  indexes: [fakeIndex('products', { '': 12_000, electronics: 8_000, garden: 5_000 }), fakeIndex('faq', { en: 900 })],
+  drive: false,
 });
+const jobs = new ScriptedJobs(world, world.start());
 
 const spec = (index: string, collection: string) => ({
   source: { apiKey: 'pcsk_preview_not_a_real_key', index },
@@ -36,7 +32,6 @@ jobs.update(done.id, { progress: { total: { sourceCount: 900, extracted: 900, lo
 jobs.complete(done.id);
 
 const running = await jobs.create(spec('products', 'products_v2'));
-jobs.update(running.id, { status: 'IN_PROGRESS' });
 
 // Move the running job along: ~1,500 records a second, namespace by namespace.
 const timer = setInterval(() => {
@@ -66,9 +61,9 @@ const url = await app.start();
 process.stderr.write(`Jobs page: ${url}/   token: ${token}\n`);
 process.once('SIGTERM', () => {
   clearInterval(timer);
-  void app.close().then(() => process.exit(0));
+  void app.close().then(() => world.stop()).then(() => process.exit(0));
 });
 process.once('SIGINT', () => {
   clearInterval(timer);
-  void app.close().then(() => process.exit(0));
+  void app.close().then(() => world.stop()).then(() => process.exit(0));
 });

@@ -1,0 +1,155 @@
+import {
+  ACTIVE_STATUSES,
+  RetriesExhausted,
+  errorMessage,
+  isRetriable,
+  type Checkpoint,
+  type EtlError,
+  type JobError,
+  type JobProgress,
+  type JobRecord,
+  type VerificationReport,
+  type WorkerStatus,
+} from '@p2m/core';
+import { settleProgress } from './progress.ts';
+
+/**
+ * The controller's lifecycle as one pure function (after Kubernetes controllers' `Reconcile`): what
+ * was observed about a job → what to do about it. The driver observes (board, offsets, Kafka's
+ * health, the clock), calls `decide`, carries the actions out and feeds back what it saw (a
+ * verification's outcome), so every lifecycle edge is a row in a table test.
+ */
+
+export interface ControllerLimits {
+  /** Kafka may stay unreachable this long before the active jobs this controller drives FAIL. */
+  kafkaDeadlineMs: number;
+  /** Milvus (or anything verification needs) may stay in trouble this long before the job FAILs. */
+  sinkDeadlineMs: number;
+  /** How long CANCELLING waits for the workers to stop before declaring CANCELLED anyway. */
+  cancelGraceMs: number;
+}
+
+/** Kafka has not answered this controller's probe since `since` (ms since the epoch). */
+export interface KafkaOutage {
+  since: number;
+  attempts: number;
+  lastError: unknown;
+}
+
+/** What verification came to: a report, or its latest error, since when and how often it has failed. */
+export type VerificationOutcome = { report: VerificationReport } | { error: unknown; troubleSince: number; attempts: number };
+
+export interface Observations {
+  now: number;
+  /** This controller holds the job's partition of `p2m.jobs`: it drives the job; the others only measure it. */
+  owned: boolean;
+  /** Driving the job (set-up, verification) is under way already: only a Kafka outage may act on it now. */
+  busy: boolean;
+  /** The job was FAILED by a Kafka outage and the record saying so waits for Kafka. */
+  failingForOutage: boolean;
+  kafkaDown: KafkaOutage | null;
+  /** Named in the error of a job failed by a Kafka outage. */
+  kafkaBrokers: string;
+  limits: ControllerLimits;
+  /** The job's worker reports (every generation). */
+  workers: readonly WorkerStatus[];
+  /** The extractor's checkpoints of the job's records topic, by namespace. */
+  checkpoints: ReadonlyMap<string, Checkpoint> | undefined;
+  /** Progress measured this tick; null when it was not measured. */
+  progress: JobProgress | null;
+  /** The records topic's and the loader group's offsets were read: the progress's lag is real. */
+  offsetsKnown: boolean;
+  /** Members of the job's loader group (CANCELLING); null when not asked or not answered. */
+  loaderMembers: number | null;
+  /** Fed back after a `verify` action. */
+  verification: VerificationOutcome | null;
+}
+
+export type Action =
+  | { kind: 'setUp' }
+  | { kind: 'startVerifying' }
+  | { kind: 'verify' }
+  | { kind: 'finish'; status: 'SUCCESSFUL' | 'FAILED' | 'CANCELLED'; error?: JobError; report?: VerificationReport; finalProgress?: JobProgress; note?: string }
+  /** FAILED at once in the API; the record saying so is written once Kafka answers again. */
+  | { kind: 'failForOutage'; error: JobError }
+  /** Nothing to do this tick but say why (the next tick looks again). */
+  | { kind: 'retryLater'; reason: string };
+
+export function decide(job: JobRecord, seen: Observations): Action[] {
+  if (!ACTIVE_STATUSES.has(job.status) || seen.failingForOutage) return [];
+  const outage = kafkaOutage(seen);
+  if (outage) return [outage];
+  if (!seen.owned || seen.busy) return [];
+  switch (job.status) {
+    case 'PENDING':
+      return [{ kind: 'setUp' }];
+    case 'IN_PROGRESS':
+      return whileLoading(job, seen);
+    case 'VERIFYING':
+      return whileVerifying(job, seen);
+    case 'CANCELLING':
+      return whileCancelling(job, seen);
+    default:
+      return [];
+  }
+}
+
+function kafkaOutage(seen: Observations): Action | null {
+  const down = seen.kafkaDown;
+  const deadline = seen.limits.kafkaDeadlineMs;
+  if (!seen.owned || !down || seen.now - down.since <= deadline) return null;
+  const exhausted = new RetriesExhausted(`Kafka (${seen.kafkaBrokers})`, down.lastError, down.attempts, seen.now - down.since);
+  const message = `${exhausted.message}; past the deadline P2M_KAFKA_DEADLINE_MS=${deadline} ms: once Kafka is back, resume the job`;
+  return { kind: 'failForOutage', error: { code: 'LOG_UNAVAILABLE', message, at: 'kafka' } };
+}
+
+function whileLoading(job: JobRecord, seen: Observations): Action[] {
+  const failed = seen.workers.find((w) => w.generation === job.generation && w.state === 'failed');
+  if (failed) {
+    const error = { code: failed.error?.code ?? 'INTERNAL', message: `${failed.role} ${failed.workerId}: ${failed.error?.message ?? 'failed'}`, at: failed.error?.at };
+    return [{ kind: 'finish', status: 'FAILED', error }];
+  }
+  // Lag read from offsets that could not be read is no lag: wait for a real measurement.
+  if (!seen.progress || !seen.offsetsKnown || seen.progress.consumerLag !== 0) return [];
+  if (job.mode === 'replay') return [{ kind: 'startVerifying' }];
+  const extracted = job.plan.source.namespaces.every((ns) => seen.checkpoints?.get(ns.name)?.done === true);
+  return extracted ? [{ kind: 'startVerifying' }] : [];
+}
+
+function whileVerifying(job: JobRecord, seen: Observations): Action[] {
+  const outcome = seen.verification;
+  if (!outcome) return [{ kind: 'verify' }];
+  if ('report' in outcome) {
+    const { report } = outcome;
+    const finalProgress = seen.progress ? settleProgress(seen.progress, report) : undefined;
+    if (report.passed) return [{ kind: 'finish', status: 'SUCCESSFUL', report, finalProgress }];
+    const error = { code: 'VERIFICATION_FAILED', message: report.problems.slice(0, 3).join('; '), at: 'verification' };
+    return [{ kind: 'finish', status: 'FAILED', report, finalProgress, error }];
+  }
+  // Milvus (or the source) in trouble: verification is tried again every tick up to the sink
+  // deadline. Errors that say they are permanent are ridden out too (Milvus Lite answers some
+  // passing conditions that way), but no longer than the deadline either.
+  const deadline = seen.limits.sinkDeadlineMs;
+  const elapsed = seen.now - outcome.troubleSince;
+  if (elapsed <= deadline) return [{ kind: 'retryLater', reason: `verification: ${errorMessage(outcome.error)}` }];
+  return [{ kind: 'finish', status: 'FAILED', error: verificationTrouble(job, outcome, elapsed, deadline) }];
+}
+
+function verificationTrouble(job: JobRecord, trouble: { error: unknown; attempts: number }, elapsedMs: number, deadlineMs: number): JobError {
+  const err = trouble.error;
+  const code = (err as EtlError).code ?? 'INTERNAL';
+  if (!isRetriable(err)) return { code, message: `verification failed: ${errorMessage(err)}; once that is fixed, resume the job`, at: 'verification' };
+  const system = code === 'TARGET_UNAVAILABLE' ? `Milvus (${job.spec.target.address})` : 'a system verification needs';
+  const exhausted = new RetriesExhausted(system, err, trouble.attempts, elapsedMs);
+  const message = `${exhausted.message}; past the deadline P2M_SINK_DEADLINE_MS=${deadlineMs} ms: once it is back, resume the job`;
+  return { code: exhausted.code, message, at: 'verification' };
+}
+
+function whileCancelling(job: JobRecord, seen: Observations): Action[] {
+  const requested = Date.parse(job.cancelRequestedAt ?? job.updatedAt);
+  const loadersGone = seen.loaderMembers === 0;
+  const extractorRunning = seen.workers.some((w) => w.role === 'extractor' && w.generation === job.generation && w.state === 'running');
+  if (loadersGone && !extractorRunning) return [{ kind: 'finish', status: 'CANCELLED' }];
+  if (seen.now - requested > seen.limits.cancelGraceMs) return [{ kind: 'finish', status: 'CANCELLED', note: 'workers did not confirm the stop in time; marking the job CANCELLED' }];
+  return [];
+}

@@ -1,0 +1,33 @@
+import { dlqTopic, recordsTopic, type CollectionPlan, type JobRecord, type LogAdmin, type SinkAdmin } from '@p2m/core';
+import type { JobLedger } from './ledger.ts';
+
+/** A connection to the job's target for set-up: its admin port, closed after use. */
+export type SinkAdminConnection = SinkAdmin & { close(): Promise<void> };
+
+export interface SetUpDeps {
+  admin: () => LogAdmin;
+  /** Prepares the records topic's schema (registers it) before extraction starts. */
+  prepareTopic?: ((topic: string) => Promise<void>) | undefined;
+  sinkFor: (record: JobRecord) => SinkAdminConnection;
+  ledger: JobLedger;
+}
+
+/** The collection of `plan` exists on the target afterwards (created when missing). */
+export async function ensureCollection(sink: SinkAdminConnection, plan: CollectionPlan): Promise<void> {
+  try {
+    if (!(await sink.collectionExists(plan.collection))) await sink.createCollection(plan);
+  } finally {
+    await sink.close();
+  }
+}
+
+/** PENDING → IN_PROGRESS: the topics and the collection exist. Idempotent, so an owner can redo it. */
+export async function setUpJob(deps: SetUpDeps, record: JobRecord): Promise<void> {
+  const admin = deps.admin();
+  await admin.ensureTopic({ topic: recordsTopic(record.id), partitions: record.spec.options.topicPartitions, retentionMs: -1 });
+  await admin.ensureTopic({ topic: dlqTopic(record.id), partitions: 1, retentionMs: -1 });
+  await deps.prepareTopic?.(recordsTopic(record.id));
+  await ensureCollection(deps.sinkFor(record), record.plan);
+  const current = deps.ledger.latest(record);
+  if (current.status === 'PENDING') await deps.ledger.transition(current, 'IN_PROGRESS');
+}
