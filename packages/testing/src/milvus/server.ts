@@ -15,7 +15,8 @@ export interface StoredRow {
 }
 
 export interface FakeCollection {
-  plan: CollectionPlan;
+  /** null for a collection p2m did not make (`foreignCollection`). */
+  plan: CollectionPlan | null;
   /** Rows a flush made durable. */
   flushed: Map<string, StoredRow>;
   /** Rows acknowledged since the last flush (queries see them; a restart of a Lite-like server loses them). */
@@ -37,6 +38,8 @@ export class InMemoryMilvus {
   epoch = 0;
   /** Records the server refuses (as Milvus answers err_index), by predicate. */
   refuse: ((record: VectorRecord) => string | null) | null = null;
+  /** Called after every upsert was applied (a test restarts the server there, before any flush). */
+  onUpsert: (() => void) | null = null;
   /** Calls made, by name (what a test can assert on without a spy). */
   readonly calls = new Map<string, number>();
 
@@ -75,6 +78,7 @@ export class InMemoryMilvus {
       if (durable) c.flushed.set(key, row);
       else c.unflushed.set(key, row);
     }
+    this.onUpsert?.();
   }
 
   flush(name: string): void {
@@ -87,6 +91,11 @@ export class InMemoryMilvus {
   rows(name: string): Map<string, StoredRow> {
     const c = this.collection(name);
     return new Map([...c.flushed, ...c.unflushed]);
+  }
+
+  /** A collection someone else made: p2m must refuse to write into it. */
+  foreignCollection(name: string): void {
+    this.collections.set(name, { plan: null, flushed: new Map(), unflushed: new Map(), indexes: new Set(), loaded: false });
   }
 
   /** Deletes a row behind the pipeline's back (what a verification must notice). */

@@ -44,7 +44,7 @@ function createAdmin(server: InMemoryMilvus, use: (name: string) => void): SinkA
       use('createCollection');
       const existing = server.collections.get(plan.collection);
       if (existing) {
-        if (JSON.stringify(existing.plan.fields) !== JSON.stringify(plan.fields)) {
+        if (JSON.stringify(existing.plan?.fields) !== JSON.stringify(plan.fields)) {
           throw new EtlError('TARGET_COLLECTION_EXISTS', `collection "${plan.collection}" exists with another schema`, { retriable: false, field: 'target.collection' });
         }
         return;
