@@ -14,3 +14,4 @@ export * from './job-record.ts';
 export * from './board.ts';
 export * from './config.ts';
 export * from './validate.ts';
+export * from './job-workers.ts';

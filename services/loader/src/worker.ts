@@ -2,13 +2,12 @@ import { randomBytes } from 'node:crypto';
 import {
   DEFAULT_DEADLINE_MS,
   JobBoard,
+  JobWorkers,
   RetryPolicies,
   dlqTopic,
-  errorMessage,
   loaderGroup,
   openSecrets,
   recordsTopic,
-  workerStatusKey,
   type JobRecord,
   type LogClient,
   type LogRecord,
@@ -46,65 +45,35 @@ const FETCH_MIN_BYTES = 1024 * 1024;
  */
 const PARTITIONS_IN_FLIGHT = 4;
 
-interface Running {
-  generation: number;
-  abort: AbortController;
-  done: Promise<void>;
-}
-
+/**
+ * A loader process's jobs: every job IN_PROGRESS (in any mode), as one member of its loader group.
+ * The lifecycle (follow the board, abort on a new generation, report failures) is `JobWorkers`'.
+ */
 export class LoaderWorker {
   readonly workerId: string;
   private readonly opts: LoaderWorkerOptions;
-  private readonly running = new Map<string, Running>();
-  private readonly onJob = (): void => void this.reconcile();
-  private stopped = false;
+  private readonly workers: JobWorkers;
 
   constructor(opts: LoaderWorkerOptions) {
     this.opts = opts;
     this.workerId = opts.workerId ?? `loader-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.workers = new JobWorkers({
+      role: 'loader',
+      board: opts.board,
+      workerId: this.workerId,
+      logger: opts.logger,
+      wants: (record) => record.status === 'IN_PROGRESS',
+      run: (record, signal, logger) => this.load(record, signal, logger),
+    });
   }
 
   start(): void {
-    this.opts.board.on('job', this.onJob);
-    void this.reconcile();
+    this.workers.start();
   }
 
   /** SIGTERM path: stop taking work, let in-flight batches finish or be abandoned uncommitted. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.opts.board.off('job', this.onJob);
-    const all = [...this.running.values()];
-    for (const r of all) r.abort.abort();
-    await Promise.allSettled(all.map((r) => r.done));
-    this.running.clear();
-  }
-
-  private async reconcile(): Promise<void> {
-    if (this.stopped) return;
-    for (const record of this.opts.board.jobs.values()) {
-      const current = this.running.get(record.id);
-      const wanted = record.status === 'IN_PROGRESS';
-      if (current && (!wanted || current.generation !== record.generation)) {
-        current.abort.abort();
-        this.running.delete(record.id);
-        await current.done.catch(() => undefined);
-      }
-      if (wanted && !this.running.has(record.id)) this.launch(record);
-    }
-  }
-
-  private launch(record: JobRecord): void {
-    const abort = new AbortController();
-    const logger = this.opts.logger.child({ jobId: record.id, worker: this.workerId });
-    const done = this.load(record, abort.signal, logger).catch(async (err: unknown) => {
-      if (abort.signal.aborted) return;
-      logger.error({ err: errorMessage(err) }, 'loading failed');
-      const code = (err as { code?: string }).code ?? 'INTERNAL';
-      // The job's error is what a user sees first: RetriesExhausted names the system and what to do.
-      const hint = (err as { hint?: string }).hint;
-      await this.report(record, 'failed', { code, message: hint ? `${errorMessage(err)}; ${hint}` : errorMessage(err) }).catch(() => undefined);
-    });
-    this.running.set(record.id, { generation: record.generation, abort, done });
+  stop(): Promise<void> {
+    return this.workers.stop();
   }
 
   private async load(record: JobRecord, signal: AbortSignal, logger: Logger): Promise<void> {
@@ -164,10 +133,5 @@ export class LoaderWorker {
       await admin.close().catch(() => undefined);
       await target.close().catch(() => undefined);
     }
-  }
-
-  private async report(record: JobRecord, state: 'failed', error: { code: string; message: string }): Promise<void> {
-    const status = { jobId: record.id, role: 'loader' as const, workerId: this.workerId, generation: record.generation, state, error, at: new Date().toISOString() };
-    await this.opts.board.putWorkerStatus(status, workerStatusKey(status));
   }
 }
