@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import {
   JOBS_TOPIC,
   JobBoard,
+  JobWorkers,
   errorMessage,
   openSecrets,
   recordsTopic,
-  workerStatusKey,
   type JobRecord,
   type LogClient,
   type LogConsumer,
@@ -13,7 +13,6 @@ import {
   type LogRecord,
   type Logger,
   type PineconeSourcePort,
-  type WorkerStatus,
 } from '@p2m/core';
 import type { CheckpointStore } from './checkpoints.ts';
 import { createSourceBudgets, type SourceBudgets } from './rate-budget.ts';
@@ -36,27 +35,29 @@ export interface ExtractorWorkerOptions {
   onRetry?: (jobId: string, info: { operation: string; error: unknown }) => void;
 }
 
-interface Running {
-  generation: number;
-  abort: AbortController;
-  done: Promise<void>;
-}
-
 export class ExtractorWorker {
   readonly workerId: string;
   private readonly opts: ExtractorWorkerOptions;
-  private readonly running = new Map<string, Running>();
+  private readonly workers: JobWorkers;
   /** One rate budget per source index, shared by every job and namespace reading it. */
   private readonly budgets = new Map<string, SourceBudgets>();
   private owned = new Set<number>();
   private membership: LogConsumer | null = null;
   private producer: LogProducer | null = null;
-  private stopped = false;
-  private readonly onChange = (): void => void this.reconcile();
 
   constructor(opts: ExtractorWorkerOptions) {
     this.opts = opts;
     this.workerId = opts.workerId ?? `extractor-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.workers = new JobWorkers({
+      role: 'extractor',
+      board: opts.board,
+      workerId: this.workerId,
+      logger: opts.logger,
+      wants: (record) => this.wants(record),
+      // A job that moved to another extractor stops here; one whose namespaces are all done runs to its end.
+      keeps: (record) => record.status === 'IN_PROGRESS' && this.ownsJob(record.id),
+      run: (record, signal, logger) => this.extract(record, signal, logger),
+    });
   }
 
   start(): void {
@@ -68,22 +69,16 @@ export class ExtractorWorker {
       onAssignment: (assigned) => {
         this.owned = new Set(assigned.map((a) => a.partition));
         this.opts.logger.info({ partitions: [...this.owned], worker: this.workerId }, 'extractor owns job partitions');
-        void this.reconcile();
+        void this.workers.reconcile();
       },
     });
     void this.membership.run(async () => {}).catch((err: unknown) => this.opts.logger.error({ err: errorMessage(err) }, 'extractor membership stopped'));
-    this.opts.board.on('job', this.onChange);
-    void this.reconcile();
+    this.workers.start();
   }
 
   /** SIGTERM: stop between pages (an unacknowledged page gets no checkpoint), leave the group. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.opts.board.off('job', this.onChange);
-    const all = [...this.running.values()];
-    for (const r of all) r.abort.abort();
-    await Promise.allSettled(all.map((r) => r.done));
-    this.running.clear();
+    await this.workers.stop();
     await this.membership?.stop();
     await this.producer?.close();
   }
@@ -96,35 +91,9 @@ export class ExtractorWorker {
     return !record.plan.source.namespaces.every((ns) => cps?.get(ns.name)?.done === true);
   }
 
-  private async reconcile(): Promise<void> {
-    if (this.stopped) return;
-    for (const record of this.opts.board.jobs.values()) {
-      const current = this.running.get(record.id);
-      const wanted = this.wants(record);
-      if (current && (current.generation !== record.generation || (!wanted && record.status !== 'IN_PROGRESS') || !this.ownsJob(record.id))) {
-        current.abort.abort();
-        this.running.delete(record.id);
-        await current.done.catch(() => undefined);
-      }
-      if (wanted && !this.running.has(record.id)) this.launch(record);
-    }
-  }
-
   private ownsJob(id: string): boolean {
     const p = this.opts.board.jobPartitions.get(id);
     return p !== undefined && this.owned.has(p);
-  }
-
-  private launch(record: JobRecord): void {
-    const abort = new AbortController();
-    const logger = this.opts.logger.child({ jobId: record.id, worker: this.workerId });
-    const done = this.extract(record, abort.signal, logger).catch(async (err: unknown) => {
-      if (abort.signal.aborted) return;
-      logger.error({ err: errorMessage(err) }, 'extraction failed');
-      const details = (err as { details?: { at?: string } }).details;
-      await this.report(record, 'failed', { code: (err as { code?: string }).code ?? 'INTERNAL', message: errorMessage(err), at: details?.at }).catch(() => undefined);
-    });
-    this.running.set(record.id, { generation: record.generation, abort, done });
   }
 
   private async extract(record: JobRecord, signal: AbortSignal, logger: Logger): Promise<void> {
@@ -136,7 +105,7 @@ export class ExtractorWorker {
     const budgetKey = `${sourceSpec.controllerHostUrl ?? 'pinecone'}/${sourceSpec.index}`;
     let budgets = this.budgets.get(budgetKey);
     if (!budgets) this.budgets.set(budgetKey, (budgets = createSourceBudgets(record.spec.options.rateLimits)));
-    await this.report(record, 'running');
+    await this.workers.report(record, 'running');
     const published = new Map<string, number>();
     const result = await runExtraction({
       jobId: record.id,
@@ -159,7 +128,7 @@ export class ExtractorWorker {
       onVanished: (namespace, ids) => logger.warn({ namespace, count: ids.length, sample: ids.slice(0, 3) }, 'ids listed but deleted at the source before fetch'),
       onRetry: (info) => this.opts.onRetry?.(record.id, info),
     });
-    await this.report(record, result.aborted ? 'stopped' : 'done');
+    await this.workers.report(record, result.aborted ? 'stopped' : 'done');
   }
 
   /** Checkpoints through the board: loaded from its view of `p2m.checkpoints`, saved with acks. */
@@ -168,10 +137,5 @@ export class ExtractorWorker {
       load: async (jobId) => new Map(this.opts.board.checkpoints.get(jobId) ?? []),
       save: (cp) => this.opts.board.putCheckpoint(cp),
     };
-  }
-
-  private async report(record: JobRecord, state: WorkerStatus['state'], error?: { code: string; message: string; at?: string | undefined }): Promise<void> {
-    const status: WorkerStatus = { jobId: record.id, role: 'extractor', workerId: this.workerId, generation: record.generation, state, error, at: new Date().toISOString() };
-    await this.opts.board.putWorkerStatus(status, workerStatusKey(status));
   }
 }
