@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { EtlError, SpecError, httpStatusFor, type FieldIssue } from '@p2m/core';
+import { EtlError, SpecError, type FieldIssue } from '@p2m/core';
+import { httpStatusFor } from './status-codes.ts';
 import type { ErrorResponse } from './api-schemas.ts';
 
 /**
