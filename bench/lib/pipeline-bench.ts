@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { dlqTopic, loaderGroup, recordsTopic, type LogClient } from '@p2m/core';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { REPO_ROOT, serviceArgs } from '@p2m/stack';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@p2m/cli';
 import { benchPlan, type DatasetKind } from './dataset.ts';
 import { CpuMeter, machineCpu, memoryMb, round2, secondsOf } from './proc.ts';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createLogger, generateSecretKey, readConfig, RuntimeConfigSchema, type LogClient } from '@p2m/core';
 import { createKafka } from '@p2m/kafka';
 import { readStackEnv } from '@p2m/stack';
-import { startRuntime } from '../../packages/cli/src/runtime.ts';
+import { startRuntime } from '@p2m/cli';
 import { BenchEmulator } from './emulator.ts';
 import { runningServices, type PipelineSetup } from './pipeline-bench.ts';
 import { BENCH_STACK, benchStackDown, benchStackUp } from './stack.ts';

@@ -7,7 +7,7 @@ import { fullCapabilities } from '@p2m/testing';
 import type { Emulator, GeneratorOptions } from '@p2m/emulator';
 import { createKafka, type KafkaClient } from '@p2m/kafka';
 import { createMilvusSink } from '@p2m/milvus-sink';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@p2m/cli';
 import { API_KEY, milvusAddress, startPipeline, startSeededEmulator, uniqueName } from './pipeline-harness.ts';
 import { getTestStack } from './stack.ts';
 

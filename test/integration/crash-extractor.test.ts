@@ -4,7 +4,7 @@
 // 0, the next one resumes). Controller and loaders run in the test process.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedCounts, type Emulator, type GeneratorOptions } from '@p2m/emulator';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@p2m/cli';
 import { API_KEY, expectTargetEqualsSource, milvusAddress, startPipeline, startSeededEmulator, uniqueName, waitForStatus } from './pipeline-harness.ts';
 import { expectGroupEmpty, groupMembers, killAllServices, SHARED_STACK_HINT, spawnService, stopService, waitForJob, type ServiceProcess } from './processes.ts';
 

@@ -8,7 +8,7 @@ import { loaderGroup, recordsTopic } from '@p2m/core';
 import { expectedCounts, type Emulator, type GeneratorOptions } from '@p2m/emulator';
 import { createKafka } from '@p2m/kafka';
 import { decodeCounts } from '@p2m/loader';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@p2m/cli';
 import { API_KEY, expectTargetEqualsSource, milvusAddress, startPipeline, startSeededEmulator, uniqueName, waitForStatus } from './pipeline-harness.ts';
 import { expectGroupEmpty, groupMembers, killAllServices, SHARED_STACK_HINT, spawnService, stopService, waitForJob, type ServiceProcess } from './processes.ts';
 import { getTestStack } from './stack.ts';

@@ -4,7 +4,7 @@
 // empty and the target equals the source exactly.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedCounts, type Emulator, type GeneratorOptions } from '@p2m/emulator';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@p2m/cli';
 import { API_KEY, expectTargetEqualsSource, milvusAddress, startPipeline, startSeededEmulator, uniqueName, unloadableBySparseRules, waitForStatus } from './pipeline-harness.ts';
 import { waitForJob } from './processes.ts';
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import type { Emulator } from '@p2m/emulator';
 import { startEmulator } from '@p2m/emulator';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@p2m/cli';
 import { API_KEY, milvusAddress, startPipeline, uniqueName, waitForStatus } from './pipeline-harness.ts';
 
 const INDEX = 'hostile-src';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '@p2m/emulator';
 import { createMilvusSink } from '@p2m/milvus-sink';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@p2m/cli';
 import { API_KEY, milvusAddress, startPipeline, uniqueName, waitForStatus } from './pipeline-harness.ts';
 
 // Pinecone ids are unique per namespace; a Milvus primary key is unique per collection. The same

@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import { readConfig, RuntimeConfigSchema, TERMINAL_STATUSES, type CollectionPlan, type JobView, type VectorRecord } from '@p2m/core';
 import { generateRecords, seedIndex, startEmulator, type Emulator, type GeneratorOptions } from '@p2m/emulator';
 import { createMilvusSink } from '@p2m/milvus-sink';
-import { startRuntime, type Roles, type Runtime } from '../../packages/cli/src/runtime.ts';
+import { startRuntime, type Roles, type Runtime } from '@p2m/cli';
 import { getTestStack } from './stack.ts';
 import { toVectorRecord } from '../../bench/lib/dataset.ts';
 

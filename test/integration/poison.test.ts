@@ -3,7 +3,7 @@
 // is SUCCESSFUL because every extracted record is accounted for (loaded or dead-lettered).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedCounts, generateRecords, type Emulator, type GeneratorOptions } from '@p2m/emulator';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@p2m/cli';
 import { API_KEY, expectTargetEqualsSource, milvusAddress, startPipeline, startSeededEmulator, uniqueName, waitForStatus } from './pipeline-harness.ts';
 
 // Dense only, with the generator's edge cases: a 512-char id, ids full of punctuation and of URL

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { TERMINAL_STATUSES, type JobView } from '@p2m/core';
 import { createKafka } from '@p2m/kafka';
 import { REPO_ROOT, serviceArgs } from '@p2m/stack';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@p2m/cli';
 import { SECRET_KEY } from './pipeline-harness.ts';
 import { getTestStack } from './stack.ts';
 

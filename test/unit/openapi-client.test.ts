@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpecError } from '@p2m/core';
-import { ControllerClient } from '../../packages/cli/src/client.ts';
-import { followJob } from '../../packages/cli/src/follow.ts';
-import { buildOpenApiDocument } from '../../services/controller/src/http/index.ts';
-import { createHarness, type Harness } from '../../services/controller/src/http/harness.ts';
+import { ControllerClient, followJob } from '@p2m/cli';
+import { buildOpenApiDocument } from '@p2m/controller';
+import { createHarness, type Harness } from '@p2m/controller/testing';
 
 /**
  * The CLI's client against the real controller server over HTTP: every documented operation has a

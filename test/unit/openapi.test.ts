@@ -1,7 +1,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorResponseSchema, ROUTES, buildOpenApiDocument, type OpenApiOperation, type RouteSpec } from '../../services/controller/src/http/index.ts';
-import { createHarness, type Harness } from '../../services/controller/src/http/harness.ts';
+import { ErrorResponseSchema, ROUTES, buildOpenApiDocument, type OpenApiOperation, type RouteSpec } from '@p2m/controller';
+import { createHarness, type Harness } from '@p2m/controller/testing';
 
 const doc = buildOpenApiDocument();
 const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
