@@ -58,8 +58,17 @@ export class InMemoryMilvus {
     if (this.capabilities.persistsAcknowledgedWrites.value === false) for (const c of this.collections.values()) c.unflushed.clear();
   }
 
+  readonly #failures = new Map<string, unknown[]>();
+
+  /** The next `count` calls named `name` (`createCollection`, `flush`, `write`, …) throw `error`. */
+  failNext(name: string, error: unknown, count = 1): void {
+    this.#failures.set(name, [...(this.#failures.get(name) ?? []), ...Array.from({ length: count }, () => error)]);
+  }
+
   call(name: string): void {
     this.calls.set(name, (this.calls.get(name) ?? 0) + 1);
+    const failure = this.#failures.get(name)?.shift();
+    if (failure !== undefined) throw failure;
     if (this.down) throw new EtlError('TARGET_UNAVAILABLE', `${name} failed: the in-memory Milvus is down (a simulated outage)`, { retriable: true });
   }
 

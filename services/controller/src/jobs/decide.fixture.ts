@@ -1,6 +1,7 @@
+import { expect } from 'vitest';
 import { EtlError, emptyProgress, parseJobSpec, planCollection, type Checkpoint, type JobProgress, type JobRecord, type VerificationReport, type WorkerStatus } from '@p2m/core';
 import { fullCapabilities } from '@p2m/testing';
-import type { Observations } from './decide.ts';
+import type { Action, Observations } from './decide.ts';
 
 /** Jobs and observations for the decision table (test-only). */
 export const NOW = Date.parse('2026-05-01T12:00:00.000Z');
@@ -69,3 +70,112 @@ export function report(passed: boolean, problems: string[] = []): VerificationRe
 
 export const milvusDown = new EtlError('TARGET_UNAVAILABLE', 'flushing "docs" failed: connection refused');
 export const indexClash = new EtlError('TARGET_UNSUPPORTED', 'field "vector" already has an HNSW/L2 index', { retriable: false });
+
+/**
+ * The controller's lifecycle, one row per case: a job, what was observed, what must be done.
+ * `edge` names the lifecycle edge of core/job.ts a row takes (the coverage test below holds the
+ * rows against the transition table).
+ */
+interface Row {
+  name: string;
+  edge?: string;
+  job: Partial<JobRecord>;
+  seen: Partial<Observations>;
+  want: Partial<Action>[];
+}
+
+const kafkaDown = (forMs: number) => ({ since: NOW - forMs, attempts: 7, lastError: new Error('connect ECONNREFUSED 127.0.0.1:9092') });
+const trouble = (error: unknown, forMs: number) => ({ error, troubleSince: NOW - forMs, attempts: 3 });
+
+export const DECISIONS: Row[] = [
+  // PENDING
+  { name: 'a new job is set up by its owner', edge: 'PENDING→IN_PROGRESS', job: { status: 'PENDING' }, seen: {}, want: [{ kind: 'setUp' }] },
+  { name: 'a job another controller owns is only measured', job: { status: 'PENDING' }, seen: { owned: false }, want: [] },
+  // IN_PROGRESS
+  { name: 'every namespace extracted and the lag drained: verify', edge: 'IN_PROGRESS→VERIFYING', job: {}, seen: {}, want: [{ kind: 'startVerifying' }] },
+  { name: 'records still to load', job: {}, seen: { progress: progress(3) }, want: [] },
+  { name: 'a namespace still being extracted', job: {}, seen: { checkpoints: checkpoints(['']) }, want: [] },
+  { name: 'offsets that could not be read are no drained lag', job: {}, seen: { offsetsKnown: false }, want: [] },
+  { name: 'not measured yet', job: {}, seen: { progress: null }, want: [] },
+  { name: 'a replay reads no source: a drained lag is enough', job: { mode: 'replay' }, seen: { checkpoints: undefined }, want: [{ kind: 'startVerifying' }] },
+  {
+    name: 'a worker of this generation failed: the job fails naming it and where',
+    edge: 'IN_PROGRESS→FAILED',
+    job: {},
+    seen: { progress: progress(4), workers: [worker({ state: 'failed', error: { code: 'TARGET_UNAVAILABLE', message: 'Milvus (m:1) stayed unreachable for 120 s', at: 'partition 3' } })] },
+    want: [{ kind: 'finish', status: 'FAILED', error: { code: 'TARGET_UNAVAILABLE', message: 'loader loader-1: Milvus (m:1) stayed unreachable for 120 s', at: 'partition 3' } }],
+  },
+  { name: 'a failure of an earlier generation does not fail the resumed job', job: {}, seen: { progress: progress(4), workers: [worker({ generation: 1, state: 'failed' })] }, want: [] },
+  // VERIFYING
+  { name: 'verification starts', job: { status: 'VERIFYING' }, seen: {}, want: [{ kind: 'verify' }] },
+  {
+    name: 'a passing report: SUCCESSFUL, with the verified counts',
+    edge: 'VERIFYING→SUCCESSFUL',
+    job: { status: 'VERIFYING' },
+    seen: { verification: { report: report(true) } },
+    want: [{ kind: 'finish', status: 'SUCCESSFUL', finalProgress: expect.objectContaining({ total: expect.objectContaining({ loaded: 8, failed: 2 }) }) as never }],
+  },
+  {
+    name: 'a failing report: FAILED with its first problems',
+    edge: 'VERIFYING→FAILED',
+    job: { status: 'VERIFYING' },
+    seen: { verification: { report: report(false, ['p1', 'p2', 'p3', 'p4']) } },
+    want: [{ kind: 'finish', status: 'FAILED', error: { code: 'VERIFICATION_FAILED', message: 'p1; p2; p3', at: 'verification' } }],
+  },
+  { name: 'Milvus down during verification, within the sink deadline: again next tick', job: { status: 'VERIFYING' }, seen: { verification: trouble(milvusDown, 60_000) }, want: [{ kind: 'retryLater' }] },
+  {
+    name: 'Milvus down during verification past the sink deadline: FAILED naming Milvus and the deadline',
+    job: { status: 'VERIFYING' },
+    seen: { verification: trouble(milvusDown, 121_000) },
+    want: [
+      {
+        kind: 'finish',
+        status: 'FAILED',
+        error: {
+          code: 'TARGET_UNAVAILABLE',
+          message: expect.stringMatching(/^Milvus \(milvus\.example:19530\) stayed unreachable for 121 s \(3 attempts\): flushing "docs" failed: connection refused; past the deadline P2M_SINK_DEADLINE_MS=120000 ms/) as never,
+          at: 'verification',
+        },
+      },
+    ],
+  },
+  { name: 'a permanent verification error within the deadline is tried again (Lite answers passing conditions so)', job: { status: 'VERIFYING' }, seen: { verification: trouble(indexClash, 5_000) }, want: [{ kind: 'retryLater' }] },
+  {
+    name: 'a permanent verification error that lasts: FAILED with its reason',
+    job: { status: 'VERIFYING' },
+    seen: { verification: trouble(indexClash, 125_000) },
+    want: [{ kind: 'finish', status: 'FAILED', error: { code: 'TARGET_UNSUPPORTED', message: expect.stringMatching(/^verification failed: field "vector" already has/) as never, at: 'verification' } }],
+  },
+  // CANCELLING
+  { name: 'loaders left and the extractor stopped: CANCELLED', edge: 'CANCELLING→CANCELLED', job: { status: 'CANCELLING', cancelRequestedAt: new Date(NOW - 1_000).toISOString() }, seen: { loaderMembers: 0 }, want: [{ kind: 'finish', status: 'CANCELLED' }] },
+  { name: 'loaders still in the group, within the grace', job: { status: 'CANCELLING', cancelRequestedAt: new Date(NOW - 1_000).toISOString() }, seen: { loaderMembers: 2 }, want: [] },
+  {
+    name: 'the extractor of this generation still running, within the grace',
+    job: { status: 'CANCELLING', cancelRequestedAt: new Date(NOW - 1_000).toISOString() },
+    seen: { loaderMembers: 0, workers: [worker({ role: 'extractor', workerId: 'x-1' })] },
+    want: [],
+  },
+  { name: 'the loader group not answered, within the grace', job: { status: 'CANCELLING', cancelRequestedAt: new Date(NOW - 1_000).toISOString() }, seen: { loaderMembers: null }, want: [] },
+  {
+    name: 'workers silent past the cancel grace: CANCELLED anyway, saying so',
+    job: { status: 'CANCELLING', cancelRequestedAt: new Date(NOW - 16_000).toISOString() },
+    seen: { loaderMembers: 1 },
+    want: [{ kind: 'finish', status: 'CANCELLED', note: expect.stringMatching(/did not confirm the stop/) as never }],
+  },
+  // Kafka outage
+  {
+    name: 'Kafka down past the deadline: the owned active job FAILs naming Kafka and the deadline',
+    edge: 'IN_PROGRESS→FAILED',
+    job: {},
+    seen: { kafkaDown: kafkaDown(121_000), progress: progress(3) },
+    want: [{ kind: 'failForOutage', error: { code: 'LOG_UNAVAILABLE', message: expect.stringMatching(/^Kafka \(kafka-1:9092\) stayed unreachable for 121 s \(7 attempts\): connect ECONNREFUSED.*P2M_KAFKA_DEADLINE_MS=120000 ms/) as never, at: 'kafka' } }],
+  },
+  { name: 'Kafka down past the deadline while cancelling', edge: 'CANCELLING→FAILED', job: { status: 'CANCELLING' }, seen: { kafkaDown: kafkaDown(130_000) }, want: [{ kind: 'failForOutage' }] },
+  { name: 'Kafka down past the deadline while the job is being driven', job: { status: 'VERIFYING' }, seen: { kafkaDown: kafkaDown(130_000), busy: true }, want: [{ kind: 'failForOutage' }] },
+  { name: 'a Kafka restart shorter than the deadline fails nothing', job: {}, seen: { kafkaDown: kafkaDown(119_000) }, want: [{ kind: 'startVerifying' }] },
+  { name: 'Kafka down past the deadline: jobs of other controllers are theirs to fail', job: {}, seen: { kafkaDown: kafkaDown(200_000), owned: false }, want: [] },
+  { name: 'a job already failed by the outage waits for its record', job: {}, seen: { kafkaDown: kafkaDown(200_000), failingForOutage: true }, want: [] },
+  // Nothing to do
+  { name: 'a job being driven is left to it', job: { status: 'PENDING' }, seen: { busy: true }, want: [] },
+  ...(['SUCCESSFUL', 'FAILED', 'CANCELLED'] as const).map((status) => ({ name: `a ${status} job rests`, job: { status }, seen: { kafkaDown: kafkaDown(500_000) }, want: [] })),
+];
