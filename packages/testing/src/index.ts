@@ -2,5 +2,6 @@ export * from './capabilities.ts';
 export { InMemoryLog, InMemoryLogAdmin } from './log/log.ts';
 export { InMemoryConsumer } from './log/consumer.ts';
 export { murmur2, partitionForKey } from './log/topics.ts';
-export { InMemoryMilvus, type FakeCollection, type InMemoryMilvusOptions, type StoredRow } from './milvus/server.ts';
+export { InMemoryMilvus } from './milvus/milvus.ts';
+export { FakeMilvusServer, type FakeCollection, type InMemoryMilvusOptions, type StoredRow } from './milvus/server.ts';
 export { FakePinecone, FakePineconeIndex, type FakeIndexOptions, type SourceOperation } from './pinecone.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseJobSpec, planCollection, type VectorRecord } from '@p2m/core';
 import { fullCapabilities, liteCapabilities } from '../capabilities.ts';
-import { InMemoryMilvus } from './server.ts';
+import { InMemoryMilvus } from './milvus.ts';
 
 const plan = planCollection({
   spec: parseJobSpec({ source: { apiKey: 'k', index: 'idx' }, target: { address: 'fake:19530', collection: 'c' } }),

@@ -1,13 +1,7 @@
-import { EtlError, primaryKeyOf, type CollectionPlan, type MilvusTarget, type TargetCapabilities, type VectorRecord } from '@p2m/core';
+import { EtlError, primaryKeyOf, type CollectionPlan, type TargetCapabilities, type VectorRecord } from '@p2m/core';
 import { fullCapabilities } from '../capabilities.ts';
-import { createTarget } from './target.ts';
 
-/**
- * An in-memory Milvus: collections of rows by primary key, what the server answers about itself
- * (`capabilities`), and the failure modes the pipeline must survive — a server that does not answer
- * (`down`), and one that restarts and, like Milvus Lite, loses what it acknowledged but never
- * flushed (`restart()` when `capabilities.persistsAcknowledgedWrites` is false).
- */
+/** A row as the in-memory Milvus stores it. */
 export interface StoredRow {
   record: VectorRecord;
   /** The Milvus partition it was written to (partitions mode). */
@@ -29,7 +23,8 @@ export interface InMemoryMilvusOptions {
   capabilities?: TargetCapabilities;
 }
 
-export class InMemoryMilvus {
+/** The server's state and failure modes; `InMemoryMilvus` (milvus.ts) adds the connections to it. */
+export class FakeMilvusServer {
   readonly collections = new Map<string, FakeCollection>();
   capabilities: TargetCapabilities;
   /** While true, every call answers TARGET_UNAVAILABLE (retriable). */
@@ -45,11 +40,6 @@ export class InMemoryMilvus {
 
   constructor(options: InMemoryMilvusOptions = {}) {
     this.capabilities = options.capabilities ?? fullCapabilities();
-  }
-
-  /** A connection to this server, as `createMilvusSink({ address, token })` gives one. */
-  connect(): MilvusTarget {
-    return createTarget(this);
   }
 
   /** A restart: a server without a write-ahead log forgets what it never flushed. */

@@ -8,11 +8,11 @@ import {
   type TargetCapabilities,
   type VectorRecord,
 } from '@p2m/core';
-import type { InMemoryMilvus, StoredRow } from './server.ts';
+import type { FakeMilvusServer, StoredRow } from './server.ts';
 import { createFakeWriter } from './writer.ts';
 
 /** One connection to an in-memory Milvus, seen through the three ports like the real adapter. */
-export function createTarget(server: InMemoryMilvus): MilvusTarget {
+export function createTarget(server: FakeMilvusServer): MilvusTarget {
   let closed = false;
   const use = (name: string): void => {
     if (closed) throw new EtlError('INTERNAL', `${name}: the connection is closed`, { retriable: false });
@@ -30,7 +30,7 @@ export function createTarget(server: InMemoryMilvus): MilvusTarget {
   };
 }
 
-function createAdmin(server: InMemoryMilvus, use: (name: string) => void): SinkAdmin {
+function createAdmin(server: FakeMilvusServer, use: (name: string) => void): SinkAdmin {
   return {
     async capabilities(): Promise<TargetCapabilities> {
       use('capabilities');
@@ -58,7 +58,7 @@ function createAdmin(server: InMemoryMilvus, use: (name: string) => void): SinkA
   };
 }
 
-function createReader(server: InMemoryMilvus, use: (name: string) => void): SinkReader {
+function createReader(server: FakeMilvusServer, use: (name: string) => void): SinkReader {
   /** Rows of a namespace as a query sees them; refused like a real server while the collection is not loaded. */
   const rowsOf = (plan: CollectionPlan, namespace: string | null): StoredRow[] => {
     const c = server.collection(plan.collection);

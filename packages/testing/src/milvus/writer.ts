@@ -10,7 +10,7 @@ import {
   type VectorRecord,
   type WriteRejection,
 } from '@p2m/core';
-import type { InMemoryMilvus } from './server.ts';
+import type { FakeMilvusServer } from './server.ts';
 
 /** Rewrites of writes a restart lost before `preCommit` gives up (as the Milvus sink's writer does). */
 const MAX_REWRITES = 3;
@@ -29,7 +29,7 @@ interface Retained {
  * (compared by the server's restart epoch), at most three times. Without it, `preCommit` confirms
  * everything at once: right for a server with a write-ahead log, data loss for a Lite-like one.
  */
-export function createFakeWriter(server: InMemoryMilvus, plan: CollectionPlan, options: SinkWriterOptions, use: (name: string) => void): SinkWriter {
+export function createFakeWriter(server: FakeMilvusServer, plan: CollectionPlan, options: SinkWriterOptions, use: (name: string) => void): SinkWriter {
   const interval = options.flushIntervalMs ?? 0;
   let retained: Retained[] = [];
   let flushedAt = -Infinity;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import type { JobSpecInput } from '@p2m/core';
-import { createControllerWorld, fakeIndex, ScriptedJobs, type ControllerWorld } from '../testing/index.ts';
+import { ScriptedJobs } from '../testing/scripted-jobs.ts';
+import { createControllerWorld, fakeIndex, type ControllerWorld } from '../testing/world.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { createControllerServer, type ControllerServer } from './server.ts';
 
