@@ -53,7 +53,7 @@ export class JobDriver {
     for (const record of this.#deps.board.jobs.values()) {
       if (!ACTIVE_STATUSES.has(record.status)) continue;
       if (this.#busy.has(record.id)) {
-        void this.#act(record, decide(record, this.#glance(record, true)), null);
+        void this.#act(record, decide(record, this.#glance(record, true)), null).catch((err: unknown) => this.#deps.logger.warn({ jobId: record.id, err: errorMessage(err) }, 'acting on the job failed; will retry'));
         continue;
       }
       this.#busy.add(record.id);
