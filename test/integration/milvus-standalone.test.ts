@@ -2,8 +2,14 @@
 // server with its rocksmq WAL, beside Milvus Lite), through the Milvus Node SDK directly: the
 // property that makes it a real target (an acknowledged insert survives a SIGKILL of the server)
 // and what it does not do that Lite does (sparse vectors, queries on a collection not loaded).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConsistencyLevelEnum, DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, procInfo, stackDown, stackUp } from '@p2m/stack';
+import type { StackOptionsInput } from '@p2m/stack';
+import { TEST_STANDALONE_PORTS } from './global-setup.ts';
 import { killComponent, milvusStandaloneAddress, startComponent } from './stack.ts';
 
 const DIM = 8;
@@ -20,8 +26,8 @@ const ok = (what: string, s: Status | undefined): void => {
   if (failed(s)) throw new Error(`${what}: ${s?.error_code}/${s?.code} ${s?.reason}`);
 };
 
-async function connect(): Promise<MilvusClient> {
-  const client = new MilvusClient({ address: milvusStandaloneAddress(), logLevel: 'error', timeout: 30_000 });
+async function connect(address = milvusStandaloneAddress()): Promise<MilvusClient> {
+  const client = new MilvusClient({ address, logLevel: 'error', timeout: 30_000 });
   await client.connectPromise;
   return client;
 }
@@ -155,6 +161,48 @@ describe('Milvus standalone server (test stack component milvus-standalone)', ()
     if (!failed(create)) {
       expect(Number(insert!.insert_cnt)).toBe(0);
       expect(index!.reason).toMatch(/not supported/);
+    }
+  });
+});
+
+describe('p2m stack up --milvus standalone: the standalone server as the stack\'s Milvus', () => {
+  it('serves at the Milvus port instead of Lite, stays on a plain up, and stack down stops it within its bound', { timeout: 180_000 }, async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'p2m-stack-standalone-'));
+    // A second instance beside the test stack's: its own ports, 100 above the test stack's block.
+    const s = TEST_STANDALONE_PORTS;
+    const input: StackOptionsInput = {
+      stateDir,
+      ports: { milvus: await freePort() },
+      milvus: 'standalone',
+      milvusStandalone: { port: s.port + 100, etcdPort: s.etcdPort + 100, metricsPort: s.metricsPort + 100, internalPort: s.internalPort + 100 },
+      components: ['milvus'],
+      log: () => undefined,
+    };
+    let pid: number | null = null;
+    try {
+      const up = await stackUp(input);
+      expect(up.components.map((c) => [c.name, c.health, c.port])).toEqual([['milvus', 'healthy', input.ports!.milvus]]);
+      pid = up.components[0]!.pid;
+      expect(up.env.P2M_MILVUS_ADDRESS).toBe(`127.0.0.1:${input.ports!.milvus}`);
+      const client = await connect(up.env.P2M_MILVUS_ADDRESS);
+      try {
+        // Lite 3.2.2 answers with its own version.
+        expect((await client.getVersion()).version).toBe('v2.3.5-lite');
+      } finally {
+        await client.closeConnection();
+      }
+      // An up that does not name a server keeps the one the stack runs (and its data).
+      const { milvus: _chosen, ...plain } = input;
+      const again = await stackUp(plain);
+      expect(again.components.map((c) => [c.name, c.health, c.pid])).toEqual([['milvus', 'healthy', pid]]);
+    } finally {
+      const started = Date.now();
+      const down = await stackDown({ stateDir, log: () => undefined });
+      const seconds = (Date.now() - started) / 1000;
+      rmSync(stateDir, { recursive: true, force: true });
+      expect(down.stopped.map((p) => p.name)).toEqual(pid === null ? [] : ['milvus']);
+      expect(seconds).toBeLessThan(30);
+      if (pid !== null) expect(procInfo(pid).running).toBe(false);
     }
   });
 });
