@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../index.ts';
 import type { Emulator } from '../index.ts';
-import { vectorOf } from './harness.ts';
+import { float32, vectorOf } from './harness.ts';
 
 const KEY = 'shapes-key';
 let emulator: Emulator;
@@ -213,7 +213,7 @@ describe('data plane shapes', () => {
     const res = await call(`${host}/vectors/fetch?${qs}&namespace=ascii`, { version: '2025-04' });
     expect(res.status).toBe(200);
     expect(Object.keys(res.json.vectors).sort()).toEqual([...ids].sort());
-    expect(res.json.vectors[ids[7]!].values).toEqual(vectorOf(4, 7));
+    expect(float32(res.json.vectors[ids[7]!].values)).toEqual(vectorOf(4, 7));
     expect(res.json.namespace).toBe('ascii');
     expect(res.json.usage).toEqual({ readUnits: 100 });
   });
