@@ -9,14 +9,12 @@ import type { Emulator, GeneratorOptions } from '@p2m/emulator';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import type { Runtime } from '../../packages/cli/src/runtime.ts';
 import { API_KEY, expectTargetEqualsSource, startPipeline, startSeededEmulator, uniqueName, waitForStatus } from './pipeline-harness.ts';
-import { getTestStack, killComponent, startComponent } from './stack.ts';
+import { killComponent, milvusStandaloneAddress, startComponent } from './stack.ts';
 
 const DENSE: GeneratorOptions = { seed: 31, count: 6_000, dim: 16, namespaces: 3, sparse: false };
 const LONG = 900_000;
 
-function standalone(): string {
-  return process.env.P2M_TEST_STANDALONE_ADDRESS ?? (getTestStack() as { milvusStandalone?: { address: string } }).milvusStandalone!.address;
-}
+const standalone = (): string => milvusStandaloneAddress();
 
 async function refusal(promise: Promise<unknown>): Promise<EtlError> {
   const err = await promise.then(
