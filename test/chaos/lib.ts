@@ -48,6 +48,8 @@ export interface ChaosOptions {
    * values, for targets without sparse vectors (the Milvus 2.3.5 standalone server).
    */
   vectors?: 'hybrid' | 'dense';
+  /** One partition per namespace instead of the partition key (a target whose upsert ignores the key, Milvus 2.3.5). */
+  partitions?: boolean;
 }
 
 export type FaultKind = 'kill-loader' | 'kill-extractor' | 'kill-controller' | 'restart-kafka' | 'restart-milvus' | 'source-faults';
@@ -166,7 +168,7 @@ export async function runChaos(env: ChaosEnv, options: ChaosOptions): Promise<Ch
     const base = () => procs.controller!.url;
     const created = await api(base, options.apiToken, 'POST', '/v1/jobs', {
       source: { apiKey: API_KEY, index, controllerHostUrl: emulator.controllerHostUrl },
-      target: { address: env.milvusAddress, collection },
+      target: { address: env.milvusAddress, collection, ...(options.partitions ? { partitionKey: false } : {}) },
       options: { batchBytes: 256 * 1024, topicPartitions: 6, fetchBatchSize: 50, rateLimits: { listPerSecond: 200, fetchPerSecond: options.fetchPerSecond ?? 100 } },
     });
     if (created.status !== 201) throw new Error(`POST /v1/jobs answered ${created.status}: ${JSON.stringify(created.body)}`);
