@@ -7,7 +7,9 @@
  * of `list` calls (100 ids a page), and `fetch` calls of 1,000 ids, C at a time, over plain HTTP.
  * It reports records/s for the whole list+fetch scan, and the emulator's resident memory against
  * the raw float32 bytes of the vectors. One fetch response in 50 is parsed and compared, value by
- * value as float32, with the generator's record. Defaults: 1,000,000 × 768-d, 4 namespaces.
+ * value as float32 (`Math.fround` of what JSON.parse gives: the emulator writes the shortest
+ * decimal that reads back as the float32, as Pinecone does), with the generator's record.
+ * Defaults: 1,000,000 × 768-d, 4 namespaces.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -122,7 +124,7 @@ async function scan(ready: Ready): Promise<Record<string, number>> {
     const i = idIndex.get(id)!;
     const expected = recordAt(dataset, i).values as Float32Array;
     for (let d = 0; d < DIM; d++) {
-      if (values[d] !== expected[d]) throw new Error(`record ${id} value ${d}: got ${values[d]}, want ${expected[d]}`);
+      if (Math.fround(values[d]!) !== expected[d]) throw new Error(`record ${id} value ${d}: got ${values[d]}, want ${expected[d]}`);
     }
   };
   // Map id -> generator position for verification (ids are regular: doc-<i/8>#chunk-<i%8>).

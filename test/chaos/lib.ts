@@ -1,5 +1,5 @@
 // The chaos run, shared by `npm run chaos` (test/chaos/run.ts, its own stack) and the short run in
-// the suite (test/integration/chaos-short.test.ts, the shared test stack). A hybrid migration runs
+// the suite (test/integration/chaos-short.test.ts, the shared test stack). A hybrid (or dense) migration runs
 // through separate controller, extractor and loader processes while a schedule derived from one
 // seed SIGKILLs and restarts them, restarts the Kafka broker and Milvus, and makes the in-process
 // Pinecone emulator answer 429s, 5xx, slowly or not at all. At the end the job must be SUCCESSFUL
@@ -43,6 +43,13 @@ export interface ChaosOptions {
   timeoutMs?: number;
   /** The job's source budget (fetch calls per second): slower extraction leaves room for the faults. */
   fetchPerSecond?: number;
+  /**
+   * `hybrid` (default): dotproduct with sparse values on every record. `dense`: cosine, no sparse
+   * values, for targets without sparse vectors (the Milvus 2.3.5 standalone server).
+   */
+  vectors?: 'hybrid' | 'dense';
+  /** One partition per namespace instead of the partition key (a target whose upsert ignores the key, Milvus 2.3.5). */
+  partitions?: boolean;
 }
 
 export type FaultKind = 'kill-loader' | 'kill-extractor' | 'kill-controller' | 'restart-kafka' | 'restart-milvus' | 'source-faults';
@@ -137,9 +144,10 @@ async function api(base: () => string, token: string, method: string, path: stri
 
 export async function runChaos(env: ChaosEnv, options: ChaosOptions): Promise<ChaosResult> {
   const started = Date.now();
-  const data: GeneratorOptions = { seed: options.seed, count: options.count, dim: options.dim ?? 16, namespaces: options.namespaces ?? 3, sparse: true, sparseNonZeros: 8, edgeCases: false };
+  const vectors = options.vectors ?? 'hybrid';
+  const data: GeneratorOptions = { seed: options.seed, count: options.count, dim: options.dim ?? 16, namespaces: options.namespaces ?? 3, sparse: vectors === 'hybrid', sparseNonZeros: 8, edgeCases: false };
   const plan = schedule(options.seed, options.faults, options.kinds);
-  env.log(`chaos: seed ${options.seed}, ${options.count} hybrid records, schedule ${JSON.stringify(plan)}`);
+  env.log(`chaos: seed ${options.seed}, ${options.count} ${vectors} records, schedule ${JSON.stringify(plan)}`);
   const index = `chaos-${options.tag}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 45);
   const collection = `chaos_${options.tag}`.replace(/[^A-Za-z0-9_]/g, '_');
 
@@ -148,7 +156,7 @@ export async function runChaos(env: ChaosEnv, options: ChaosOptions): Promise<Ch
   let generation = 0;
   const name = (role: string) => `${role}-${options.tag}-${++generation}`;
   try {
-    await emulator.createIndex({ name: index, dimension: data.dim, metric: 'dotproduct' });
+    await emulator.createIndex({ name: index, dimension: data.dim, metric: vectors === 'hybrid' ? 'dotproduct' : 'cosine' });
     const loadedIntoSource = emulator.load(index, generateRecords(data));
     if (loadedIntoSource !== options.count) throw new Error(`the emulator took ${loadedIntoSource} of ${options.count} records`);
 
@@ -160,7 +168,7 @@ export async function runChaos(env: ChaosEnv, options: ChaosOptions): Promise<Ch
     const base = () => procs.controller!.url;
     const created = await api(base, options.apiToken, 'POST', '/v1/jobs', {
       source: { apiKey: API_KEY, index, controllerHostUrl: emulator.controllerHostUrl },
-      target: { address: env.milvusAddress, collection },
+      target: { address: env.milvusAddress, collection, ...(options.partitions ? { partitionKey: false } : {}) },
       options: { batchBytes: 256 * 1024, topicPartitions: 6, fetchBatchSize: 50, rateLimits: { listPerSecond: 200, fetchPerSecond: options.fetchPerSecond ?? 100 } },
     });
     if (created.status !== 201) throw new Error(`POST /v1/jobs answered ${created.status}: ${JSON.stringify(created.body)}`);
@@ -237,7 +245,7 @@ export async function runChaos(env: ChaosEnv, options: ChaosOptions): Promise<Ch
           const component = fault.kind === 'restart-kafka' ? 'kafka' : 'milvus';
           // Both are SIGKILLed. Milvus Lite loses writes it has not flushed, so the loaders commit
           // offsets only after a flush (flushBeforeCommit: auto): whatever the kill took is read
-          // from Kafka again.
+          // from Kafka again. The standalone server keeps acknowledged writes in its WAL.
           const signal: NodeJS.Signals = component === 'milvus' ? MILVUS_RESTART_SIGNAL : 'SIGKILL';
           await env.killComponent(component, signal);
           await sleep(fault.downMs);
@@ -269,7 +277,12 @@ export async function runChaos(env: ChaosEnv, options: ChaosOptions): Promise<Ch
     const errors = await api(base, options.apiToken, 'GET', `/v1/jobs/${jobId}/errors?limit=10`);
     const dlq: number = errors.body?.total ?? -1;
     const planView = await api(base, options.apiToken, 'GET', `/v1/jobs/${jobId}/plan`);
-    const problems = planView.status === 200 ? await compareTargetToSource(env.milvusAddress, planView.body as CollectionPlan, data) : [`GET plan answered ${planView.status}`];
+    // A failed job may have left the collection unloaded (a real server refuses to query it): the
+    // comparison's own failure is one more problem, never one that hides the job's error.
+    const problems =
+      planView.status === 200
+        ? await compareTargetToSource(env.milvusAddress, planView.body as CollectionPlan, data).catch((err: unknown) => [`comparing the target with the source failed: ${err instanceof Error ? err.message : String(err)}`])
+        : [`GET plan answered ${planView.status}`];
     const stats = emulator.stats();
     return {
       seed: options.seed,

@@ -1,16 +1,17 @@
-// `npm run chaos [-- --seed N] [--count N] [--faults N] [--keep-stack]`: the full chaos run.
-// Starts its own stack (Kafka, registry, Milvus Lite) in .p2m-chaos/ on ports of its own, then runs
-// a 200,000-record hybrid migration through separate controller, extractor and loader processes
+// `npm run chaos [-- --seed N] [--count N] [--faults N] [--target lite|standalone] [--keep-stack]`:
+// the full chaos run. Starts its own stack (Kafka, registry, Milvus) in .p2m-chaos/ on ports of its
+// own, then runs a 200,000-record hybrid migration through separate controller, extractor and loader processes
 // while a schedule derived from the seed SIGKILLs and restarts them, restarts the Kafka broker and
 // Milvus, and makes the in-process Pinecone emulator answer 429s, 5xx, slowly or not at all.
 // Passes when the job is SUCCESSFUL, its DLQ is empty and the target equals the source record by
-// record. Prints the seed and every fault with its time, so a failure can be replayed.
+// record. `--target standalone` makes the stack's Milvus the WAL-backed standalone server (2.3.5,
+// no sparse vectors: the index is dense, cosine) and `restart-milvus` kills that server. Prints the seed and every fault with its time, so a failure can be replayed.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { killComponent, REPO_ROOT, serviceArgs, stackDown, stackUp, startComponent } from '@p2m/stack';
+import { killComponent, milvusServerOf, REPO_ROOT, serviceArgs, stackDown, stackUp, startComponent } from '@p2m/stack';
 import { ALL_KINDS, runChaos, type ChaosProcess, type FaultKind } from './lib.ts';
 
 const { values } = parseArgs({
@@ -24,6 +25,8 @@ const { values } = parseArgs({
     'keep-stack': { type: 'boolean', default: false },
     /** Comma-separated fault kinds to draw from (default all), e.g. to bisect a failure. */
     kinds: { type: 'string' },
+    /** The stack's Milvus: lite (default) or standalone. */
+    target: { type: 'string', default: 'lite' },
   },
 });
 const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
@@ -32,6 +35,7 @@ const count = Number(values.count);
 const faults = Number(values.faults);
 const kinds = values.kinds ? (values.kinds.split(',').map((k) => k.trim()) as FaultKind[]) : ALL_KINDS;
 for (const k of kinds) if (!ALL_KINDS.includes(k)) throw new Error(`unknown fault kind ${k}; known: ${ALL_KINDS.join(', ')}`);
+const target = milvusServerOf(values.target, '--target') ?? 'lite';
 
 const stateDir = resolve(REPO_ROOT, '.p2m-chaos');
 const ports = {
@@ -42,10 +46,17 @@ const ports = {
   emulator: Number(process.env.P2M_CHAOS_EMULATOR_PORT || 57080),
   controller: Number(process.env.P2M_CHAOS_CONTROLLER_PORT || 57088),
 };
+/** The standalone server's other ports (its gRPC is the Milvus port above). */
+const milvusStandalone = {
+  etcdPort: Number(process.env.P2M_CHAOS_MILVUS_STANDALONE_ETCD_PORT || 57579),
+  metricsPort: Number(process.env.P2M_CHAOS_MILVUS_STANDALONE_METRICS_PORT || 57591),
+  internalPort: Number(process.env.P2M_CHAOS_MILVUS_STANDALONE_INTERNAL_PORT || 57541),
+};
 const log = (line: string) => console.log(`[${new Date().toISOString()}] ${line}`);
-const stackInput = { stateDir, ports, components: ['kafka', 'registry', 'milvus'], log: (l: string) => log(`[stack] ${l}`) };
+const stackInput = { stateDir, ports, milvus: target, milvusStandalone, components: ['kafka', 'registry', 'milvus'], log: (l: string) => log(`[stack] ${l}`) };
+const replay = `npm run chaos -- --seed ${seed} --count ${count} --faults ${faults}${target === 'lite' ? '' : ` --target ${target}`}`;
 
-log(`chaos: seed ${seed} (replay with: npm run chaos -- --seed ${seed} --count ${count} --faults ${faults})`);
+log(`chaos: seed ${seed}, Milvus ${target} (replay with: ${replay})`);
 const status = await stackUp(stackInput);
 const stackEnv = status.env;
 // One fixed key: services of an earlier run still on the stack follow every job on the board and
@@ -147,7 +158,21 @@ try {
       },
       log,
     },
-    { seed, count, faults, kinds, loaders: Number(values.loaders), tag: `${seed}_${Date.now().toString(36)}`, apiToken: `p2m-chaos-${randomBytes(18).toString('hex')}`, timeoutMs: 60 * 60_000, fetchPerSecond: Number(values['fetch-per-second'] ?? (count >= 100_000 ? 100 : 5)) },
+    {
+      seed,
+      count,
+      faults,
+      kinds,
+      loaders: Number(values.loaders),
+      tag: `${seed}_${Date.now().toString(36)}`,
+      apiToken: `p2m-chaos-${randomBytes(18).toString('hex')}`,
+      timeoutMs: 60 * 60_000,
+      fetchPerSecond: Number(values['fetch-per-second'] ?? (count >= 100_000 ? 100 : 5)),
+      // Milvus 2.3.5 has no sparse vectors.
+      vectors: target === 'standalone' ? 'dense' : 'hybrid',
+      // ...and its upsert ignores the partition key, so the plan refuses that mode there.
+      partitions: target === 'standalone',
+    },
   );
   log('chaos: faults injected (time since start, kind, what):');
   for (const f of result.injected) log(`  +${(f.elapsedMs / 1000).toFixed(1)}s  ${f.firedAt}  ${f.kind.padEnd(16)} ${f.detail}  (loaded ${f.loadedAtFire})`);
@@ -161,13 +186,13 @@ try {
   const missingKinds = kinds.filter((k) => !kindsSeen.has(k));
   if (missingKinds.length > 0 && faults >= kinds.length) failures.push(`fault kinds never injected while the job ran: ${missingKinds.join(', ')}`);
   if (failures.length === 0) {
-    log(`chaos: PASSED seed ${seed}: ${count} records, ${result.injected.length} faults, job SUCCESSFUL, DLQ empty, target equals source (${result.seconds} s)`);
+    log(`chaos: PASSED seed ${seed} on Milvus ${target}: ${count} records, ${result.injected.length} faults, job SUCCESSFUL, DLQ empty, target equals source (${result.seconds} s)`);
     exitCode = 0;
   } else {
-    log(`chaos: FAILED seed ${seed} (replay: npm run chaos -- --seed ${seed} --count ${count} --faults ${faults}):\n  ${failures.join('\n  ')}`);
+    log(`chaos: FAILED seed ${seed} (replay: ${replay}):\n  ${failures.join('\n  ')}`);
   }
 } catch (err) {
-  log(`chaos: FAILED seed ${seed} (replay: npm run chaos -- --seed ${seed} --count ${count} --faults ${faults}): ${err instanceof Error ? err.stack : String(err)}`);
+  log(`chaos: FAILED seed ${seed} (replay: ${replay}): ${err instanceof Error ? err.stack : String(err)}`);
 } finally {
   if (!values['keep-stack']) await stackDown(stackInput).catch((err: unknown) => log(`stack down: ${String(err)}`));
   log(`service logs: ${logDir}`);

@@ -5,7 +5,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import type { StackPorts } from '@p2m/stack';
+import type { MilvusStandalonePorts, StackPorts } from '@p2m/stack';
 import { enabledComponents, procInfo, REPO_ROOT, selectTestStackProvider } from '@p2m/stack';
 import type {} from './stack.ts';
 
@@ -20,12 +20,22 @@ export const TEST_PORTS: StackPorts = {
   controller: port('P2M_TEST_CONTROLLER_PORT', 18180),
 };
 
+/** The standalone server beside Lite: every port it opens, in 28000-28999 unless moved. */
+export const TEST_STANDALONE_PORTS: MilvusStandalonePorts = {
+  port: port('P2M_TEST_MILVUS_STANDALONE_PORT', 28530),
+  etcdPort: port('P2M_TEST_MILVUS_STANDALONE_ETCD_PORT', 28579),
+  metricsPort: port('P2M_TEST_MILVUS_STANDALONE_METRICS_PORT', 28591),
+  internalPort: port('P2M_TEST_MILVUS_STANDALONE_INTERNAL_PORT', 28541),
+};
+
 /**
  * The servers tests share. The pipeline's own services are not in it by default: a test that
  * runs an extractor or loader in-process must not race stack-run copies for the same jobs.
  * P2M_TEST_STACK_COMPONENTS=kafka,registry,...,controller,extractor,loader widens it.
+ * `milvus` is Milvus Lite; `milvus-standalone` the WAL-backed standalone server beside it (tests
+ * for a real server's behaviour use it), started in parallel with the others.
  */
-const COMPONENTS = (process.env.P2M_TEST_STACK_COMPONENTS || 'kafka,registry,milvus,emulator').split(',').map((s) => s.trim()).filter(Boolean);
+const COMPONENTS = (process.env.P2M_TEST_STACK_COMPONENTS || 'kafka,registry,milvus,milvus-standalone,emulator').split(',').map((s) => s.trim()).filter(Boolean);
 
 /**
  * Several test runs may share .p2m-test (engineers in one checkout): each holds a lease (a file
@@ -59,6 +69,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const provider = await selectTestStackProvider({
     stateDir,
     ports: TEST_PORTS,
+    milvusStandalone: TEST_STANDALONE_PORTS,
     components,
     loaders: Number(process.env.P2M_TEST_LOADERS || 2),
     log: (line) => process.stderr.write(`[test stack] ${line}\n`),

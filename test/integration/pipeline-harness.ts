@@ -58,7 +58,7 @@ export function uniqueName(prefix: string): string {
  * The whole target compared with the whole source, record by record: the same ids in each
  * namespace, dense values as exact float32, sparse exactly, metadata deep-equal.
  */
-export async function expectTargetEqualsSource(plan: CollectionPlan, source: GeneratorOptions, excluded: ReadonlySet<string> = new Set()): Promise<void> {
+export async function expectTargetEqualsSource(plan: CollectionPlan, source: GeneratorOptions, excluded: ReadonlySet<string> = new Set(), address = milvusAddress()): Promise<void> {
   const expected = new Map<string, Map<string, VectorRecord>>();
   for (const g of generateRecords(source)) {
     if (excluded.has(`${g.namespace}\u0000${g.id}`)) continue;
@@ -66,7 +66,7 @@ export async function expectTargetEqualsSource(plan: CollectionPlan, source: Gen
     if (!byId) expected.set(g.namespace, (byId = new Map()));
     byId.set(g.id, toVectorRecord(g));
   }
-  const sink = createMilvusSink({ address: milvusAddress() });
+  const sink = createMilvusSink({ address });
   try {
     for (const [ns, byId] of expected) {
       const ids: string[] = [];

@@ -18,7 +18,14 @@ export function getTestStack(): TestStack {
   return stack;
 }
 
-/** Crashes (SIGKILL by default) or signals one server of the test stack. */
+/** The Milvus standalone server of the test stack (`milvus-standalone`, beside Lite): its gRPC address. */
+export function milvusStandaloneAddress(): string {
+  const address = getTestStack().milvusStandalone?.address;
+  if (!address) throw new Error('the test stack runs no Milvus standalone server: keep "milvus-standalone" in P2M_TEST_STACK_COMPONENTS');
+  return address;
+}
+
+/** Crashes (SIGKILL by default) or signals one server of the test stack (e.g. `milvus`, `milvus-standalone`). */
 export async function killComponent(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   await testStackControl(getTestStack()).killComponent(name, signal);
 }

@@ -7,7 +7,7 @@ import { usesSchemaModel } from './api-version.ts';
 import type { ApiVersion } from './api-version.ts';
 import { ApiError, badRequest, notFound } from './errors.ts';
 import { parseJsonBody } from './http-request.ts';
-import type { Deployment, IndexConfig, IndexStore } from './store/index-store.ts';
+import type { Deployment, IndexConfig, IndexStore, ReadCapacity } from './store/index-store.ts';
 import { LIMITS, describe, isObject } from './validation.ts';
 import type { Metric } from './validation.ts';
 
@@ -124,7 +124,7 @@ export function indexModel(store: IndexStore, host: string, version: ApiVersion)
           ? { deployment_type: 'managed', cloud: d.cloud, region: d.region }
           : { deployment_type: 'pod', environment: d.environment, pod_type: d.podType, replicas: d.replicas, shards: d.shards },
     };
-    if (d.type === 'serverless') model.read_capacity = { mode: 'OnDemand', status: { state: 'Ready' } };
+    if (d.type === 'serverless') model.read_capacity = readCapacityModel(c.readCapacity);
     model.schema = { fields };
     model.tags = hasTags ? c.tags : null;
     model.deletion_protection = c.deletionProtection;
@@ -139,7 +139,7 @@ export function indexModel(store: IndexStore, host: string, version: ApiVersion)
   const d = c.deployment;
   if (d.type === 'serverless') {
     const serverless: Record<string, unknown> = { cloud: d.cloud, region: d.region };
-    if (version >= '2025-10') serverless.read_capacity = { mode: 'OnDemand', status: { state: 'Ready' } };
+    if (version >= '2025-10') serverless.read_capacity = readCapacityModel(c.readCapacity);
     model.spec = { serverless };
   } else {
     model.spec = { pod: { environment: d.environment, replicas: d.replicas, shards: d.shards, pod_type: d.podType, pods: d.pods } };
@@ -147,6 +147,16 @@ export function indexModel(store: IndexStore, host: string, version: ApiVersion)
   model.status = READY;
   model.vector_type = c.vectorType;
   return model;
+}
+
+/** The read capacity as describe_index shows it (the emulator scales instantly: always Ready). */
+function readCapacityModel(rc: ReadCapacity | undefined): Record<string, unknown> {
+  if (!rc || rc.mode === 'OnDemand') return { mode: 'OnDemand', status: { state: 'Ready' } };
+  return {
+    mode: 'Dedicated',
+    dedicated: { node_type: rc.nodeType, scaling: rc.scaling, manual: { replicas: rc.replicas, shards: rc.shards } },
+    status: { state: 'Ready', current_replicas: rc.replicas, current_shards: rc.shards },
+  };
 }
 
 // ---- create -------------------------------------------------------------------------------
@@ -236,8 +246,10 @@ function parseLegacyCreate(body: Record<string, unknown>): NewIndex {
   const kinds = Object.keys(spec).filter((k) => spec[k] !== undefined && spec[k] !== null);
   if (kinds.length !== 1) throw badRequest('spec must contain exactly one of serverless, pod or byoc');
   let deployment: Deployment;
+  let readCapacity: ReadCapacity | undefined;
   if (isObject(spec.serverless)) {
     deployment = serverless(spec.serverless.cloud, spec.serverless.region);
+    readCapacity = readCapacityOf(spec.serverless.read_capacity, 'spec.serverless.read_capacity');
   } else if (isObject(spec.pod)) {
     if (vectorType === 'sparse') throw badRequest('Sparse indexes must be serverless');
     const pod = spec.pod;
@@ -265,6 +277,7 @@ function parseLegacyCreate(body: Record<string, unknown>): NewIndex {
     deployment,
     deletionProtection: checkDeletionProtection(body.deletion_protection),
     tags: checkTags(body.tags),
+    ...(readCapacity ? { readCapacity } : {}),
   };
 }
 
@@ -311,6 +324,7 @@ function parseSchemaCreate(body: Record<string, unknown>): NewIndex {
     else if (d.deployment_type === 'byoc') throw badRequest('BYOC indexes are not supported by the emulator');
     else throw unprocessable(`unknown deployment_type ${describe(d.deployment_type)}`);
   }
+  const readCapacity = readCapacityOf(body.read_capacity, 'read_capacity');
   return {
     name,
     dimension,
@@ -319,7 +333,50 @@ function parseSchemaCreate(body: Record<string, unknown>): NewIndex {
     deployment,
     deletionProtection: checkDeletionProtection(body.deletion_protection),
     tags: checkTags(body.tags),
+    ...(readCapacity ? { readCapacity } : {}),
   };
+}
+
+const NODE_TYPES = ['b1', 't1'];
+
+/** A create body's read capacity (`ReadCapacity` in the specs); undefined when absent. */
+function readCapacityOf(raw: unknown, field: string): ReadCapacity | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  return readCapacityPatch(raw, undefined, field);
+}
+
+/**
+ * A read capacity, or a change to one (2026-07 `ReadCapacityPatch`: a dedicated index may send
+ * only what changes). Moving to Dedicated needs node_type, scaling and manual replicas/shards.
+ */
+function readCapacityPatch(raw: unknown, current: ReadCapacity | undefined, field: string): ReadCapacity {
+  if (!isObject(raw)) throw badRequest(`${field} must be an object with a mode, got ${describe(raw)}`);
+  if (raw.mode === 'OnDemand') return { mode: 'OnDemand' };
+  if (raw.mode !== 'Dedicated') throw badRequest(`${field}.mode must be "OnDemand" or "Dedicated", got ${describe(raw.mode)}`);
+  const dedicated = raw.dedicated;
+  if (!isObject(dedicated)) throw badRequest(`${field}.dedicated is required with mode Dedicated: { node_type, scaling: "Manual", manual: { replicas, shards } }`);
+  const was = current?.mode === 'Dedicated' ? current : undefined;
+  const nodeType = dedicated.node_type ?? was?.nodeType;
+  if (typeof nodeType !== 'string' || !NODE_TYPES.includes(nodeType)) {
+    throw badRequest(`${field}.dedicated.node_type must be one of ${NODE_TYPES.join(', ')}, got ${describe(dedicated.node_type)}`);
+  }
+  const scaling = dedicated.scaling ?? was?.scaling;
+  if (scaling !== 'Manual') throw badRequest(`${field}.dedicated.scaling must be "Manual" (the only scaling strategy), got ${describe(dedicated.scaling)}`);
+  // The spec pairs them: a change of replicas or shards names the scaling it applies to.
+  if ((dedicated.manual === undefined) !== (dedicated.scaling === undefined)) {
+    throw badRequest(`${field}.dedicated.scaling and ${field}.dedicated.manual go together: send scaling "Manual" with manual { replicas, shards }`);
+  }
+  const manual = dedicated.manual ?? {};
+  if (!isObject(manual)) throw badRequest(`${field}.dedicated.manual must be an object { replicas, shards }, got ${describe(manual)}`);
+  const replicas = manual.replicas ?? was?.replicas;
+  const shards = manual.shards ?? was?.shards;
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+    throw badRequest(`${field}.dedicated.manual.replicas must be an integer of 0 or more, got ${describe(manual.replicas)}`);
+  }
+  if (typeof shards !== 'number' || !Number.isInteger(shards) || shards < 1) {
+    throw badRequest(`${field}.dedicated.manual.shards must be a positive integer, got ${describe(manual.shards)}`);
+  }
+  return { mode: 'Dedicated', nodeType, scaling, replicas, shards };
 }
 
 // ---- configure ----------------------------------------------------------------------------
@@ -335,6 +392,13 @@ function configureIndex(store: IndexStore, raw: unknown, version: ApiVersion): v
       if (v === '') delete tags[k];
     }
     patch.tags = { ...tags, ...checkTags(raw.tags) };
+  }
+  const capacity = usesSchemaModel(version) ? raw.read_capacity : isObject(raw.spec) && isObject(raw.spec.serverless) ? raw.spec.serverless.read_capacity : undefined;
+  if (capacity !== undefined && capacity !== null) {
+    if (store.config.deployment.type !== 'serverless') throw badRequest('read_capacity applies to serverless indexes only, not to pod-based ones');
+    const field = usesSchemaModel(version) ? 'read_capacity' : 'spec.serverless.read_capacity';
+    // Before 2026-07 a configure carries a whole read capacity; 2026-07 may send only the change.
+    patch.readCapacity = readCapacityPatch(capacity, usesSchemaModel(version) ? store.config.readCapacity : undefined, field);
   }
   const scaling = usesSchemaModel(version) ? raw.deployment : isObject(raw.spec) ? raw.spec.pod : undefined;
   if (scaling !== undefined && scaling !== null) {

@@ -8,6 +8,7 @@ import { ApiError, badRequest, notFound } from './errors.ts';
 import { matches, parseFilter } from './filter.ts';
 import type { Filter } from './filter.ts';
 import { chunkBound, slabId, writeChunk } from './fetch-json.ts';
+import { float32Number } from './float-json.ts';
 import type { ChunkPlan } from './fetch-json.ts';
 import type { FormatPool } from './format-pool.ts';
 import { parseJsonBody } from './http-request.ts';
@@ -390,7 +391,12 @@ function query(index: IndexStore, r: DataRequest): DataResponse {
   } else {
     if (hasVector) {
       if (cfg.vectorType === 'sparse') throw badRequest('A sparse index is queried with sparseVector, not vector');
-      dense = parseDense(body.vector, cfg, 'query');
+      // Pinecone answers an all-zero query on euclidean and dotproduct (every dot product is 0,
+      // distances are the records' norms); a cosine similarity with it is undefined.
+      dense = parseDense(body.vector, cfg, 'query', undefined, 'allow');
+      if (cfg.metric === 'cosine' && dense.every((v) => v === 0)) {
+        throw badRequest('The query vector contains only zeros: the cosine similarity with an all-zero vector is undefined; send a vector with at least one non-zero value');
+      }
     }
     if (body.sparseVector !== undefined) {
       if (cfg.vectorType === 'dense' && cfg.metric !== 'dotproduct') {
@@ -426,14 +432,15 @@ function query(index: IndexStore, r: DataRequest): DataResponse {
   const includeValues = body.includeValues === true;
   const includeMetadata = body.includeMetadata === true;
   const matchesOut = results.map(({ slot, score }) => {
-    const m: Record<string, unknown> = { id: ns!.idAt(slot), score: Math.fround(score) };
+    // Scores and values are float32, written as Pinecone writes them (see float-json.ts).
+    const m: Record<string, unknown> = { id: ns!.idAt(slot), score: float32Number(score) };
     if (includeValues) {
       if (cfg.dimension > 0) {
         const { floats, offset } = ns!.valuesAt(slot);
-        m.values = Array.from(floats.subarray(offset, offset + cfg.dimension));
+        m.values = Array.from(floats.subarray(offset, offset + cfg.dimension), float32Number);
       } else m.values = [];
       const s = ns!.sparseAt(slot);
-      if (s) m.sparseValues = { indices: Array.from(s.indices), values: Array.from(s.values) };
+      if (s) m.sparseValues = { indices: Array.from(s.indices), values: Array.from(s.values, float32Number) };
     }
     const meta = ns!.metadataAt(slot);
     if (includeMetadata && meta !== undefined) m.metadata = JSON.parse(meta) as unknown;
@@ -603,7 +610,8 @@ function describeIndexStats(index: IndexStore, r: DataRequest): DataResponse {
       for (const slot of ns.slots()) if (matches(filter!, JSON.parse(ns.metadataAt(slot) ?? '{}') as Record<string, unknown>)) count++;
     }
     total += ns.count;
-    if (count > 0) namespaces[key] = { vectorCount: count };
+    // A serverless namespace is listed while it exists, emptied or not (see IndexStore).
+    if (count > 0 || !hasFilter) namespaces[key] = { vectorCount: count };
   }
   const cfg = index.config;
   const out: Record<string, unknown> = { namespaces };
@@ -624,11 +632,43 @@ function namespaceDescription(key: string, ns: NamespaceStore | undefined, versi
   const out: Record<string, unknown> = { name: publicName(key) };
   if (version >= '2026-07') {
     out.record_count = String(count);
-    out.size_bytes = String(ns?.liveBytes ?? 0);
   } else {
     out.record_count = count;
   }
+  if (ns?.schema && atLeast(version, '2025-10')) {
+    const schema = JSON.parse(ns.schema) as { fields: Record<string, unknown> };
+    out.schema = schema;
+    // With a schema only its fields are indexed; without one every field is, and Pinecone's
+    // list of them is not modelled.
+    out.indexed_fields = { fields: Object.keys(schema.fields) };
+  }
+  if (version >= '2026-07') out.size_bytes = String(ns?.liveBytes ?? 0);
   return out;
+}
+
+const MAX_SCHEMA_FIELDS = 50;
+
+/** A namespace's metadata schema (create_namespace), checked as the spec says; its JSON text. */
+function parseMetadataSchema(raw: unknown): string {
+  if (!isObject(raw)) throw badRequest(`schema must be an object with a fields object, got ${describe(raw)}`);
+  const fields = raw.fields;
+  if (!isObject(fields)) throw badRequest(`schema.fields must be an object of field names, got ${describe(fields)}`);
+  const names = Object.keys(fields);
+  if (names.length > MAX_SCHEMA_FIELDS) {
+    throw badRequest(`schema.fields declares ${names.length} fields, which exceeds the limit of ${MAX_SCHEMA_FIELDS}`);
+  }
+  const out: Record<string, { filterable: true }> = {};
+  for (const name of names) {
+    if (name === '' || name.startsWith('$')) {
+      throw badRequest(`Invalid schema field name ${JSON.stringify(name)}: field names must not be empty or begin with '$' (reserved for filter operators)`);
+    }
+    const field = fields[name];
+    if (!isObject(field) || field.filterable !== true) {
+      throw badRequest(`Field '${name}' is set to filterable: false. Only filterable: true is supported.`);
+    }
+    out[name] = { filterable: true };
+  }
+  return JSON.stringify({ fields: out });
 }
 
 function listNamespaces(index: IndexStore, r: DataRequest): DataResponse {
@@ -640,9 +680,8 @@ function listNamespaces(index: IndexStore, r: DataRequest): DataResponse {
   const prefix = params.get('prefix') ?? '';
   const token = params.get('paginationToken');
   const after = token ? String(decodeToken(token).skip_past ?? '') : undefined;
-  const names = [...index.namespaces]
-    .filter(([, ns]) => ns.count > 0 || ns.explicit)
-    .map(([key]) => publicName(key))
+  const names = [...index.namespaces.keys()]
+    .map((key) => publicName(key))
     .filter((name) => name.startsWith(prefix))
     .sort();
   const start = after === undefined ? 0 : names.findIndex((n) => n > after);
@@ -661,9 +700,9 @@ function createNamespace(index: IndexStore, r: DataRequest): DataResponse {
   const body = jsonObject(r.body);
   const name = validateId(body.name, 'Namespace name');
   if (name === DEFAULT_NAMESPACE_NAME) throw badRequest(`'${DEFAULT_NAMESPACE_NAME}' is reserved for the default namespace and always exists`);
-  const existing = index.namespace(name);
-  if (existing && (existing.count > 0 || existing.explicit)) throw new ApiError(409, `Namespace '${name}' already exists`);
-  index.apply({ op: 'createNamespace', ns: name });
+  const schema = body.schema === undefined || body.schema === null ? undefined : parseMetadataSchema(body.schema);
+  if (index.namespace(name)) throw new ApiError(409, `Namespace '${name}' already exists`);
+  index.apply(schema === undefined ? { op: 'createNamespace', ns: name } : { op: 'createNamespace', ns: name, schema });
   return { json: namespaceDescription(name, index.namespace(name), r.version) };
 }
 

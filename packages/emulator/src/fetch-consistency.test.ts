@@ -47,9 +47,10 @@ describe('fetch under concurrent writes', () => {
         const body = (await res.json()) as { vectors: Record<string, { id: string; values: number[]; metadata: { i: number } }> };
         for (const [key, rec] of Object.entries(body.vectors)) {
           const i = Number(key.slice(1));
-          const expected = valuesFor(i, Math.round((rec.values[0]! - i) * 8));
+          const values = rec.values.map((v) => Math.fround(v)); // shortest decimals: equal to the stored float32 once rounded
+          const expected = valuesFor(i, Math.round((values[0]! - i) * 8));
           checked++;
-          if (rec.id !== key || rec.metadata.i !== i || Math.floor(rec.values[0]!) !== i || rec.values.some((v, d) => v !== expected[d])) {
+          if (rec.id !== key || rec.metadata.i !== i || Math.floor(values[0]!) !== i || values.some((v, d) => v !== expected[d])) {
             wrong.push(key);
           }
         }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EDGE_CASE_COUNT, METADATA_LIMIT_BYTES, expectedCounts, generateRecords, namespaceNames, recordAt } from './generator.ts';
+import type { GeneratorOptions } from './generator.ts';
 
 describe('generateRecords', () => {
   const opts = { seed: 5, count: 500, dim: 16, namespaces: 3, sparse: true };
@@ -56,5 +57,27 @@ describe('generateRecords', () => {
     expect(r!.values).toBeUndefined();
     expect(r!.sparseValues!.indices.length).toBeGreaterThan(0);
     expect(() => [...generateRecords({ count: 1, dim: 8, sparse: 'only' })]).toThrow();
+  });
+
+  it('mixes the shapes into the documents dataset: records without sparse values and mixed metadata beside the edge cases', () => {
+    const demo: GeneratorOptions = { seed: 7, count: 2_000, dim: 8, namespaces: 3, sparse: 'partial', metadata: 'mixed' };
+    const records = [...generateRecords(demo)];
+    expect(records.slice(0, EDGE_CASE_COUNT).some((r) => r.id.length === 512)).toBe(true);
+    const without = records.filter((r) => !r.sparseValues).length;
+    expect(without / records.length).toBeGreaterThan(0.15);
+    expect(without / records.length).toBeLessThan(0.25);
+    expect(records.some((r) => r.metadata && 'source.url' in r.metadata)).toBe(true);
+    expect(records.map((r) => r.sparseValues ?? null)).not.toEqual([...generateRecords({ ...demo, sparse: true })].map((r) => r.sparseValues ?? null));
+    // Only whether a record has sparse values changes, never what they are.
+    const full = [...generateRecords({ ...demo, sparse: true })];
+    records.forEach((r, i) => {
+      if (r.sparseValues) expect(r.sparseValues).toEqual(full[i]!.sparseValues);
+      expect(r.values).toEqual(full[i]!.values);
+    });
+  });
+
+  it('refuses option combinations that would not mean what they say', () => {
+    expect(() => [...generateRecords({ count: 10, dim: 4, ids: 'reused', edgeCases: true })]).toThrow(/edgeCases need ids: 'documents'/);
+    expect(() => [...generateRecords({ count: 5000, dim: 4, sparse: 'late' })]).toThrow(/ids: 'ordered'/);
   });
 });

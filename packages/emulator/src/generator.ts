@@ -1,9 +1,11 @@
 // Deterministic dataset generator. Record i depends only on (seed, i), so a test can rebuild any
 // expected record without keeping the dataset (`recordAt`), and two runs with one seed agree.
-// The first records are the edge cases a migration must survive; the rest look like ordinary
-// chunked documents.
+// By default the first records are the edge cases a migration must survive and the rest look
+// like ordinary chunked documents; the options below also make the shapes real indexes have
+// (records without sparse values, ids reused across namespaces, mixed metadata, thousands of
+// tiny namespaces), which `shapes.ts` names.
 
-import { Prng } from './prng.ts';
+import { Prng, mix32 } from './prng.ts';
 
 export type MetadataValue = string | number | boolean | string[];
 
@@ -15,12 +17,38 @@ export interface GeneratorOptions {
   dim: number;
   /** How many namespaces (the first is the default namespace `""`), or their names. Default 1. */
   namespaces?: number | readonly string[];
-  /** `true`: dense + sparse (hybrid, needs dotproduct); `'only'`: sparse records for a sparse index. */
-  sparse?: boolean | 'only';
+  /**
+   * `true`: dense + sparse on every record (hybrid, needs dotproduct); `'only'`: sparse records
+   * for a sparse index; `'partial'`: hybrid, about 1 record in 5 without sparse values (the
+   * first and third of every namespace among them, the rest at random); `'late'`: hybrid, the
+   * first SPARSE_LATE_START records of every namespace without sparse values and every later one
+   * with them (needs `ids: 'ordered'`, so that generation order is list order).
+   */
+  sparse?: boolean | 'only' | 'partial' | 'late';
   /** Non-zeros of each generated sparse vector (default 16). */
   sparseNonZeros?: number;
-  /** Put the edge cases first (default true). */
+  /** Put the edge cases first (default: true with `ids: 'documents'`, which they need). */
   edgeCases?: boolean;
+  /**
+   * How ids are spelled: `'documents'` (default, `doc-12#chunk-3`); `'ordered'`
+   * (`rec-000000042` for record 42: unique in the index, and list order within a namespace is
+   * generation order); `'reused'` (`r0`, `r1`, … counted within each namespace: the same ids in
+   * every namespace, as multi-tenant indexes have).
+   */
+  ids?: 'documents' | 'ordered' | 'reused';
+  /**
+   * `'documents'` (default): title, category, year, rating, published, tags. `'mixed'`: every
+   * Pinecone metadata type, keys with dots, spaces and non-ASCII letters, one key holding a
+   * string, a number or a boolean depending on the record, lists of up to 200 strings and texts
+   * of up to 24 KB, and records without metadata or with `{}`.
+   */
+  metadata?: 'documents' | 'mixed';
+  /**
+   * `'round-robin'` (default): record i goes to namespace i mod K. `'few-per-namespace'`: each
+   * namespace holds 1–3 records (decided by the seed), one namespace after the other; `count`
+   * must be their total, `fewPerNamespaceCount(seed, K)`.
+   */
+  layout?: 'round-robin' | 'few-per-namespace';
   /** Dense values as Float32Array instead of number[] (for in-process loading). */
   float32?: boolean;
   /**
@@ -40,6 +68,10 @@ export interface GeneratedRecord {
 }
 
 export const METADATA_LIMIT_BYTES = 40 * 1024;
+/** With `sparse: 'late'`, the records of each namespace (in list order) that have no sparse values. */
+export const SPARSE_LATE_START = 1200;
+/** With `sparse: 'partial'`, the share of records without sparse values beyond the first three of a namespace. */
+const PARTIAL_SPARSE_MISSING = 0.2;
 const MAX_UINT32 = 4294967295;
 const PUNCTUATION = ' !"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
 const CATEGORIES = ['news', 'sports', 'science', 'arts', 'travel', 'finance', 'health', 'food'];
@@ -57,10 +89,53 @@ export function namespaceNames(options: Pick<GeneratorOptions, 'namespaces'>): s
 export function expectedCounts(options: GeneratorOptions): Record<string, number> {
   const names = namespaceNames(options);
   const out: Record<string, number> = {};
+  if (options.layout === 'few-per-namespace') {
+    const starts = fewPerNamespaceStarts(options.seed ?? 42, names.length);
+    names.forEach((name, k) => {
+      out[name] = starts[k + 1]! - starts[k]!;
+    });
+    return out;
+  }
   names.forEach((name, j) => {
     out[name] = options.count > j ? Math.floor((options.count - 1 - j) / names.length) + 1 : 0;
   });
   return out;
+}
+
+/** How many records `layout: 'few-per-namespace'` makes for this seed and number of namespaces. */
+export function fewPerNamespaceCount(seed: number, namespaces: number): number {
+  return fewPerNamespaceStarts(seed, namespaces)[namespaces]!;
+}
+
+/** The last few layouts' first-record positions, so that random access stays a binary search. */
+const startsCache = new Map<string, Int32Array>();
+
+/** starts[k] = position of namespace k's first record; starts[K] = the total. */
+function fewPerNamespaceStarts(seed: number, namespaces: number): Int32Array {
+  const key = `${seed}/${namespaces}`;
+  let starts = startsCache.get(key);
+  if (!starts) {
+    starts = new Int32Array(namespaces + 1);
+    const salt = mix32(seed >>> 0) ^ 0x27d4eb2f;
+    for (let k = 0; k < namespaces; k++) starts[k + 1] = starts[k]! + 1 + (mix32(salt ^ Math.imul(k + 1, 0x9e3779b1)) % 3);
+    if (startsCache.size >= 8) startsCache.delete(startsCache.keys().next().value!);
+    startsCache.set(key, starts);
+  }
+  return starts;
+}
+
+/** Namespace (by position) of record i, and i's position within that namespace. */
+function placeOf(options: GeneratorOptions, i: number, namespaces: number): { ns: number; j: number } {
+  if (options.layout !== 'few-per-namespace') return { ns: i % namespaces, j: Math.floor(i / namespaces) };
+  const starts = fewPerNamespaceStarts(options.seed ?? 42, namespaces);
+  let lo = 0;
+  let hi = namespaces - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= i) lo = mid;
+    else hi = mid - 1;
+  }
+  return { ns: lo, j: i - starts[lo]! };
 }
 
 export function* generateRecords(options: GeneratorOptions): Generator<GeneratedRecord> {
@@ -71,15 +146,39 @@ export function* generateRecords(options: GeneratorOptions): Generator<Generated
 
 /** Record `i` of the dataset described by `options`. */
 export function recordAt(options: GeneratorOptions, i: number, names = namespaceNames(options)): GeneratedRecord {
-  const prng = new Prng(options.seed ?? 42, i);
+  const seed = options.seed ?? 42;
+  const prng = new Prng(seed, i);
   const sparseMode = options.sparse ?? false;
-  const record: GeneratedRecord = { namespace: names[i % names.length]!, id: regularId(i) };
+  const { ns, j } = placeOf(options, i, names.length);
+  const record: GeneratedRecord = { namespace: names[ns]!, id: idOf(options.ids ?? 'documents', i, j) };
   if (sparseMode !== 'only') record.values = denseValues(prng, options.dim, options.float32 ?? false, options.valuesBuffer);
-  if (sparseMode) record.sparseValues = sparseValues(prng, options.sparseNonZeros ?? 16);
-  const meta = regularMetadata(prng, i);
+  if (sparseMode) {
+    // Drawn even when the record goes without, so that the rest of the record does not depend on it.
+    const sparse = sparseValues(prng, options.sparseNonZeros ?? 16);
+    if (hasSparse(sparseMode, seed, i, j)) record.sparseValues = sparse;
+  }
+  const meta = options.metadata === 'mixed' ? mixedMetadata(prng, i) : regularMetadata(prng, i);
   if (meta) record.metadata = meta;
-  if ((options.edgeCases ?? true) && i < EDGE_CASES.length) EDGE_CASES[i]!(record, i, options);
+  if (edgeCasesOf(options) && i < EDGE_CASES.length) EDGE_CASES[i]!(record, i, options);
   return record;
+}
+
+function edgeCasesOf(options: GeneratorOptions): boolean {
+  return options.edgeCases ?? (options.ids ?? 'documents') === 'documents';
+}
+
+function idOf(scheme: 'documents' | 'ordered' | 'reused', i: number, j: number): string {
+  if (scheme === 'ordered') return `rec-${String(i).padStart(9, '0')}`;
+  if (scheme === 'reused') return `r${j}`;
+  return regularId(i);
+}
+
+/** Whether record i (the j-th of its namespace) carries sparse values in a hybrid dataset. */
+function hasSparse(mode: true | 'only' | 'partial' | 'late', seed: number, i: number, j: number): boolean {
+  if (mode === 'late') return j >= SPARSE_LATE_START;
+  if (mode !== 'partial') return true;
+  if (j < 3) return j === 1;
+  return mix32(mix32(seed >>> 0) ^ Math.imul(i + 1, 0x85ebca6b) ^ 0x165667b1) / 2 ** 32 >= PARTIAL_SPARSE_MISSING;
 }
 
 type EdgeCase = (r: GeneratedRecord, i: number, o: GeneratorOptions) => void;
@@ -202,6 +301,39 @@ function regularMetadata(prng: Prng, i: number): Record<string, MetadataValue> |
   };
 }
 
+const WORDS = ['plain', 'café', 'naïve', 'Zürich', '東京', 'Ελληνικά', 'emoji 🚀', 'résumé', 'quote " and \\ backslash'];
+const LOREM = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore. ';
+
+/** Metadata as real indexes carry it: see `GeneratorOptions.metadata`. Always under 40 KB. */
+function mixedMetadata(prng: Prng, i: number): Record<string, MetadataValue> | undefined {
+  if (i % 7 === 3) return undefined;
+  if (i % 11 === 5) return {};
+  const meta: Record<string, MetadataValue> = {
+    title: `Record ${i}: ${prng.pick(WORDS)}`,
+    count: prng.int(2_000_001) - 1_000_000,
+    score: prng.next() * 100,
+    published: prng.next() < 0.5,
+    tags: [...new Set(Array.from({ length: prng.int(5) }, () => prng.pick(TAGS)))],
+    'source.url': `https://example.com/docs/${i}?lang=en#part-${i % 5}`,
+    'page title': `Page ${i % 100}`,
+    résumé: prng.pick(WORDS),
+    名前: `名前 ${i}`,
+  };
+  // One key, three types: a target must keep each record's own.
+  meta.value = i % 3 === 0 ? `v${i}` : i % 3 === 1 ? i / 2 : i % 2 === 0;
+  if (i % 4 === 0) {
+    meta.maxSafeInteger = 9007199254740991;
+    meta.tiny = 1e-7;
+  }
+  if (i % 8 === 0) meta.huge = 1.5e300;
+  if (i % 29 === 7) meta.manyTags = Array.from({ length: 200 }, (_, k) => `tag-${k}-${i}`);
+  if (i % 97 === 13) {
+    const length = 16_000 + prng.int(8_000);
+    meta.body = LOREM.repeat(Math.ceil(length / LOREM.length) + 1).slice(i % LOREM.length, (i % LOREM.length) + length);
+  }
+  return meta;
+}
+
 function allTypesMetadata(): Record<string, MetadataValue> {
   return {
     string: 'plain text',
@@ -233,5 +365,26 @@ function checkOptions(o: GeneratorOptions): void {
     if (o.dim !== 0) throw new RangeError('sparse-only records have no dense values: use dim 0');
   } else if (!Number.isInteger(o.dim) || o.dim < 1 || o.dim > 20_000) {
     throw new RangeError('dim must be an integer between 1 and 20000');
+  }
+  const ids = o.ids ?? 'documents';
+  if (o.edgeCases === true && ids !== 'documents') {
+    throw new RangeError(`edgeCases need ids: 'documents' (the edge cases bring ids of their own, which would break the '${ids}' ids); leave edgeCases out`);
+  }
+  const namespaces = namespaceNames(o).length;
+  if (o.sparse === 'late') {
+    if (ids !== 'ordered' || (o.layout ?? 'round-robin') !== 'round-robin') {
+      throw new RangeError("sparse: 'late' is defined in list order: use ids: 'ordered' and the round-robin layout");
+    }
+    if (Math.floor(o.count / namespaces) <= SPARSE_LATE_START) {
+      throw new RangeError(
+        `sparse: 'late' leaves the first ${SPARSE_LATE_START} records of each namespace without sparse values: count must exceed ${SPARSE_LATE_START} per namespace (more than ${(SPARSE_LATE_START + 1) * namespaces - 1} for ${namespaces} namespaces)`,
+      );
+    }
+  }
+  if (o.layout === 'few-per-namespace') {
+    const total = fewPerNamespaceCount(o.seed ?? 42, namespaces);
+    if (o.count !== total) {
+      throw new RangeError(`layout 'few-per-namespace' decides the record count itself: ${namespaces} namespaces with seed ${o.seed ?? 42} hold ${total} records, so count must be ${total} (fewPerNamespaceCount)`);
+    }
   }
 }

@@ -13,12 +13,16 @@ export type { Metric, VectorType } from './validation.ts';
 export {
   EDGE_CASE_COUNT,
   METADATA_LIMIT_BYTES,
+  SPARSE_LATE_START,
   expectedCounts,
+  fewPerNamespaceCount,
   generateRecords,
   namespaceNames,
   recordAt,
 } from './generator.ts';
 export type { GeneratedRecord, GeneratorOptions, MetadataValue } from './generator.ts';
+export { ODD_NAMESPACES, SHAPES, shapeNamed, shapeOptions } from './shapes.ts';
+export type { Shape, ShapeName, ShapeOptions, ShapeRequest, ShapeSetting } from './shapes.ts';
 export { seedIndex } from './seed.ts';
 export type { SeedOptions, SeedResult } from './seed.ts';
-export { float32ToJson } from './float-json.ts';
+export { float32Number, float32ToJson } from './float-json.ts';

@@ -71,7 +71,15 @@ describe('persistence', () => {
     await call(`${host}/namespaces`, 'POST', { name: 'empty-but-kept' });
     await call(`${host}/vectors/upsert`, 'POST', { vectors: [{ id: 'tmp', values: [1, 1, 1, 1, 1, 1, 1, 1] }], namespace: 'dropped' });
     await call(`${host}/namespaces/dropped`, 'DELETE');
+    await call(`${host}/vectors/upsert`, 'POST', { vectors: [{ id: 'tmp', values: [1, 1, 1, 1, 1, 1, 1, 1] }], namespace: 'emptied' });
+    await call(`${host}/vectors/delete`, 'POST', { ids: ['tmp'], namespace: 'emptied' });
+    await call(`${host}/namespaces`, 'POST', { name: 'with-schema', schema: { fields: { genre: { filterable: true } } } });
+    const dedicated = { mode: 'Dedicated', dedicated: { node_type: 't1', scaling: 'Manual', manual: { replicas: 2, shards: 1 } } };
+    await call(`${emulator.controllerHostUrl}/indexes/keep`, 'PATCH', { spec: { serverless: { read_capacity: dedicated } } });
     const before = await snapshot(emulator, 'keep', ids);
+    expect((before as { namespaces: unknown[] }).namespaces).toEqual(
+      expect.arrayContaining([{ name: 'emptied', record_count: 0 }, { name: 'with-schema', record_count: 0, schema: { fields: { genre: { filterable: true } } }, indexed_fields: { fields: ['genre'] } }]),
+    );
     const sparseBefore = await call(`${emulator.indexHost('keep-sparse')}/describe_index_stats`, 'POST', {});
     await emulator.close();
 
@@ -82,6 +90,7 @@ describe('persistence', () => {
     expect(models.map((m: { name: string }) => m.name).sort()).toEqual(['keep', 'keep-pod', 'keep-sparse']);
     const keep = models.find((m: { name: string }) => m.name === 'keep');
     expect(keep).toMatchObject({ deletion_protection: 'enabled', tags: { a: 'b' }, metric: 'dotproduct' });
+    expect(keep.spec.serverless.read_capacity).toMatchObject(dedicated);
     expect(models.find((m: { name: string }) => m.name === 'keep-pod').spec.pod).toBeDefined();
     expect((await call(`${emulator.indexHost('keep')}/namespaces`)).namespaces.map((n: { name: string }) => n.name)).toContain('empty-but-kept');
   });

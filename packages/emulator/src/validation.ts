@@ -75,7 +75,11 @@ export class ValuesArena {
   }
 }
 
-export function parseDense(raw: unknown, index: IndexShape, id: string, arena?: ValuesArena): Float32Array {
+/**
+ * Dense values checked against the index. A record's values must not be all zeros (Pinecone
+ * refuses them on every metric); a query vector may be (`zeros: 'allow'`), see `query`.
+ */
+export function parseDense(raw: unknown, index: IndexShape, id: string, arena?: ValuesArena, zeros: 'refuse' | 'allow' = 'refuse'): Float32Array {
   if (!isNumberList(raw)) throw badRequest(`Vector values of '${id}' must be an array of numbers`);
   if (raw.length !== index.dimension) {
     throw badRequest(`Vector dimension ${raw.length} does not match the dimension of the index ${index.dimension}`);
@@ -89,7 +93,9 @@ export function parseDense(raw: unknown, index: IndexShape, id: string, arena?: 
     if (!Number.isFinite(out[i]!)) throw badRequest(`Vector value ${v} of '${id}' at position ${i} is not a finite float32`);
     if (Math.abs(v) >= 1e-8) nonZero = true;
   }
-  if (!nonZero) throw badRequest(`Dense vector '${id}' contains only zeros; at least one value must have a magnitude of 1e-8 or more`);
+  if (!nonZero && zeros === 'refuse') {
+    throw badRequest(`Dense vectors must contain at least one non-zero value. Vector ID '${id}' contains only zeros (every value below 1e-8 in magnitude)`);
+  }
   return out;
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { DataType, type FieldType } from '@zilliz/milvus2-sdk-node';
 import { DEFAULT_PARTITION, EtlError, retry, type CollectionPlan, type FieldPlan, type SinkAdmin, type TargetCapabilities } from '@p2m/core';
 import type { MilvusConnection } from './connection.ts';
@@ -72,9 +73,21 @@ export function schemaMismatch(plan: CollectionPlan, fields: DescribedField[], d
  */
 const DDL_AGAIN = { retries: 4, initialDelayMs: 500, maxDelayMs: 4_000, shouldRetry: () => true };
 
-export function createAdmin(conn: MilvusConnection): SinkAdmin {
+/**
+ * The probe takes a few seconds on a real server (a scratch collection is indexed and loaded), and
+ * a plan preview followed by the job's creation asks twice: answers are kept per target for a while.
+ */
+const CAPABILITIES_TTL_MS = 5 * 60_000;
+const probed = new Map<string, { at: number; answer: Promise<TargetCapabilities> }>();
+
+export function forgetCapabilities(): void {
+  probed.clear();
+}
+
+export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
   const job = (what: string, collection: string): FailureContext => ({ what, permanent: 'TARGET_UNSUPPORTED', collection });
-  let capabilities: Promise<TargetCapabilities> | null = null;
+  // Per address and credentials: another token may see another server's permissions.
+  const key = `${conn.address}\u0000${createHash('sha256').update(token ?? '').digest('hex')}`;
 
   async function collectionExists(name: string): Promise<boolean> {
     // Not `hasCollection`: Milvus Lite 2.5 answers true for any name.
@@ -154,12 +167,15 @@ export function createAdmin(conn: MilvusConnection): SinkAdmin {
 
   return {
     capabilities() {
-      // Asked once per connection; a failed probe is asked again next time.
-      capabilities ??= probeCapabilities(conn).catch((err: unknown) => {
-        capabilities = null;
+      const known = probed.get(key);
+      if (known && Date.now() - known.at < CAPABILITIES_TTL_MS) return known.answer;
+      // A failed probe is asked again next time.
+      const answer = probeCapabilities(conn).catch((err: unknown) => {
+        if (probed.get(key)?.answer === answer) probed.delete(key);
         throw err;
       });
-      return capabilities;
+      probed.set(key, { at: Date.now(), answer });
+      return answer;
     },
     collectionExists,
     createCollection,

@@ -1,6 +1,6 @@
 export { createMilvusSink } from './sink.ts';
 export { writerKind, type MilvusSinkOptions, type MilvusWriterKind } from './connection.ts';
-export { collectionFields, schemaMismatch } from './admin.ts';
+export { collectionFields, forgetCapabilities, schemaMismatch } from './admin.ts';
 export { MAX_QUERY_ROWS } from './reader.ts';
 export { MAX_REWRITES, MAX_REFUSED_IN_A_ROW } from './writer.ts';
 export { encodeUpsertRequest, sparseRowBytes, hasSparseValues } from './upsert-request.ts';

@@ -79,7 +79,8 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
   const serverVersion = String((versionAnswer as { version?: string }).version ?? '');
   const release = milvusRelease(serverVersion);
   const milvusVersion = release ? release.join('.') : null;
-  const name = `p2m_probe_${randomBytes(4).toString('hex')}`;
+  const base = `p2m_probe_${randomBytes(4).toString('hex')}`;
+  const made: string[] = [];
 
   /** A permanent refusal is an answer; a transient one means the target cannot be asked now. */
   const attempt = async <T>(fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; reason: string }> => {
@@ -90,83 +91,56 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
       return { ok: false, reason: errorMessage(err) };
     }
   };
-  const create = (shape: ScratchShape) =>
-    attempt(() =>
-      conn.call(ctx(`creating the probe collection "${name}"`), (c) =>
-        c.createCollection({ collection_name: name, fields: collectionFields(scratchPlan(name, shape)), enable_dynamic_field: true, timeout: conn.timeout }),
-      ),
-    );
-  const drop = () => conn.call(ctx(`dropping the probe collection "${name}"`), (c) => c.dropCollection({ collection_name: name, timeout: conn.timeout })).catch(() => undefined);
+  const create = (plan: CollectionPlan) =>
+    attempt(async () => {
+      await conn.call(ctx(`creating the probe collection "${plan.collection}"`), (c) =>
+        c.createCollection({ collection_name: plan.collection, fields: collectionFields(plan), enable_dynamic_field: true, timeout: conn.timeout }),
+      );
+      made.push(plan.collection);
+    });
   const write = async (plan: CollectionPlan, records: VectorRecord[]): Promise<void> => {
     const res = await conn.grpc().upsert(encodeUpsertRequest(plan, undefined, records), conn.timeout).catch((err: unknown) => {
       throw new EtlError('TARGET_UNAVAILABLE', `probe write failed: ${errorMessage(err)}`, { retriable: true, cause: err });
     });
-    checked(res, ctx(`writing to the probe collection "${name}"`));
+    checked(res, ctx(`writing to the probe collection "${plan.collection}"`));
   };
+  const key = (i: number): string => `k${i}`;
 
   try {
-    // 1. The collection a hybrid index needs, then simpler ones until the target takes one.
-    let shape: ScratchShape = { sparse: 'nullable', partitionKey: true };
-    let made = await create(shape);
-    const refusals: string[] = [];
-    for (const fallback of [{ sparse: 'plain', partitionKey: true }, { sparse: 'none', partitionKey: true }, { sparse: 'none', partitionKey: false }] as ScratchShape[]) {
-      if (made.ok) break;
-      refusals.push(made.reason);
-      shape = fallback;
-      made = await create(shape);
+    // 1. Partition key, dynamic field, routing of upserts, queries before load: dense rows only.
+    let keyed = scratchPlan(`${base}_k`, { sparse: 'none', partitionKey: true });
+    let made1 = await create(keyed);
+    let partitionKey = probed(true, 'a partition-key field was created');
+    if (!made1.ok) {
+      partitionKey = probed(false, `a partition-key field was refused: ${made1.reason}`);
+      keyed = scratchPlan(`${base}_k`, { sparse: 'none', partitionKey: false });
+      made1 = await create(keyed);
+      if (!made1.ok) throw new EtlError('TARGET_UNSUPPORTED', `the target refuses to create even a plain collection with a dynamic field: ${made1.reason}`, { retriable: false, field: 'target.address' });
     }
-    if (!made.ok) throw new EtlError('TARGET_UNSUPPORTED', `the target refuses to create even a plain collection with a dynamic field: ${made.reason}`, { retriable: false, field: 'target.address' });
-    const [nullableRefusal, sparseRefusal, keyRefusal] = refusals;
-    const plan = scratchPlan(name, shape);
-    const sparseVectors =
-      shape.sparse !== 'none'
-        ? probed(true, 'a SPARSE_FLOAT_VECTOR field was created')
-        : probed(false, `a SPARSE_FLOAT_VECTOR field was refused: ${sparseRefusal ?? nullableRefusal ?? 'no answer'}`);
-    let nullableVectors =
-      shape.sparse === 'nullable'
-        ? probed(true, 'a nullable SPARSE_FLOAT_VECTOR field was created')
-        : probed(false, shape.sparse === 'plain' ? `a nullable SPARSE_FLOAT_VECTOR field was refused: ${nullableRefusal ?? 'no answer'}` : 'no sparse vectors');
-    const partitionKey = shape.partitionKey ? probed(true, 'a partition-key field was created') : probed(false, `a partition-key field was refused: ${keyRefusal ?? 'no answer'}`);
     const dynamicField = probed(true, 'a collection with the dynamic field was created');
-
-    // 2. Writes the way p2m writes: a nullable field left out for records without sparse values, an empty sparse row.
-    const key = (i: number): string => `k${i}`;
-    const sparseOf = (i: number): VectorRecord['sparse'] => ({ indices: [i], values: Float32Array.from([1]) });
-    if (shape.sparse === 'nullable') {
-      const omitted = await attempt(() => write(plan, [record('null-row', key(0), null)]));
-      if (!omitted.ok) nullableVectors = probed(false, `the nullable field was created, but a write without it was refused: ${omitted.reason}`);
-    }
-    let emptySparseRows: Capability<boolean> = probed(false, 'no sparse vectors');
-    if (shape.sparse !== 'none') {
-      const empty = await attempt(() => write({ ...plan, sparseRows: 'emptyRow' }, [record('empty-row', key(0), { indices: [], values: new Float32Array(0) })]));
-      emptySparseRows = empty.ok ? probed(true, 'a row with an empty sparse vector was written') : probed(false, `a row with an empty sparse vector was refused: ${empty.reason}`);
-    }
-
-    // 3. Upsert routed by the partition key: rows under KEYS keys must each be found by a key filter.
-    const rows = Array.from({ length: KEYS }, (_, i) => record(`row-${i}`, key(i), shape.sparse === 'none' ? null : sparseOf(i)));
-    const written = await attempt(() => write(plan, rows));
+    const rows = Array.from({ length: KEYS }, (_, i) => record(`row-${i}`, key(i), null));
+    const written = await attempt(() => write(keyed, rows));
+    if (!written.ok) throw new EtlError('TARGET_UNSUPPORTED', `the target refuses a plain dense write: ${written.reason}`, { retriable: false, field: 'target.address' });
     const queryUnloaded = await attempt(() =>
-      conn.call(ctx('querying the probe collection before it is loaded'), (c) => c.query({ collection_name: name, filter: 'id == "row-0"', output_fields: ['id'], timeout: conn.timeout })),
+      conn.call(ctx('querying the probe collection before it is loaded'), (c) => c.query({ collection_name: keyed.collection, filter: 'id == "row-0"', output_fields: ['id'], timeout: conn.timeout })),
     );
     const queryNeedsLoad = queryUnloaded.ok
       ? probed(false, 'a query on a collection that is not loaded was answered')
       : probed(true, `a query on a collection that is not loaded was refused: ${queryUnloaded.reason}`);
-    let upsertHonoursPartitionKey: Capability<boolean> = release && !releaseAtLeast(release, 2, 4)
-      ? documented(false, `Milvus ${milvusVersion}: upsert ignores the partition key (seen on 2.3.5: a key-filtered count found 17 of 1,000 upserted rows; insert placed them right)`)
-      : documented(true, 'no known defect for this version');
-    if (shape.partitionKey && written.ok) {
+    let upsertHonoursPartitionKey: Capability<boolean> =
+      release && !releaseAtLeast(release, 2, 4)
+        ? documented(false, `Milvus ${milvusVersion}: upsert ignores the partition key (seen on 2.3.5: a key-filtered count found 17 of 1,000 upserted rows; insert placed them right)`)
+        : documented(true, 'no known defect for this version');
+    if (partitionKey.value) {
       const found = await attempt(async () => {
-        for (const index of plan.fields.filter((f) => f.dataType !== 'VarChar')) {
-          const sparse = index.dataType === 'SparseFloatVector';
-          await conn.call(ctx(`indexing the probe collection`), (c) =>
-            c.createIndex({ collection_name: name, field_name: index.name, index_name: index.name, index_type: sparse ? 'SPARSE_INVERTED_INDEX' : 'FLAT', metric_type: sparse ? 'IP' : 'L2', timeout: conn.timeout }),
-          );
-        }
-        await conn.call(ctx('loading the probe collection'), (c) => c.loadCollectionSync({ collection_name: name, timeout: conn.longTimeout }));
+        await conn.call(ctx('indexing the probe collection'), (c) =>
+          c.createIndex({ collection_name: keyed.collection, field_name: 'v', index_name: 'v', index_type: 'FLAT', metric_type: 'L2', timeout: conn.timeout }),
+        );
+        await conn.call(ctx('loading the probe collection'), (c) => c.loadCollectionSync({ collection_name: keyed.collection, timeout: conn.longTimeout }));
         let hits = 0;
         for (let i = 0; i < KEYS; i++) {
           const res = await conn.call(ctx('counting in the probe collection'), (c) =>
-            c.query({ collection_name: name, filter: `ns == "${key(i)}" && id == "row-${i}"`, output_fields: ['count(*)'], consistency_level: 'Strong' as never, timeout: conn.timeout }),
+            c.query({ collection_name: keyed.collection, filter: `ns == "${key(i)}" && id == "row-${i}"`, output_fields: ['count(*)'], consistency_level: 'Strong' as never, timeout: conn.timeout }),
           );
           hits += Number(res.data[0]?.['count(*)'] ?? 0);
         }
@@ -176,7 +150,38 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
         upsertHonoursPartitionKey =
           found.value === KEYS
             ? probed(true, `${KEYS} rows upserted under ${KEYS} partition-key values were each found by a key filter`)
-            : probed(false, `only ${found.value} of ${KEYS} rows upserted under ${KEYS} partition-key values were found by a key filter: upsert does not route by the partition key`);
+            : probed(false, `only ${found.value} of ${KEYS} rows upserted under ${KEYS} partition-key values were found by a key filter: upsert does not route rows by the partition key`);
+      }
+    }
+
+    // 2. Sparse vectors: a field the server creates is not yet one it can store (Milvus 2.3.5 creates
+    // a type-104 field, then refuses every write to it), so each feature is written, not just declared.
+    const sparseOf = (i: number): VectorRecord['sparse'] => ({ indices: [i], values: Float32Array.from([1]) });
+    let sparsePlan = scratchPlan(`${base}_s`, { sparse: 'nullable', partitionKey: false });
+    let made2 = await create(sparsePlan);
+    let nullableVectors = probed(true, 'a nullable SPARSE_FLOAT_VECTOR field was created');
+    if (made2.ok && !(await declaredNullable(conn, sparsePlan.collection))) {
+      nullableVectors = probed(false, 'a SPARSE_FLOAT_VECTOR field declared nullable was created without being nullable (the server does not know nullable fields)');
+    } else if (!made2.ok) {
+      nullableVectors = probed(false, `a nullable SPARSE_FLOAT_VECTOR field was refused: ${made2.reason}`);
+      sparsePlan = scratchPlan(`${base}_s2`, { sparse: 'plain', partitionKey: false });
+      made2 = await create(sparsePlan);
+    }
+    let sparseVectors: Capability<boolean> = made2.ok ? probed(true, 'a SPARSE_FLOAT_VECTOR field was created and written to') : probed(false, `a SPARSE_FLOAT_VECTOR field was refused: ${made2.reason}`);
+    let emptySparseRows: Capability<boolean> = probed(false, 'no sparse vectors');
+    if (made2.ok) {
+      const plain = { ...sparsePlan, sparseRows: 'emptyRow' as const };
+      const stored = await attempt(() => write(plain, [record('sparse-row', '', sparseOf(1))]));
+      if (!stored.ok) {
+        sparseVectors = probed(false, `a SPARSE_FLOAT_VECTOR field was created, but a write to it was refused: ${stored.reason}`);
+        nullableVectors = probed(false, 'no usable sparse vectors');
+      } else {
+        if (nullableVectors.value) {
+          const omitted = await attempt(() => write(sparsePlan, [record('null-row', '', null)]));
+          if (!omitted.ok) nullableVectors = probed(false, `the nullable field was created, but a write without it was refused: ${omitted.reason}`);
+        }
+        const empty = await attempt(() => write(plain, [record('empty-row', '', { indices: [], values: new Float32Array(0) })]));
+        emptySparseRows = empty.ok ? probed(true, 'a row with an empty sparse vector was written') : probed(false, `a row with an empty sparse vector was refused: ${empty.reason}`);
       }
     }
 
@@ -195,8 +200,14 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
       queryNeedsLoad,
     };
   } finally {
-    await drop();
+    for (const name of made) await conn.call(ctx(`dropping the probe collection "${name}"`), (c) => c.dropCollection({ collection_name: name, timeout: conn.timeout })).catch(() => undefined);
   }
+}
+
+/** Whether the server kept the nullable flag it was given (a server that does not know the field ignores it). */
+async function declaredNullable(conn: MilvusConnection, collection: string): Promise<boolean> {
+  const d = await conn.call({ what: `describing the probe collection "${collection}"`, permanent: 'TARGET_UNSUPPORTED' }, (c) => c.describeCollection({ collection_name: collection, timeout: conn.timeout }));
+  return d.schema.fields.some((f) => f.name === 's' && (f as { nullable?: boolean }).nullable === true);
 }
 
 /**

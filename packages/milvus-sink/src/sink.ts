@@ -12,7 +12,7 @@ import { createWriter } from './writer.ts';
  */
 export function createMilvusSink(options: MilvusSinkOptions): MilvusTarget {
   const conn = openConnection(options);
-  const admin = createAdmin(conn);
+  const admin = createAdmin(conn, options.token);
   const reader = createReader(conn);
   return {
     ...admin,

@@ -63,7 +63,10 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
     const target = partition && partition !== DEFAULT_PARTITION ? partition : undefined;
     const ctx = context(records.length, target);
     let res: { status?: unknown; err_index?: readonly unknown[]; upsert_cnt?: unknown };
-    if (conn.writerKind === 'grpc') {
+    // The SDK sends every schema field as a column, also a nullable one the records have no value
+    // for, which Milvus Lite refuses ("has 0 rows, expected 2"): such requests go column-wise.
+    const columnWise = conn.writerKind === 'grpc' || (plan.sparseRows === 'nullable' && !records.some(hasSparseValues));
+    if (columnWise) {
       try {
         res = await conn.grpc().upsert(encodeUpsertRequest(plan, target, records), conn.timeout);
       } catch (err) {

@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EtlError } from '@p2m/core';
 import { apicurioVersion, ensureKafka, ensureMilvusLite, ensureRegistry, kafkaVersion, milvusLiteMajor, milvusLiteVersion } from './install.ts';
+import { milvusStandaloneSpec } from './milvus-standalone.ts';
 import type { StackOptions } from './options.ts';
 import { freePort } from './ports.ts';
 import type { SpawnSpec } from './process.ts';
@@ -82,6 +83,8 @@ export interface ComponentSpec {
   /** Components of a lower stage are healthy before a higher stage starts. */
   stage: number;
   startTimeoutMs: number;
+  /** SIGTERM, then SIGKILL after this long when it has not exited (default 15 s). */
+  stopGraceMs?: number;
   /** What it runs (e.g. a version); a running process with another fingerprint is replaced. */
   fingerprint?: string;
   /** Downloads and one-time preparation; returns how to start the process. */
@@ -94,6 +97,8 @@ export interface ComponentDefinition {
   name: string;
   /** Why a definition may be off: its command is not written yet. */
   enabled(): boolean;
+  /** Started only when asked for by name (`components`), never by a plain `up`. */
+  optional?: boolean;
   specs(ctx: StackContext): ComponentSpec[];
 }
 
@@ -257,44 +262,59 @@ const registry: ComponentDefinition = {
   ],
 };
 
+function milvusLiteSpec(ctx: StackContext): ComponentSpec {
+  return {
+    name: 'milvus',
+    port: ctx.opts.ports.milvus,
+    ports: [ctx.opts.ports.milvus],
+    stage: 0,
+    startTimeoutMs: 90_000,
+    fingerprint: `milvus-lite ${milvusLiteVersion()}`,
+    async prepare(c) {
+      const lite = await ensureMilvusLite(c.opts.cacheDir, c.opts.log);
+      const port = c.opts.ports.milvus;
+      // Data formats differ between majors: one folder each.
+      const dir = c.dir(`milvus-lite-${milvusLiteMajor(lite.version)}`);
+      mkdirSync(dir, { recursive: true });
+      if (lite.binary && lite.libDir) {
+        // 2.5.x: the wheel's C++ server; with an address argument it serves gRPC on host:port.
+        return {
+          cmd: lite.binary,
+          args: [join(dir, 'milvus.db'), `127.0.0.1:${port}`, process.env.P2M_MILVUS_LOG_LEVEL || 'ERROR'],
+          cwd: dir,
+          env: { LD_LIBRARY_PATH: [lite.libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') },
+        };
+      }
+      return {
+        cmd: join(lite.venv, 'bin', 'python3'),
+        args: ['-m', 'milvus_lite', 'server', '--data-dir', dir, '--host', '127.0.0.1', '--port', String(port)],
+        cwd: dir,
+      };
+    },
+    async health(c) {
+      const { checkMilvusHealth } = await import('@p2m/milvus-sink');
+      await checkMilvusHealth(c.env.P2M_MILVUS_ADDRESS, undefined, 5_000);
+    },
+  };
+}
+
+/** The stack's Milvus at `ports.milvus`: Milvus Lite, or the standalone server (`milvus: 'standalone'`). */
 const milvus: ComponentDefinition = {
   name: 'milvus',
   enabled: () => true,
-  specs: (ctx) => [
-    {
-      name: 'milvus',
-      port: ctx.opts.ports.milvus,
-      ports: [ctx.opts.ports.milvus],
-      stage: 0,
-      startTimeoutMs: 90_000,
-      fingerprint: `milvus-lite ${milvusLiteVersion()}`,
-      async prepare(c) {
-        const lite = await ensureMilvusLite(c.opts.cacheDir, c.opts.log);
-        const port = c.opts.ports.milvus;
-        // Data formats differ between majors: one folder each.
-        const dir = c.dir(`milvus-lite-${milvusLiteMajor(lite.version)}`);
-        mkdirSync(dir, { recursive: true });
-        if (lite.binary && lite.libDir) {
-          // 2.5.x: the wheel's C++ server; with an address argument it serves gRPC on host:port.
-          return {
-            cmd: lite.binary,
-            args: [join(dir, 'milvus.db'), `127.0.0.1:${port}`, process.env.P2M_MILVUS_LOG_LEVEL || 'ERROR'],
-            cwd: dir,
-            env: { LD_LIBRARY_PATH: [lite.libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') },
-          };
-        }
-        return {
-          cmd: join(lite.venv, 'bin', 'python3'),
-          args: ['-m', 'milvus_lite', 'server', '--data-dir', dir, '--host', '127.0.0.1', '--port', String(port)],
-          cwd: dir,
-        };
-      },
-      async health(c) {
-        const { checkMilvusHealth } = await import('@p2m/milvus-sink');
-        await checkMilvusHealth(c.env.P2M_MILVUS_ADDRESS, undefined, 5_000);
-      },
-    },
-  ],
+  specs: (ctx) => [ctx.opts.milvus === 'standalone' ? milvusStandaloneSpec(ctx, 'milvus', ctx.opts.ports.milvus) : milvusLiteSpec(ctx)],
+};
+
+/**
+ * The standalone server beside the stack's Milvus, on its own ports: the integration suite runs
+ * its tests for a real, WAL-backed server against it while the rest of the suite uses Lite.
+ */
+export const MILVUS_STANDALONE = 'milvus-standalone';
+const milvusStandalone: ComponentDefinition = {
+  name: MILVUS_STANDALONE,
+  enabled: () => true,
+  optional: true,
+  specs: (ctx) => [milvusStandaloneSpec(ctx, MILVUS_STANDALONE, ctx.opts.milvusStandalone.port)],
 };
 
 const cliCommandExists = (name: string): boolean => existsSync(join(REPO_ROOT, 'packages', 'cli', 'src', 'commands', `${name}.ts`));
@@ -389,7 +409,7 @@ const loaders: ComponentDefinition = {
 };
 
 /** Every component the stack knows, in start order. Add new ones here. */
-export const COMPONENTS: ComponentDefinition[] = [kafka, registry, milvus, emulator, controller, extractor, loaders];
+export const COMPONENTS: ComponentDefinition[] = [kafka, registry, milvus, milvusStandalone, emulator, controller, extractor, loaders];
 
 /** Names of the component definitions that can run in this checkout (e.g. `loader`, not `loader-1`). */
 export function enabledComponents(): string[] {

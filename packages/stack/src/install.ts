@@ -11,10 +11,13 @@ export const SLF4J_RELOAD4J_VERSION = '1.7.36';
 /** 3.0.x is the newest Apicurio line built for Java 17 (3.3.x needs Java 21). */
 export const APICURIO_VERSION = '3.0.9';
 export const MILVUS_LITE_VERSION = '3.2.2';
+/** PyPI `milvus`: the embedded build of the full standalone server (WAL, coordinators, embedded etcd). 2.3.5 is its newest release. */
+export const MILVUS_STANDALONE_VERSION = '2.3.5';
 
 export const kafkaVersion = (): string => process.env.P2M_KAFKA_VERSION || KAFKA_VERSION;
 export const apicurioVersion = (): string => process.env.P2M_APICURIO_VERSION || APICURIO_VERSION;
 export const milvusLiteVersion = (): string => process.env.P2M_MILVUS_LITE_VERSION || MILVUS_LITE_VERSION;
+export const milvusStandaloneVersion = (): string => process.env.P2M_MILVUS_STANDALONE_VERSION || MILVUS_STANDALONE_VERSION;
 
 type Log = (line: string) => void;
 
@@ -245,4 +248,61 @@ function milvusLibDir(venv: string): string | undefined {
     if (existsSync(join(dir, 'milvus'))) return dir;
   }
   return undefined;
+}
+
+export interface MilvusStandaloneInstall {
+  version: string;
+  /** `milvus` and the shared libraries it loads (LD_LIBRARY_PATH). */
+  binDir: string;
+  /** The wheel's milvus.yaml template (`{{ key(type): default }}` placeholders). */
+  configTemplate: string;
+}
+
+/**
+ * The wheel keeps the server and its libraries LZMA-compressed and unpacks them into a data dir
+ * on every first start; unpacking them once into the cache lets every stack share one copy.
+ */
+const UNPACK_STANDALONE = `
+import lzma, os, shutil, sys
+import milvus
+src = os.path.join(os.path.dirname(milvus.__file__), 'data')
+dst = sys.argv[1]
+os.makedirs(os.path.join(dst, 'bin'))
+for name in os.listdir(os.path.join(src, 'bin')):
+    if not name.endswith('.lzma'):
+        continue
+    out = os.path.join(dst, 'bin', name[:-5])
+    with lzma.open(os.path.join(src, 'bin', name)) as packed, open(out, 'wb') as plain:
+        shutil.copyfileobj(packed, plain, 1 << 20)
+    os.chmod(out, 0o755)
+shutil.copy(os.path.join(src, 'config.yaml.template'), os.path.join(dst, 'milvus.yaml.template'))
+`;
+
+/**
+ * The Milvus standalone server from PyPI (`milvus`, the embedded standalone build), unpacked into
+ * `<cache>/milvus-standalone-<v>/`: `bin/` and the config template. The virtualenv pip needed is
+ * removed once the server is unpacked: nothing runs Python afterwards.
+ */
+export async function ensureMilvusStandalone(cacheDir: string, log: Log): Promise<MilvusStandaloneInstall> {
+  const version = milvusStandaloneVersion();
+  const dir = await installOnce(cacheDir, `milvus-standalone-${version}`, `the Milvus ${version} standalone server from PyPI (~60 MB download, ~250 MB unpacked)`, log, async (tmp) => {
+    const python = requireTool('python3', 'installing the Milvus standalone server');
+    const logFile = join(cacheDir, `install-milvus-standalone-${version}.log`);
+    const venv = join(tmp, 'venv');
+    await runStep('creating a Python virtualenv', python, ['-m', 'venv', venv], { cwd: cacheDir, logFile, log });
+    await runStep(`downloading Milvus ${version}`, join(venv, 'bin', 'python3'), ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', `milvus==${version}`], {
+      cwd: tmp,
+      logFile,
+      log,
+      watchDir: join(venv, 'lib'),
+    });
+    await runStep(`unpacking Milvus ${version}`, join(venv, 'bin', 'python3'), ['-c', UNPACK_STANDALONE, tmp], { cwd: tmp, logFile, log, watchDir: join(tmp, 'bin') });
+    rmSync(venv, { recursive: true, force: true });
+    if (!existsSync(join(tmp, 'bin', 'milvus'))) throw new EtlError('STACK', `the Milvus ${version} wheel has no server binary`, { hint: `see ${logFile}` });
+  });
+  const install: MilvusStandaloneInstall = { version, binDir: join(dir, 'bin'), configTemplate: join(dir, 'milvus.yaml.template') };
+  if (!existsSync(join(install.binDir, 'milvus')) || !existsSync(install.configTemplate)) {
+    throw new EtlError('STACK', `the Milvus standalone install in ${dir} is incomplete`, { hint: `delete ${dir} and start again` });
+  }
+  return install;
 }

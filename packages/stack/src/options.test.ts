@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { EtlError } from '@p2m/core';
-import { DEFAULT_PORTS, resolveStackOptions } from './options.ts';
+import { DEFAULT_PORTS, DEFAULT_STANDALONE_PORTS, portEnvName, resolveStackOptions } from './options.ts';
 import { isOurProcess, OWNER_ENV, ownerTag, procInfo } from './process.ts';
 import { readStackEnv } from './stack.ts';
 
@@ -34,6 +34,32 @@ describe('resolveStackOptions', () => {
       expect((err as EtlError).code).toBe('STACK');
       expect((err as EtlError).hint).toContain('P2M_REGISTRY_PORT');
     }
+  });
+});
+
+describe('the Milvus server of the stack', () => {
+  it('is Lite unless asked otherwise, by option or by P2M_MILVUS_SERVER', () => {
+    expect(resolveStackOptions({}, {}).milvus).toBe('lite');
+    expect(resolveStackOptions({}, { P2M_MILVUS_SERVER: 'standalone' }).milvus).toBe('standalone');
+    expect(resolveStackOptions({ milvus: 'lite' }, { P2M_MILVUS_SERVER: 'standalone' }).milvus).toBe('lite');
+    expect(() => resolveStackOptions({}, { P2M_MILVUS_SERVER: 'cluster' })).toThrow(/P2M_MILVUS_SERVER=cluster.*not a Milvus server/);
+  });
+
+  it('standalone ports: defaults, env, options; the internal block must fit below 65536', () => {
+    expect(resolveStackOptions({}, {}).milvusStandalone).toEqual(DEFAULT_STANDALONE_PORTS);
+    const env = { P2M_MILVUS_STANDALONE_PORT: '28530', P2M_MILVUS_STANDALONE_ETCD_PORT: '28579', P2M_MILVUS_STANDALONE_INTERNAL_PORT: '28541' };
+    expect(resolveStackOptions({ milvusStandalone: { metricsPort: 28591 } }, env).milvusStandalone).toEqual({ port: 28530, etcdPort: 28579, metricsPort: 28591, internalPort: 28541 });
+    expect(() => resolveStackOptions({}, { P2M_MILVUS_STANDALONE_INTERNAL_PORT: '65530' })).toThrow(/P2M_MILVUS_STANDALONE_INTERNAL_PORT/);
+    expect(() => resolveStackOptions({}, { P2M_MILVUS_STANDALONE_ETCD_PORT: '65535' })).toThrow(/P2M_MILVUS_STANDALONE_ETCD_PORT/);
+  });
+
+  it('a port in use is traced back to the variable that moves it', () => {
+    const opts = resolveStackOptions({}, {});
+    expect(portEnvName(opts, 19530)).toBe('P2M_MILVUS_PORT');
+    expect(portEnvName(opts, DEFAULT_STANDALONE_PORTS.port)).toBe('P2M_MILVUS_STANDALONE_PORT');
+    expect(portEnvName(opts, DEFAULT_STANDALONE_PORTS.etcdPort + 1)).toBe('P2M_MILVUS_STANDALONE_ETCD_PORT');
+    expect(portEnvName(opts, DEFAULT_STANDALONE_PORTS.internalPort + 6)).toBe('P2M_MILVUS_STANDALONE_INTERNAL_PORT');
+    expect(portEnvName(opts, DEFAULT_STANDALONE_PORTS.internalPort + 7)).toBeUndefined();
   });
 });
 

@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join } from 'node:path';
 import { EtlError, errorMessage, sleep } from '@p2m/core';
 import type { ComponentSpec, RunningProcess, StackContext, StackEnv } from './components.ts';
-import { COMPONENTS, logTail, START_MARKER } from './components.ts';
-import type { StackOptions, StackOptionsInput, StackPorts } from './options.ts';
-import { resolveStackOptions } from './options.ts';
+import { COMPONENTS, logTail, MILVUS_STANDALONE, START_MARKER } from './components.ts';
+import type { MilvusServer, MilvusStandalonePorts, StackOptions, StackOptionsInput, StackPorts } from './options.ts';
+import { portEnvName, resolveStackOptions } from './options.ts';
 import { isPortFree } from './ports.ts';
 import { isOurProcess, OWNER_ENV, ownerTag, procInfo, sendSignal, spawnDetached, terminate } from './process.ts';
 
@@ -47,19 +47,16 @@ interface ComponentRecord {
 interface StackFile {
   stateDir: string;
   ports: StackPorts;
+  /** Absent in files of earlier versions: Lite, on the default standalone ports. */
+  milvus?: MilvusServer;
+  milvusStandalone?: MilvusStandalonePorts;
   loaders: number;
   components?: string[];
   processes: Record<string, ComponentRecord>;
 }
 
-const PORT_ENV: Record<keyof StackPorts, string> = {
-  kafka: 'P2M_KAFKA_PORT',
-  kafkaController: 'P2M_KAFKA_CONTROLLER_PORT',
-  registry: 'P2M_REGISTRY_PORT',
-  milvus: 'P2M_MILVUS_PORT',
-  emulator: 'P2M_EMULATOR_PORT',
-  controller: 'P2M_CONTROLLER_PORT',
-};
+/** How long a component has to exit after SIGTERM before it gets SIGKILL, unless its spec says. */
+const DEFAULT_STOP_GRACE_MS = 15_000;
 
 const stackFilePath = (stateDir: string): string => join(stateDir, 'stack.json');
 const pidFile = (stateDir: string, name: string): string => join(stateDir, 'pids', `${name}.pid`);
@@ -122,13 +119,19 @@ function makeContext(opts: StackOptions): StackContext {
   return { opts, env: stackEnvFor(opts), dir: (name) => join(opts.stateDir, name) };
 }
 
+/** Every component this checkout can run, optional ones too (to find one by name). */
+function allSpecs(ctx: StackContext): ComponentSpec[] {
+  return COMPONENTS.filter((d) => d.enabled()).flatMap((d) => d.specs(ctx));
+}
+
+/** The components of this stack: `components` when given, else every one that is not optional. */
 function selectedSpecs(ctx: StackContext): ComponentSpec[] {
   const wanted = ctx.opts.components;
   const specs: ComponentSpec[] = [];
   for (const def of COMPONENTS) {
     if (!def.enabled()) continue;
     for (const spec of def.specs(ctx)) {
-      if (!wanted || wanted.includes(def.name) || wanted.includes(spec.name)) specs.push(spec);
+      if (wanted ? wanted.includes(def.name) || wanted.includes(spec.name) : !def.optional) specs.push(spec);
     }
   }
   if (wanted) {
@@ -136,7 +139,16 @@ function selectedSpecs(ctx: StackContext): ComponentSpec[] {
     const unknown = wanted.filter((w) => !known.has(w));
     if (unknown.length > 0) throw new EtlError('STACK', `unknown stack component(s): ${unknown.join(', ')}`, { hint: `known: ${[...known].join(', ')}` });
   }
+  refuseTwoStandaloneServers(ctx.opts, specs);
   return specs;
+}
+
+/** With the standalone server as the stack's Milvus, the extra one would need the same ports and folder. */
+function refuseTwoStandaloneServers(opts: StackOptions, specs: ComponentSpec[]): void {
+  if (opts.milvus !== 'standalone' || !specs.some((s) => s.name === MILVUS_STANDALONE)) return;
+  throw new EtlError('STACK', `the stack's Milvus is already the standalone server (milvus: standalone); ${MILVUS_STANDALONE} would start a second one on the same ports`, {
+    hint: `use the "milvus" component (P2M_MILVUS_ADDRESS), or run the stack with Milvus Lite (--milvus lite) to have ${MILVUS_STANDALONE} beside it`,
+  });
 }
 
 /** The pid of component `name` if it runs and is ours (pid file + start time + environment tag). */
@@ -164,6 +176,8 @@ function optionsOfExisting(input: StackOptionsInput): { opts: StackOptions; file
     ...input,
     stateDir: probe.stateDir,
     ports: { ...file.ports, ...input.ports },
+    milvusStandalone: { ...file.milvusStandalone, ...input.milvusStandalone },
+    milvus: input.milvus ?? file.milvus ?? 'lite',
     loaders: input.loaders ?? file.loaders,
     ...(input.components ?? file.components ? { components: input.components ?? file.components } : {}),
   });
@@ -232,8 +246,7 @@ async function assertPortsFree(spec: ComponentSpec, opts: StackOptions): Promise
       free = await isPortFree(port);
     }
     if (free) continue;
-    const key = (Object.keys(opts.ports) as (keyof StackPorts)[]).find((k) => opts.ports[k] === port);
-    const envName = key ? PORT_ENV[key] : undefined;
+    const envName = portEnvName(opts, port);
     throw new EtlError('STACK', `port ${port} for ${spec.name} is already in use by a process this stack did not start`, {
       hint: envName ? `stop that process, or pick another port, e.g. ${envName}=${port + 10_000 > 65_535 ? port - 1 : port + 10_000} npx p2m stack up` : 'stop that process or pick another port',
     });
@@ -274,10 +287,10 @@ async function ensureSpec(ctx: StackContext, spec: ComponentSpec, file: StackFil
   const pid = livePid(stateDir, spec.name, record);
   if (pid !== undefined && record?.ports !== undefined && record.ports.join(',') !== spec.ports.join(',')) {
     ctx.opts.log(`p2m stack: ${spec.name} runs on port(s) ${record.ports.join(', ')}, wanted ${spec.ports.join(', ')}; restarting it`);
-    await terminate(pid, 15_000);
+    await terminate(pid, spec.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
   } else if (pid !== undefined && spec.fingerprint !== undefined && record?.fingerprint !== undefined && record.fingerprint !== spec.fingerprint) {
     ctx.opts.log(`p2m stack: ${spec.name} runs ${record.fingerprint}, wanted ${spec.fingerprint}; restarting it`);
-    await terminate(pid, 15_000);
+    await terminate(pid, spec.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
   } else if (pid !== undefined) {
     const proc = runningOf(pid, record);
     try {
@@ -292,7 +305,7 @@ async function ensureSpec(ctx: StackContext, spec: ComponentSpec, file: StackFil
         return;
       } catch (err) {
         ctx.opts.log(`p2m stack: ${spec.name} (pid ${pid}) is unhealthy (${errorMessage(err)}); restarting it`);
-        await terminate(pid, 15_000);
+        await terminate(pid, spec.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
       }
     }
   } else if (record) {
@@ -306,7 +319,7 @@ function prepareStateDir(stateDir: string): void {
 }
 
 function freshStackFile(opts: StackOptions, previous: StackFile | undefined): StackFile {
-  const file: StackFile = { stateDir: opts.stateDir, ports: opts.ports, loaders: opts.loaders, processes: previous?.processes ?? {} };
+  const file: StackFile = { stateDir: opts.stateDir, ports: opts.ports, milvus: opts.milvus, milvusStandalone: opts.milvusStandalone, loaders: opts.loaders, processes: previous?.processes ?? {} };
   if (opts.components) file.components = opts.components;
   return file;
 }
@@ -316,7 +329,7 @@ function freshStackFile(opts: StackOptions, previous: StackFile | undefined): St
  * `<state>/stack.env`. Throws a one-line `EtlError('STACK')` when a component cannot start.
  */
 export async function stackUp(input: StackOptionsInput = {}): Promise<StackStatus> {
-  const opts = resolveStackOptions(input);
+  const opts = resolveStackOptions(withRecordedMilvus(input));
   prepareStateDir(opts.stateDir);
   return withLock(opts, async () => {
     const ctx = makeContext(opts);
@@ -343,6 +356,16 @@ export async function stackUp(input: StackOptionsInput = {}): Promise<StackStatu
   });
 }
 
+/**
+ * The Milvus server a stack was brought up with stays its Milvus until asked otherwise: a plain
+ * `up` that revives a crashed component must not swap a standalone server (and its data) for Lite.
+ */
+function withRecordedMilvus(input: StackOptionsInput): StackOptionsInput {
+  if (input.milvus !== undefined || process.env.P2M_MILVUS_SERVER) return input;
+  const recorded = readStackFile(resolveStackOptions({ ...input, milvus: 'lite' }).stateDir)?.milvus;
+  return recorded ? { ...input, milvus: recorded } : input;
+}
+
 function listPidNames(stateDir: string): string[] {
   try {
     return readdirSync(join(stateDir, 'pids'))
@@ -353,9 +376,9 @@ function listPidNames(stateDir: string): string[] {
   }
 }
 
-async function stopOne(stateDir: string, name: string, file: StackFile | undefined, graceMs = 15_000): Promise<number | undefined> {
+async function stopOne(stateDir: string, name: string, file: StackFile | undefined, graceMs?: number): Promise<number | undefined> {
   const pid = livePid(stateDir, name, file?.processes[name]);
-  if (pid !== undefined) await terminate(pid, graceMs);
+  if (pid !== undefined) await terminate(pid, graceMs ?? DEFAULT_STOP_GRACE_MS);
   rmSync(pidFile(stateDir, name), { force: true });
   if (file) delete file.processes[name];
   return pid;
@@ -395,13 +418,14 @@ export async function stackDown(input: StackOptionsInput = {}): Promise<{ stoppe
   if (!existsSync(opts.stateDir)) return { stopped: [] };
   return withLock(opts, async () => {
     const names = listPidNames(opts.stateDir);
-    const infra = new Set(['kafka', 'registry', 'milvus', 'emulator']);
+    const infra = new Set(['kafka', 'registry', 'milvus', MILVUS_STANDALONE, 'emulator']);
+    const grace = new Map(allSpecs(makeContext(opts)).map((s) => [s.name, s.stopGraceMs]));
     // Workers first, then the controller, then the servers they all use.
     const stopped: { name: string; pid: number }[] = [];
     for (const group of [names.filter((n) => !infra.has(n) && n !== 'controller'), names.filter((n) => n === 'controller'), names.filter((n) => infra.has(n))]) {
       await Promise.all(
         group.map(async (name) => {
-          const pid = await stopOne(opts.stateDir, name, file);
+          const pid = await stopOne(opts.stateDir, name, file, grace.get(name));
           if (pid !== undefined) stopped.push({ name, pid });
         }),
       );
@@ -431,9 +455,10 @@ export async function startComponent(name: string, input: StackOptionsInput = {}
   prepareStateDir(opts.stateDir);
   return withLock(opts, async () => {
     const ctx = makeContext(opts);
-    const all = selectedSpecs({ ...ctx, opts: { ...opts, components: undefined } as StackOptions });
+    const all = allSpecs(ctx);
     const spec = all.find((s) => s.name === name);
     if (!spec) throw new EtlError('STACK', `unknown stack component: ${name}`, { hint: `known: ${all.map((s) => s.name).join(', ')}` });
+    refuseTwoStandaloneServers(opts, [spec]);
     const file = existing ?? freshStackFile(opts, undefined);
     await ensureSpec(ctx, spec, file);
     writeStackFile(file);

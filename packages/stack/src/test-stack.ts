@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { EtlError, errorMessage, sleep } from '@p2m/core';
-import type { StackOptionsInput, StackPorts } from './options.ts';
+import { MILVUS_STANDALONE } from './components.ts';
+import type { MilvusStandalonePorts, StackOptionsInput, StackPorts } from './options.ts';
 import { killComponent, stackDown, stackUp, startComponent } from './stack.ts';
 
 /** What integration tests get: where each server of the test stack listens. */
@@ -10,6 +11,8 @@ export interface TestStack {
   kafka: { brokers: string[] };
   registry: { url: string };
   milvus: { address: string };
+  /** The Milvus standalone server (WAL-backed, dense vectors only), when the stack runs `milvus-standalone`. */
+  milvusStandalone?: { address: string };
   emulator: { controllerHostUrl: string; apiKey: string };
   /** Present when the stack runs the controller service. */
   controller?: { url: string; apiToken: string };
@@ -35,6 +38,8 @@ export interface TestStackConfig {
   stateDir: string;
   ports: StackPorts;
   components: string[];
+  /** Ports of `milvus-standalone` (defaults: the stack's, see MilvusStandalonePorts). */
+  milvusStandalone?: Partial<MilvusStandalonePorts>;
   loaders?: number;
   apiToken?: string;
   log?: (line: string) => void;
@@ -50,7 +55,9 @@ export class NativeTestStackProvider implements TestStackProvider {
 
   #input(): StackOptionsInput {
     const c = this.#config;
-    const input: StackOptionsInput = { stateDir: c.stateDir, ports: c.ports, components: c.components };
+    // The suite's Milvus is Lite; the standalone server runs beside it as `milvus-standalone`.
+    const input: StackOptionsInput = { stateDir: c.stateDir, ports: c.ports, components: c.components, milvus: 'lite' };
+    if (c.milvusStandalone !== undefined) input.milvusStandalone = c.milvusStandalone;
     if (c.loaders !== undefined) input.loaders = c.loaders;
     if (c.apiToken !== undefined) input.apiToken = c.apiToken;
     if (c.log) input.log = c.log;
@@ -69,6 +76,8 @@ export class NativeTestStackProvider implements TestStackProvider {
       stateDir: status.stateDir,
     };
     if (status.components.some((c) => c.name === 'controller')) stack.controller = { url: env.P2M_CONTROLLER_URL, apiToken: env.P2M_API_TOKEN };
+    const standalone = status.components.find((c) => c.name === MILVUS_STANDALONE);
+    if (standalone?.port) stack.milvusStandalone = { address: `127.0.0.1:${standalone.port}` };
     return stack;
   }
 
@@ -225,6 +234,8 @@ export class TestcontainersStackProvider implements TestStackProvider {
     const native = await this.#native.start();
     this.#stack.emulator = native.emulator;
     if (native.controller) this.#stack.controller = native.controller;
+    // No image of this 2.3.5 build: it runs natively beside the containers, like the emulator.
+    if (native.milvusStandalone) this.#stack.milvusStandalone = native.milvusStandalone;
     return this.#stack;
   }
 

@@ -39,26 +39,38 @@ export function tally(counts: LoaderCounts, namespace: string, outcome: 'loaded'
   }
 }
 
+/** A partition's committed position: the next offset to read, and the counts up to it. */
+export interface CommittedPosition {
+  offset: string;
+  metadata: string | null;
+}
+
 /** Per partition: the counts this member reached, and the offset they hold up to. */
 export class PartitionCounts {
   readonly #known = new Map<number, { counts: LoaderCounts; next: string }>();
-  readonly #committedMetadata: (partition: number) => Promise<string | null>;
+  readonly #committed: (partition: number) => Promise<CommittedPosition | null>;
   readonly #policy: RetryOptions;
 
-  constructor(committedMetadata: (partition: number) => Promise<string | null>, policy: RetryOptions) {
-    this.#committedMetadata = committedMetadata;
+  constructor(committed: (partition: number) => Promise<CommittedPosition | null>, policy: RetryOptions) {
+    this.#committed = committed;
     this.#policy = policy;
   }
 
   /**
-   * The counts before this batch. Ours hold only while the partition continues where this member
-   * left it; a batch starting anywhere else means another member owned the partition meanwhile
-   * (a rebalance moved it away and back) and committed its own counts: read them again.
+   * The counts before this batch, and the offset from which its messages are new. Ours hold only
+   * while the partition continues where this member left it. A batch starting anywhere else is a
+   * redelivery (a rebalance, even one that left the partition here, restarts from the committed
+   * offset) or another member's work: take the committed counts, and skip the messages before the
+   * committed offset — they are written and counted already (a deferred commit of this member's may
+   * have landed after the redelivered batch was fetched).
    */
-  async before(batch: ConsumerBatch): Promise<LoaderCounts> {
+  async before(batch: ConsumerBatch): Promise<{ counts: LoaderCounts; from: bigint }> {
+    const first = batch.messages[0]!.offset;
     const known = this.#known.get(batch.partition);
-    if (known && known.next === batch.messages[0]!.offset) return structuredClone(known.counts);
-    return decodeCounts(await retry(() => this.#committedMetadata(batch.partition), this.#policy));
+    if (known && known.next === first) return { counts: structuredClone(known.counts), from: BigInt(first) };
+    const committed = await retry(() => this.#committed(batch.partition), this.#policy);
+    const at = committed && BigInt(committed.offset) >= 0n ? BigInt(committed.offset) : BigInt(first);
+    return { counts: decodeCounts(committed?.metadata), from: at > BigInt(first) ? at : BigInt(first) };
   }
 
   set(partition: number, counts: LoaderCounts, next: string): void {

@@ -16,7 +16,7 @@ import {
   type WriteResult,
 } from '@p2m/core';
 import { fullCapabilities } from '@p2m/testing';
-import { decodeCounts, PartitionPacer, runLoader, type LoaderOptions } from './runtime.ts';
+import { decodeCounts, PartitionPacer, runLoader, type CommittedPosition, type LoaderOptions } from './runtime.ts';
 
 const plan = planCollection({
   spec: parseJobSpec({ source: { apiKey: 'k', index: 'idx' }, target: { address: '127.0.0.1:19530', collection: 'c' } }),
@@ -113,7 +113,7 @@ function options(consumer: LogConsumer, writer: SinkWriter, signal: AbortSignal,
     writer,
     decode: async (v: Buffer): Promise<VectorRecord> => ({ kind: 'vector', namespace: '', id: v.toString(), values: new Float32Array([1, 2]), sparse: null, metadata: null }),
     batchBytes: 1 << 20,
-    committedMetadata: async () => null,
+    committed: async () => null,
     policies: { sink: fast, log: fast },
     settleIntervalMs: 20,
     signal,
@@ -205,16 +205,43 @@ describe('runLoader', () => {
       events,
       (offsets) => (committed = offsets[0]!),
     );
-    const committedMetadata = async (): Promise<string | null> => {
+    const read = async (): Promise<CommittedPosition | null> => {
       metadataReads++;
-      return (committed as PartitionOffset | null)?.metadata ?? null;
+      const c = committed as PartitionOffset | null;
+      return c ? { offset: c.offset, metadata: c.metadata ?? null } : null;
     };
-    await runUntil((signal) => options(consumer, new RecordingWriter(events), signal, { committedMetadata }), () => consumer.committed.some((o) => o.offset === '14'));
+    await runUntil((signal) => options(consumer, new RecordingWriter(events), signal, { committed: read }), () => consumer.committed.some((o) => o.offset === '14'));
     const final = committed as PartitionOffset | null;
     expect(final?.offset).toBe('14');
     expect(decodeCounts(final?.metadata)).toEqual({ loaded: 14, failed: 0, byNamespace: { '': { l: 14, d: 0 } } });
     // Read when first seen and when taken over; the batch continuing its own commit used the cache.
     expect(metadataReads).toBe(2);
+  });
+
+  it('a batch redelivered after this member\'s own deferred commit landed is not counted twice', async () => {
+    // A rebalance that leaves the partition here restarts fetching at the committed offset (0); the
+    // commit of offset 3, deferred until a flush, lands before the redelivered batch is read.
+    let committed: PartitionOffset | null = null;
+    const events: string[] = [];
+    const writer = new RecordingWriter(events);
+    const consumer = new ScriptedConsumer(
+      [
+        (h) => h(batch(0, 3)),
+        async (h) => {
+          for (let i = 0; i < 50 && committed === null; i++) await new Promise((r) => setTimeout(r, 20));
+          await h(batch(0, 5)); // 0..2 again, then 3..4 new
+        },
+      ],
+      events,
+      (offsets) => (committed = offsets[0]!),
+    );
+    const read = async (): Promise<CommittedPosition | null> => {
+      const c = committed as PartitionOffset | null;
+      return c ? { offset: c.offset, metadata: c.metadata ?? null } : null;
+    };
+    await runUntil((signal) => options(consumer, writer, signal, { committed: read }), () => consumer.committed.some((o) => o.offset === '5'));
+    expect(events.filter((e) => e.startsWith('write'))).toEqual(['write r0,r1,r2', 'write r3,r4']);
+    expect(decodeCounts((committed as PartitionOffset | null)?.metadata).loaded).toBe(5);
   });
 
   it('a commit refused by a rebalance that took the partition away ends the batch, not the loader', async () => {

@@ -13,12 +13,12 @@ import {
   type RetryOptions,
   type SinkWriter,
 } from '@p2m/core';
-import { tally, PartitionCounts, encodeCounts, type LoaderCounts } from './counts.ts';
+import { tally, PartitionCounts, encodeCounts, type CommittedPosition, type LoaderCounts } from './counts.ts';
 import { PendingCommits } from './commits.ts';
 import { PartitionPacer } from './pacer.ts';
 import { dedupeLastWins, planBatches, type Rejection, type SourcedRecord } from './task.ts';
 
-export { decodeCounts, encodeCounts, type LoaderCounts } from './counts.ts';
+export { decodeCounts, encodeCounts, type CommittedPosition, type LoaderCounts } from './counts.ts';
 export { PartitionPacer } from './pacer.ts';
 
 /**
@@ -41,8 +41,8 @@ export interface LoaderOptions {
   writer: SinkWriter;
   decode: (value: Buffer) => Promise<LogRecord>;
   batchBytes: number;
-  /** Committed metadata for a partition (the counts so far), read when this member takes the partition (over). */
-  committedMetadata: (partition: number) => Promise<string | null>;
+  /** A partition's committed offset and metadata (the counts so far), read when this member takes the partition (over). */
+  committed: (partition: number) => Promise<CommittedPosition | null>;
   /**
    * Records per second this member may write per partition it loads (the job's
    * `rateLimits.upsertRecordsPerSecond` over the topic's partitions: a partition has one owner at
@@ -63,7 +63,7 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
   // Stopped before it started (cancelled while getting ready): an 'abort' listener added now would
   // never fire, and the consumer would stay in the group holding partitions it never loads.
   if (opts.signal.aborted) return;
-  const counts = new PartitionCounts(opts.committedMetadata, opts.policies.log);
+  const counts = new PartitionCounts(opts.committed, opts.policies.log);
   const commits = new PendingCommits({ ...opts, sinkPolicy: opts.policies.sink, logPolicy: opts.policies.log });
   const pacer = opts.partitionRecordsPerSecond ? new PartitionPacer(opts.partitionRecordsPerSecond) : undefined;
   let failure: unknown = null;
@@ -79,11 +79,14 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
   try {
     await opts.consumer.run(async (batch) => {
       if (abandoned(opts, batch) || batch.messages.length === 0) return;
-      const next = await loadBatch(opts, batch, await counts.before(batch), pacer);
+      const { counts: base, from } = await counts.before(batch);
+      const fresh: ConsumerBatch = { ...batch, messages: batch.messages.filter((m) => BigInt(m.offset) >= from) };
+      if (fresh.messages.length === 0) return; // all of it written and committed already
+      const next = await loadBatch(opts, fresh, base, pacer);
       if (next === null) return; // abandoned: nothing offered, the batch will be read again
-      const last = batch.messages[batch.messages.length - 1]!;
+      const last = fresh.messages[fresh.messages.length - 1]!;
       counts.set(batch.partition, next, (BigInt(last.offset) + 1n).toString());
-      commits.offer(batch, encodeCounts(next));
+      commits.offer(fresh, encodeCounts(next));
       await commits.settle();
     });
   } finally {

@@ -118,7 +118,10 @@ export class LoaderWorker {
         ...(record.spec.options.rateLimits.upsertRecordsPerSecond
           ? { partitionRecordsPerSecond: record.spec.options.rateLimits.upsertRecordsPerSecond / record.spec.options.topicPartitions }
           : {}),
-        committedMetadata: async (partition) => (await admin.groupOffsets(group, topic)).find((o) => o.partition === partition)?.metadata ?? null,
+        committed: async (partition) => {
+          const o = (await admin.groupOffsets(group, topic)).find((c) => c.partition === partition);
+          return o ? { offset: o.offset, metadata: o.metadata ?? null } : null;
+        },
         policies: {
           sink: RetryPolicies.sink(record.spec.target.address, this.opts.sinkDeadlineMs ?? DEFAULT_DEADLINE_MS, signal, onRetry),
           log: RetryPolicies.log(this.opts.kafkaDeadlineMs ?? DEFAULT_DEADLINE_MS, signal, onRetry),

@@ -35,7 +35,10 @@ export function register(program: Command): void {
         count,
         dim: Number(opts.dim),
         namespaces: Number(opts.namespaces),
-        sparse: true,
+        // The shapes real indexes have: about 1 record in 5 without sparse values (a hybrid index
+        // allows it per record), and metadata of every type with odd keys, beside the edge cases.
+        sparse: 'partial',
+        metadata: 'mixed',
         metric: 'dotproduct',
         seed: 7,
       });

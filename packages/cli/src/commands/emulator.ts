@@ -1,9 +1,10 @@
-// `p2m emulator`: the Pinecone-compatible emulator on its own, and `p2m emulator seed` to fill an
-// index with the deterministic test dataset.
+// `p2m emulator`: the Pinecone-compatible emulator on its own, `p2m emulator seed` to fill an
+// index with the deterministic test dataset or one of the index shapes, and `p2m emulator
+// shapes` to list those.
 
 import type { Command } from 'commander';
-import { DEFAULT_RATE_LIMITS, seedIndex, startEmulator } from '@p2m/emulator';
-import type { FaultConfig, FsyncPolicy, Metric, RateLimits } from '@p2m/emulator';
+import { DEFAULT_RATE_LIMITS, SHAPES, seedIndex, shapeNamed, shapeOptions, startEmulator } from '@p2m/emulator';
+import type { FaultConfig, FsyncPolicy, GeneratorOptions, Metric, RateLimits, ShapeRequest } from '@p2m/emulator';
 
 interface ServeOptions {
   port: string;
@@ -26,7 +27,8 @@ interface ServeOptions {
 
 interface SeedCliOptions {
   index: string;
-  count: string;
+  shape?: string;
+  count?: string;
   dim?: string;
   metric?: string;
   namespaces: string;
@@ -137,25 +139,77 @@ function seedApiKey(opts: SeedCliOptions, cmd: Command): string {
   return opts.apiKey;
 }
 
+const METRICS: readonly string[] = ['cosine', 'euclidean', 'dotproduct'];
+
+function metricOf(value: string): Metric {
+  if (!METRICS.includes(value)) throw new Error(`--metric must be cosine, euclidean or dotproduct, got ${JSON.stringify(value)}`);
+  return value as Metric;
+}
+
+/** The dataset of `--shape NAME`, from the flags given on the command line (the rest: the shape's defaults). */
+function shapeDataset(opts: SeedCliOptions, cmd: Command): GeneratorOptions & { metric: Metric } {
+  const shape = shapeNamed(opts.shape!);
+  const given = (flag: string): boolean => cmd.getOptionValueSource(flag) === 'cli';
+  for (const [flag, name] of [['sparseOnly', '--sparse-only'], ['pod', '--pod'], ['edgeCases', '--no-edge-cases']] as const) {
+    if (given(flag)) throw new Error(`${name} does not combine with --shape (shape ${shape.name} decides its index and records)`);
+  }
+  const request: ShapeRequest = { seed: int(opts.seed, '--seed') };
+  const flags: [keyof ShapeRequest, string][] = [['count', '--count'], ['dim', '--dim'], ['namespaces', '--namespaces'], ['metric', '--metric'], ['sparse', '--sparse']];
+  for (const [setting, flag] of flags) {
+    if (!given(setting)) continue;
+    if (shape.fixed.includes(setting as never)) throw new Error(`${flag} does not apply to --shape ${shape.name}: the shape decides ${setting} itself`);
+    if (setting === 'metric') request.metric = metricOf(opts.metric!);
+    else if (setting === 'sparse') request.sparse = true;
+    else if (setting === 'dim') request.dim = int(opts.dim!, '--dim', 1);
+    else request[setting] = int(String(opts[setting]), flag, 1);
+  }
+  try {
+    return shapeOptions(shape.name, request);
+  } catch (err) {
+    throw new Error(`--shape ${shape.name}: ${(err as Error).message}`);
+  }
+}
+
 async function seed(opts: SeedCliOptions, cmd: Command): Promise<void> {
-  const sparse = opts.sparseOnly ? 'only' : Boolean(opts.sparse);
-  if (!opts.sparseOnly && opts.dim === undefined) throw new Error('--dim is required (or --sparse-only for a sparse index)');
+  let dataset: GeneratorOptions & { metric?: Metric };
+  if (opts.shape !== undefined) {
+    dataset = shapeDataset(opts, cmd);
+  } else {
+    if (opts.count === undefined) throw new Error('--count is required (or --shape NAME, which has a default count)');
+    if (!opts.sparseOnly && opts.dim === undefined) throw new Error('--dim is required (or --sparse-only for a sparse index)');
+    dataset = {
+      count: int(opts.count, '--count'),
+      dim: opts.sparseOnly ? 0 : int(opts.dim!, '--dim', 1),
+      namespaces: int(opts.namespaces, '--namespaces', 1),
+      sparse: opts.sparseOnly ? 'only' : Boolean(opts.sparse),
+      seed: int(opts.seed, '--seed'),
+      edgeCases: opts.edgeCases,
+      ...(opts.metric ? { metric: metricOf(opts.metric) } : {}),
+    };
+  }
   const result = await seedIndex({
+    ...dataset,
     index: opts.index,
-    count: int(opts.count, '--count'),
-    dim: opts.sparseOnly ? 0 : int(opts.dim!, '--dim', 1),
-    namespaces: int(opts.namespaces, '--namespaces', 1),
-    sparse,
-    seed: int(opts.seed, '--seed'),
-    edgeCases: opts.edgeCases,
     url: opts.url,
     apiKey: seedApiKey(opts, cmd),
     concurrency: int(opts.concurrency, '--concurrency', 1),
-    ...(opts.metric ? { metric: opts.metric as Metric } : {}),
     ...(opts.pod ? { pod: true } : {}),
     ...(opts.quiet ? {} : { log: (line: string) => console.error(line) }),
   });
-  console.log(JSON.stringify(result));
+  console.log(JSON.stringify(opts.shape === undefined ? result : { shape: opts.shape, ...result }));
+}
+
+function listShapes(opts: { json?: boolean }): void {
+  if (opts.json) {
+    for (const shape of SHAPES) console.log(JSON.stringify(shape));
+    return;
+  }
+  for (const shape of SHAPES) {
+    const d = shape.defaults;
+    const index = shape.index.vectorType === 'sparse' ? 'sparse index' : `dense ${shape.index.metric} index, sparse values on ${shape.index.sparseValues}`;
+    console.log(`${shape.name}  (${index}; default ${d.count} records, ${d.namespaces} namespaces${d.dim > 0 ? `, dim ${d.dim}` : ''})`);
+    console.log(`  ${shape.description}\n`);
+  }
 }
 
 export function register(program: Command): void {
@@ -182,9 +236,10 @@ export function register(program: Command): void {
 
   emulator
     .command('seed')
-    .description('Create an index if absent and fill it with deterministic records, edge cases included')
+    .description('Create an index if absent and fill it with deterministic records (edge cases included), or with an index shape')
     .requiredOption('--index <name>', 'index name')
-    .requiredOption('--count <n>', 'number of records')
+    .option('--shape <name>', `an index shape (p2m emulator shapes): ${SHAPES.map((s) => s.name).join(', ')}`)
+    .option('--count <n>', 'number of records (required without --shape)')
     .option('--dim <d>', 'dense dimension')
     .option('--metric <metric>', 'cosine | euclidean | dotproduct (default cosine, dotproduct with --sparse)')
     .option('--namespaces <k>', 'number of namespaces, the default one included', '1')
@@ -198,4 +253,10 @@ export function register(program: Command): void {
     .option('--concurrency <n>', 'parallel upsert requests', '4')
     .option('--quiet', 'no progress lines')
     .action((opts: SeedCliOptions, cmd: Command) => seed(opts, cmd));
+
+  emulator
+    .command('shapes')
+    .description('List the index shapes `seed --shape` makes: what each is for and the index it creates')
+    .option('--json', 'one JSON object a line')
+    .action((opts: { json?: boolean }) => listShapes(opts));
 }

@@ -7,6 +7,11 @@ function loaderCount(value: string): number {
   return n;
 }
 
+function milvusServer(value: string): 'lite' | 'standalone' {
+  if (value !== 'lite' && value !== 'standalone') throw new InvalidArgumentError('expected lite or standalone');
+  return value;
+}
+
 /**
  * KafkaJS 2.2.4 schedules a timer with a negative delay on Node 24, which prints a
  * TimeoutNegativeWarning per health check; it is harmless (Node uses 1 ms). Keep the output clean.
@@ -28,11 +33,12 @@ export function register(program: Command): void {
     .command('up')
     .description('start what is not running and wait until everything is healthy (idempotent)')
     .option('--loaders <n>', 'number of loader processes (default 2)', loaderCount)
-    .action(async (options: { loaders?: number }) => {
+    .option('--milvus <server>', 'the Milvus server: lite (default) or standalone (WAL-backed Milvus 2.3.5, dense vectors only); kept until changed', milvusServer)
+    .action(async (options: { loaders?: number; milvus?: 'lite' | 'standalone' }) => {
       hideKafkaJsTimerWarning();
       const { stackUp } = await import('@p2m/stack');
       const started = Date.now();
-      const status = await stackUp(options.loaders === undefined ? {} : { loaders: options.loaders });
+      const status = await stackUp({ ...(options.loaders === undefined ? {} : { loaders: options.loaders }), ...(options.milvus === undefined ? {} : { milvus: options.milvus }) });
       for (const c of status.components) console.log(`${c.name.padEnd(12)} ${c.health.padEnd(9)} pid ${String(c.pid ?? '-').padEnd(8)} ${c.port ? `127.0.0.1:${c.port}` : ''}`);
       console.log(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s; environment in ${status.stateDir}/stack.env`);
     });

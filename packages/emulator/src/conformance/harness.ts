@@ -66,6 +66,23 @@ export async function expectRejection(
   return caught as Error;
 }
 
+/**
+ * Values as a client stores them: Pinecone writes float32 values as the shortest decimal that
+ * reads back as the float32 (0.4, not 0.4000000059604645), so a JSON client gets doubles that
+ * are equal to the stored values only once rounded to float32.
+ */
+export function float32(values: ArrayLike<number> | undefined): number[] {
+  return Array.from(values ?? [], (v) => Math.fround(v));
+}
+
+/** A fetched record with its dense and sparse values rounded to float32 (see `float32`). */
+export function asStored<T extends { values?: ArrayLike<number>; sparseValues?: { indices: number[]; values: ArrayLike<number> } }>(record: T): T {
+  const out: T = { ...record };
+  if (record.values !== undefined) out.values = float32(record.values);
+  if (record.sparseValues) out.sparseValues = { indices: record.sparseValues.indices, values: float32(record.sparseValues.values) };
+  return out;
+}
+
 /** A dense vector of `dim` float32 values (deterministic, non-zero). */
 export function vectorOf(dim: number, seed = 1): number[] {
   return Array.from({ length: dim }, (_, i) => Math.fround(((i * 7 + seed * 13) % 17) / 17 - 0.4));

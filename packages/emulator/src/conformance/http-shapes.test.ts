@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../index.ts';
 import type { Emulator } from '../index.ts';
-import { vectorOf } from './harness.ts';
+import { float32, vectorOf } from './harness.ts';
 
 const KEY = 'shapes-key';
 let emulator: Emulator;
@@ -213,7 +213,7 @@ describe('data plane shapes', () => {
     const res = await call(`${host}/vectors/fetch?${qs}&namespace=ascii`, { version: '2025-04' });
     expect(res.status).toBe(200);
     expect(Object.keys(res.json.vectors).sort()).toEqual([...ids].sort());
-    expect(res.json.vectors[ids[7]!].values).toEqual(vectorOf(4, 7));
+    expect(float32(res.json.vectors[ids[7]!].values)).toEqual(vectorOf(4, 7));
     expect(res.json.namespace).toBe('ascii');
     expect(res.json.usage).toEqual({ readUnits: 100 });
   });
@@ -274,5 +274,87 @@ describe('data plane shapes', () => {
     })).json;
     expect(Object.keys(rest.vectors)).toEqual(['m4']);
     expect(rest.pagination).toBeUndefined();
+  });
+});
+
+describe('as Pinecone answers its own client tests (the versions the SDKs hide)', () => {
+  const serverless = (readCapacity?: unknown) => ({ serverless: { cloud: 'aws', region: 'us-east-1', ...(readCapacity ? { read_capacity: readCapacity } : {}) } });
+  const DEDICATED = { mode: 'Dedicated', dedicated: { node_type: 'b1', scaling: 'Manual', manual: { replicas: 1, shards: 2 } } };
+
+  it('keeps a Dedicated read capacity in spec.serverless (2025-10, 2026-04) and read_capacity (2026-07)', async () => {
+    const created = await call(`${control}/indexes`, { method: 'POST', version: '2025-10', body: { name: 'dedicated', dimension: 4, spec: serverless(DEDICATED) } });
+    expect(created.status).toBe(201);
+    const shown = { ...DEDICATED, status: { state: 'Ready', current_replicas: 1, current_shards: 2 } };
+    expect(created.json.spec.serverless.read_capacity).toEqual(shown);
+    expect((await call(`${control}/indexes/dedicated`, { version: '2026-04' })).json.spec.serverless.read_capacity).toEqual(shown);
+    expect((await call(`${control}/indexes/dedicated`, { version: '2026-07' })).json.read_capacity).toEqual(shown);
+    // 2026-07 configures only what changes; before, a whole read capacity.
+    const patched = await call(`${control}/indexes/dedicated`, { method: 'PATCH', version: '2026-07', body: { read_capacity: { mode: 'Dedicated', dedicated: { scaling: 'Manual', manual: { replicas: 4 } } } } });
+    expect(patched.status).toBe(200);
+    expect(patched.json.read_capacity.dedicated).toEqual({ node_type: 'b1', scaling: 'Manual', manual: { replicas: 4, shards: 2 } });
+    const manualAlone = await call(`${control}/indexes/dedicated`, { method: 'PATCH', version: '2026-07', body: { read_capacity: { mode: 'Dedicated', dedicated: { manual: { replicas: 2 } } } } });
+    expect([manualAlone.status, manualAlone.json.error.message]).toEqual([400, expect.stringMatching(/scaling and read_capacity\.dedicated\.manual go together/)]);
+    const legacy = await call(`${control}/indexes/dedicated`, { method: 'PATCH', version: '2025-10', body: { spec: serverless({ mode: 'OnDemand' }) } });
+    expect(legacy.status).toBe(202);
+    expect(legacy.json.spec.serverless.read_capacity).toEqual({ mode: 'OnDemand', status: { state: 'Ready' } });
+    const partialFromOnDemand = await call(`${control}/indexes/dedicated`, { method: 'PATCH', version: '2026-07', body: { read_capacity: { mode: 'Dedicated', dedicated: { node_type: 't1' } } } });
+    expect([partialFromOnDemand.status, partialFromOnDemand.json.error.message]).toEqual([400, expect.stringMatching(/dedicated\.scaling must be "Manual"/)]);
+    const badNode = await call(`${control}/indexes`, {
+      method: 'POST',
+      version: '2026-07',
+      body: { name: 'bad-node', schema: { fields: { _values: { type: 'dense_vector', dimension: 4, metric: 'cosine' } } }, read_capacity: { mode: 'Dedicated', dedicated: { node_type: 'x9', scaling: 'Manual', manual: { replicas: 1, shards: 1 } } } },
+    });
+    expect([badNode.status, badNode.json.error.message]).toEqual([400, expect.stringMatching(/read_capacity\.dedicated\.node_type must be one of b1, t1/)]);
+    expect((await call(`${control}/indexes/dedicated`, { method: 'DELETE', version: '2025-10' })).status).toBe(202);
+  });
+
+  it('keeps a namespace schema (2025-10+) and checks it as the spec says', async () => {
+    const schema = { fields: { genre: { filterable: true } } };
+    const made = await call(`${host}/namespaces`, { method: 'POST', version: '2025-10', body: { name: 'schema-ns', schema } });
+    expect(made.json).toEqual({ name: 'schema-ns', record_count: 0, schema, indexed_fields: { fields: ['genre'] } });
+    const v07 = (await call(`${host}/namespaces/schema-ns`, { version: '2026-07' })).json;
+    expect(v07).toEqual({ name: 'schema-ns', record_count: '0', schema, indexed_fields: { fields: ['genre'] }, size_bytes: '0' });
+    expect((await call(`${host}/namespaces`, { version: '2025-04' })).json.namespaces).toContainEqual({ name: 'schema-ns', record_count: 0 });
+    const refusals: [unknown, RegExp][] = [
+      [{ fields: { genre: { filterable: false } } }, /Field 'genre' is set to filterable: false\. Only filterable: true is supported\./],
+      [{ fields: { genre: {} } }, /Field 'genre' is set to filterable: false/],
+      [{ fields: { $op: { filterable: true } } }, /must not be empty or begin with '\$'/],
+      [{ fields: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`f${i}`, { filterable: true }])) }, /51 fields.*limit of 50/],
+      [{ nofields: true }, /schema\.fields must be an object/],
+    ];
+    for (const [bad, message] of refusals) {
+      const res = await call(`${host}/namespaces`, { method: 'POST', version: '2026-07', body: { name: 'bad-schema', schema: bad } });
+      expect([res.status, res.json.message]).toEqual([400, expect.stringMatching(message)]);
+    }
+    expect((await call(`${host}/namespaces/schema-ns`, { method: 'DELETE', version: '2025-10' })).status).toBe(200);
+  });
+
+  it('keeps an emptied serverless namespace in list, describe and stats, with 0 records', async () => {
+    await call(`${host}/vectors/upsert`, { method: 'POST', version: '2025-04', body: { vectors: [{ id: 'e1', values: [1, 0, 0, 0] }], namespace: 'emptied' } });
+    expect((await call(`${host}/vectors/delete`, { method: 'POST', version: '2025-04', body: { ids: ['e1'], namespace: 'emptied' } })).status).toBe(200);
+    const again = await call(`${host}/vectors/delete`, { method: 'POST', version: '2025-04', body: { ids: ['e1'], namespace: 'emptied' } });
+    expect([again.status, again.json]).toEqual([200, {}]);
+    expect((await call(`${host}/namespaces/emptied`, { version: '2025-10' })).json).toEqual({ name: 'emptied', record_count: 0 });
+    expect((await call(`${host}/namespaces`, { version: '2025-10' })).json.namespaces).toContainEqual({ name: 'emptied', record_count: 0 });
+    expect((await call(`${host}/describe_index_stats`, { method: 'POST', version: '2025-04', body: {} })).json.namespaces.emptied).toEqual({ vectorCount: 0 });
+    expect((await call(`${host}/namespaces`, { method: 'POST', version: '2025-10', body: { name: 'emptied' } })).status).toBe(409);
+    expect((await call(`${host}/namespaces/emptied`, { method: 'DELETE', version: '2025-10' })).status).toBe(200);
+    expect((await call(`${host}/describe_index_stats`, { method: 'POST', version: '2025-04', body: {} })).json.namespaces.emptied).toBeUndefined();
+  });
+
+  it('lets a pod index namespace go with its last record (pod namespaces exist only through records)', async () => {
+    await emulator.createIndex({ name: 'pod-ns', dimension: 2, pod: true });
+    const podHost = emulator.indexHost('pod-ns')!;
+    await call(`${podHost}/vectors/upsert`, { method: 'POST', version: '2025-04', body: { vectors: [{ id: 'p', values: [1, 0] }], namespace: 'tmp' } });
+    expect((await call(`${podHost}/describe_index_stats`, { method: 'POST', version: '2025-04', body: {} })).json.namespaces).toEqual({ tmp: { vectorCount: 1 } });
+    await call(`${podHost}/vectors/delete`, { method: 'POST', version: '2025-04', body: { ids: ['p'], namespace: 'tmp' } });
+    expect((await call(`${podHost}/describe_index_stats`, { method: 'POST', version: '2025-04', body: {} })).json.namespaces).toEqual({});
+    await emulator.deleteIndex('pod-ns');
+  });
+
+  it('answers a query with an all-zero vector on a dotproduct index', async () => {
+    await call(`${host}/vectors/upsert`, { method: 'POST', version: '2025-04', body: { vectors: [{ id: 'z1', values: [1, 2, 3, 4] }], namespace: 'zero-q' } });
+    const res = await call(`${host}/query`, { method: 'POST', version: '2025-04', body: { vector: [0, 0, 0, 0], topK: 1, namespace: 'zero-q' } });
+    expect([res.status, res.json.matches]).toEqual([200, [{ id: 'z1', score: 0 }]]);
   });
 });

@@ -5,7 +5,7 @@ import { Errors, Pinecone } from 'pinecone-v6';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../index.ts';
 import type { Emulator } from '../index.ts';
-import { DENSE, SPARSE, byteOrder, datasetByNamespace, expectRejection, expectedCounts, upsertBatches, vectorOf } from './harness.ts';
+import { DENSE, SPARSE, asStored, byteOrder, datasetByNamespace, expectRejection, expectedCounts, float32, upsertBatches, vectorOf } from './harness.ts';
 
 const KEY = 'v6-conformance-key';
 const DENSE_INDEX = 'v6-dense';
@@ -120,7 +120,7 @@ describe('SDK v6: data plane', () => {
     const records = dense.get('ns-1')!.slice(0, 1000);
     const { records: got } = await pc.index(DENSE_INDEX).namespace('ns-1').fetch(records.map((r) => r.id));
     expect(Object.keys(got).length).toBe(1000);
-    for (const r of records) expect(got[r.id], r.id).toEqual({ id: r.id, values: r.values, ...(r.metadata ? { metadata: r.metadata } : {}) });
+    for (const r of records) expect(asStored(got[r.id]!), r.id).toEqual({ id: r.id, values: r.values, ...(r.metadata ? { metadata: r.metadata } : {}) });
   });
 
   it('uses the default namespace when none is given', async () => {
@@ -134,7 +134,7 @@ describe('SDK v6: data plane', () => {
     const records = sparse.get('')!.slice(0, 100);
     const { records: got } = await pc.index(SPARSE_INDEX).fetch(records.map((r) => r.id));
     for (const r of records) {
-      expect(got[r.id]!.sparseValues).toEqual(r.sparseValues);
+      expect(asStored(got[r.id]!).sparseValues).toEqual(r.sparseValues);
       expect(got[r.id]!.values).toEqual([]);
     }
   });
@@ -142,7 +142,7 @@ describe('SDK v6: data plane', () => {
   it('serves a pod index except for list', async () => {
     const idx = pc.index(POD_INDEX);
     await idx.upsert([{ id: 'p1', values: vectorOf(8) }]);
-    expect((await idx.fetch(['p1'])).records.p1!.values).toEqual(vectorOf(8));
+    expect(float32((await idx.fetch(['p1'])).records.p1!.values)).toEqual(vectorOf(8));
     await expectRejection(idx.listPaginated(), Errors.PineconeBadRequestError, /serverless/);
   });
 });

@@ -4,7 +4,7 @@ import { Errors, Pinecone } from '@pinecone-database/pinecone';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../index.ts';
 import type { Emulator } from '../index.ts';
-import { DENSE, HYBRID, SPARSE, byteOrder, datasetByNamespace, expectRejection, expectedCounts, upsertBatches, vectorOf } from './harness.ts';
+import { DENSE, HYBRID, SPARSE, asStored, byteOrder, datasetByNamespace, expectRejection, expectedCounts, float32, upsertBatches, vectorOf } from './harness.ts';
 import type { Vector } from './harness.ts';
 
 const KEY = 'v9-conformance-key';
@@ -175,8 +175,7 @@ describe('SDK v9: data plane', () => {
     for (const r of wanted) {
       const f = got[r.id]!;
       expect(f.id).toBe(r.id);
-      expect(f.values).toEqual(r.values);
-      expect(f.values!.every((v) => Math.fround(v) === v)).toBe(true);
+      expect(float32(f.values)).toEqual(r.values);
       expect(f.metadata).toEqual(r.metadata);
     }
   });
@@ -186,7 +185,7 @@ describe('SDK v9: data plane', () => {
       const odd = records.filter((r) => !/^doc-\d+#chunk-\d$/.test(r.id));
       expect(odd.length).toBeGreaterThan(0);
       const { records: got } = await pc.index({ name: DENSE_INDEX, namespace }).fetch({ ids: odd.map((r) => r.id) });
-      for (const r of odd) expect(got[r.id], r.id).toEqual({ id: r.id, values: r.values, ...(r.metadata ? { metadata: r.metadata } : {}) });
+      for (const r of odd) expect(asStored(got[r.id]!), r.id).toEqual({ id: r.id, values: r.values, ...(r.metadata ? { metadata: r.metadata } : {}) });
     }
   });
 
@@ -195,7 +194,7 @@ describe('SDK v9: data plane', () => {
     const viaEmpty = await pc.index({ name: DENSE_INDEX, namespace: '' }).fetch({ ids: [first.id] });
     const viaName = await pc.index({ name: DENSE_INDEX, namespace: '__default__' }).fetch({ ids: [first.id] });
     const viaDefault = await pc.index({ name: DENSE_INDEX }).fetch({ ids: [first.id] });
-    expect(viaEmpty.records[first.id]!.values).toEqual(first.values);
+    expect(float32(viaEmpty.records[first.id]!.values)).toEqual(first.values);
     expect(viaName.records).toEqual(viaEmpty.records);
     expect(viaDefault.records).toEqual(viaEmpty.records);
   });
@@ -208,8 +207,8 @@ describe('SDK v9: data plane', () => {
       for (const [namespace, records] of data) {
         const { records: got } = await pc.index({ name: index, namespace }).fetch({ ids: records.slice(0, 50).map((r) => r.id) });
         for (const r of records.slice(0, 50)) {
-          expect(got[r.id]!.sparseValues).toEqual(r.sparseValues);
-          expect(got[r.id]!.values).toEqual(r.values ?? []);
+          expect(asStored(got[r.id]!).sparseValues).toEqual(r.sparseValues);
+          expect(float32(got[r.id]!.values)).toEqual(r.values ?? []);
         }
       }
     }
@@ -320,5 +319,109 @@ describe('SDK v9: validation errors', () => {
   it('answers 404 for a namespace that does not exist', async () => {
     await expectRejection(pc.index({ name: DENSE_INDEX }).describeNamespace('no-such-namespace'), Errors.PineconeNotFoundError);
     await expectRejection(pc.index({ name: DENSE_INDEX }).deleteNamespace('no-such-namespace'), Errors.PineconeNotFoundError);
+  });
+});
+
+// Where a run of Pinecone's own client test suites found the emulator different from Pinecone.
+describe('SDK v9: as Pinecone answers its own client tests', () => {
+  const spec = { serverless: { cloud: 'aws' as const, region: 'us-east-1' } };
+
+  it('writes values as the shortest decimal of the float32: [0.5, 0.4], in fetch and in query', async () => {
+    await pc.createIndex({ name: 'v9-floats', dimension: 2, metric: 'dotproduct', spec });
+    const idx = pc.index({ name: 'v9-floats', namespace: 'f' });
+    await idx.upsert({ records: [{ id: 'r', values: [0.1, 0.2], sparseValues: { indices: [3], values: [0.7] } }] });
+    await idx.update({ id: 'r', values: [0.5, 0.4], sparseValues: { indices: [0, 1], values: [0.5, 0.4] } });
+    const { records } = await idx.fetch({ ids: ['r'] });
+    expect(records.r!.values).toEqual([0.5, 0.4]);
+    expect(records.r!.sparseValues).toEqual({ indices: [0, 1], values: [0.5, 0.4] });
+    const q = await idx.query({ vector: [1, 0], topK: 1, includeValues: true });
+    expect(q.matches[0]).toMatchObject({ id: 'r', score: 0.5, values: [0.5, 0.4], sparseValues: { indices: [0, 1], values: [0.5, 0.4] } });
+    // A sparse index the same way (Pinecone's test updates one with values [0.5, 0.4]).
+    const s = pc.index({ name: SPARSE_INDEX });
+    const id = sparse.get('')![0]!.id;
+    await s.update({ id, sparseValues: { indices: [0, 1], values: [0.5, 0.4] } });
+    expect((await s.fetch({ ids: [id] })).records[id]!.sparseValues).toEqual({ indices: [0, 1], values: [0.5, 0.4] });
+  });
+
+  it('keeps a namespace when its last record is deleted; deleting there again succeeds', async () => {
+    await pc.createIndex({ name: 'v9-emptied', dimension: 2, metric: 'cosine', spec });
+    const idx = pc.index({ name: 'v9-emptied', namespace: 'tenant' });
+    await idx.upsert({ records: [{ id: 'a', values: [1, 0] }, { id: 'b', values: [0, 1] }] });
+    await idx.deleteMany({ ids: ['a', 'b'] });
+    await idx.deleteOne({ id: 'a' }); // Pinecone: 200; the namespace is still there
+    await idx.deleteAll();
+    const root = pc.index({ name: 'v9-emptied' });
+    expect((await root.listNamespaces()).namespaces).toEqual([expect.objectContaining({ name: 'tenant', recordCount: '0' })]);
+    expect((await root.describeNamespace('tenant')).recordCount).toBe('0');
+    const stats = await root.describeIndexStats();
+    expect(stats.namespaces).toEqual({ tenant: { recordCount: 0 } });
+    expect(stats.totalRecordCount).toBe(0);
+    await idx.upsert({ records: [{ id: 'c', values: [1, 1] }] });
+    expect((await root.describeNamespace('tenant')).recordCount).toBe('1');
+    // Until it is deleted as a namespace.
+    await root.deleteNamespace('tenant');
+    await expectRejection(root.describeNamespace('tenant'), Errors.PineconeNotFoundError);
+    await expectRejection(idx.deleteOne({ id: 'c' }), Errors.PineconeNotFoundError);
+    expect((await root.listNamespaces()).namespaces ?? []).toEqual([]);
+  });
+
+  it('answers an all-zero query vector on euclidean and dotproduct indexes, and refuses it on cosine', async () => {
+    const records = [{ id: 'near', values: [1, 0] }, { id: 'far', values: [0, 3] }];
+    for (const metric of ['euclidean', 'dotproduct'] as const) {
+      await pc.createIndex({ name: `v9-zero-${metric}`, dimension: 2, metric, spec });
+      const idx = pc.index({ name: `v9-zero-${metric}` });
+      await idx.upsert({ records });
+      const q = await idx.query({ vector: [0, 0], topK: 2 });
+      if (metric === 'euclidean') expect(q.matches.map((m) => [m.id, m.score])).toEqual([['near', 1], ['far', 9]]);
+      else expect(q.matches.map((m) => m.score)).toEqual([0, 0]);
+    }
+    const cosine = pc.index({ name: DENSE_INDEX });
+    await expectRejection(cosine.query({ vector: new Array<number>(32).fill(0), topK: 1 }), Errors.PineconeBadRequestError, /only zeros.*cosine/);
+  });
+
+  it('keeps a namespace metadata schema and returns it in create, describe and list', async () => {
+    const idx = pc.index({ name: DENSE_INDEX });
+    const created = await idx.createNamespace({ name: 'with-schema', schema: { fields: { genre: { filterable: true }, year: { filterable: true } } } });
+    expect(created.name).toBe('with-schema');
+    expect(created.schema?.fields?.genre?.filterable).toBe(true);
+    const described = await idx.describeNamespace('with-schema');
+    expect(described.schema).toEqual({ fields: { genre: { filterable: true }, year: { filterable: true } } });
+    expect(described.indexedFields?.fields).toEqual(['genre', 'year']);
+    const listed = (await idx.listNamespaces()).namespaces?.find((n) => n.name === 'with-schema');
+    expect(listed?.schema).toEqual(described.schema);
+    await expectRejection(
+      idx.createNamespace({ name: 'not-filterable', schema: { fields: { genre: { filterable: false } } } }),
+      Errors.PineconeBadRequestError,
+      /Field 'genre' is set to filterable: false/,
+    );
+    await idx.deleteNamespace('with-schema');
+  });
+
+  it('keeps a Dedicated read capacity from create and configure, and returns it in describe', async () => {
+    await pc.createIndex({
+      name: 'v9-dedicated',
+      dimension: 4,
+      metric: 'cosine',
+      spec,
+      readCapacity: { mode: 'Dedicated', dedicated: { nodeType: 't1', scaling: 'Manual', manual: { replicas: 2, shards: 1 } } },
+    });
+    const model = await pc.describeIndex('v9-dedicated');
+    expect(model.readCapacity).toEqual({
+      mode: 'Dedicated',
+      dedicated: { nodeType: 't1', scaling: 'Manual', manual: { replicas: 2, shards: 1 } },
+      status: { state: 'Ready', currentReplicas: 2, currentShards: 1 },
+    });
+    await pc.configureIndex({ name: 'v9-dedicated', readCapacity: { nodeType: 'b1', manual: { replicas: 3, shards: 2 } } });
+    expect((await pc.describeIndex('v9-dedicated')).readCapacity).toMatchObject({
+      mode: 'Dedicated',
+      dedicated: { nodeType: 'b1', manual: { replicas: 3, shards: 2 } },
+    });
+    await pc.configureIndex({ name: 'v9-dedicated', readCapacity: { mode: 'OnDemand' } });
+    expect((await pc.describeIndex('v9-dedicated')).readCapacity).toEqual({ mode: 'OnDemand', status: { state: 'Ready' } });
+    await expectRejection(
+      pc.configureIndex({ name: POD_INDEX, readCapacity: { mode: 'OnDemand' } }),
+      Errors.PineconeBadRequestError,
+      /serverless indexes only/,
+    );
   });
 });

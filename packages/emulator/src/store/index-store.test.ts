@@ -29,7 +29,9 @@ describe('IndexStore log', () => {
       store.upsert('ns', Array.from({ length: 50 }, (_, i) => ({ id: `r${i}`, values: Float32Array.from([round, i, 1, 1]), sparse: null, metadataJson: `{"round":${round}}` })));
     }
     store.apply({ op: 'delete', ns: 'ns', ids: ['r0', 'r1'] });
-    store.apply({ op: 'createNamespace', ns: 'kept' });
+    store.apply({ op: 'createNamespace', ns: 'kept', schema: '{"fields":{"genre":{"filterable":true}}}' });
+    store.upsert('emptied', [{ id: 'gone', values: Float32Array.from([1, 1, 1, 1]), sparse: null, metadataJson: null }]);
+    store.apply({ op: 'deleteAll', ns: 'emptied' });
     store.close();
     const log = path.join(dir, 'indexes', 'compact', 'records.wal');
     const before = fs.statSync(log).size;
@@ -40,12 +42,15 @@ describe('IndexStore log', () => {
     expect(ns.count).toBe(48);
     expect(ns.recordAt(ns.slotOf('r7')!)).toMatchObject({ metadataJson: '{"round":19}' });
     expect(Array.from(ns.recordAt(ns.slotOf('r7')!).values!)).toEqual([19, 7, 1, 1]);
-    expect(loaded!.namespace('kept')!.explicit).toBe(true);
+    expect(loaded!.namespace('kept')!.schema).toBe('{"fields":{"genre":{"filterable":true}}}');
+    expect(loaded!.namespace('emptied')!.count).toBe(0);
     loaded!.close();
 
-    // The snapshot replays to the same state.
+    // The snapshot replays to the same state: empty namespaces and schemas included.
     const [again] = IndexStore.loadAll(dir, 'never', 0);
     expect(again!.namespace('ns')!.count).toBe(48);
+    expect([...again!.namespaces.keys()].sort()).toEqual(['emptied', 'kept', 'ns']);
+    expect(again!.namespace('kept')!.schema).toBe('{"fields":{"genre":{"filterable":true}}}');
     again!.close();
   });
 });

@@ -14,6 +14,11 @@ export type Deployment =
   | { type: 'serverless'; cloud: string; region: string }
   | { type: 'pod'; environment: string; podType: string; pods: number; replicas: number; shards: number };
 
+/** A serverless index's read capacity: on demand (the default) or dedicated read nodes. */
+export type ReadCapacity =
+  | { mode: 'OnDemand' }
+  | { mode: 'Dedicated'; nodeType: string; scaling: string; replicas: number; shards: number };
+
 export interface IndexConfig {
   name: string;
   /** 0 for a sparse index. */
@@ -23,6 +28,8 @@ export interface IndexConfig {
   deployment: Deployment;
   deletionProtection: 'enabled' | 'disabled';
   tags: Record<string, string>;
+  /** Absent: OnDemand (also what index.json files written before read capacity hold). */
+  readCapacity?: ReadCapacity;
   createdAt: string;
   /** Data-plane port; kept across restarts when it is free. */
   port?: number;
@@ -142,14 +149,14 @@ export class IndexStore {
         const ns = this.namespaces.get(key);
         if (!ns) break;
         for (const id of op.ids) ns.delete(id);
-        this.dropIfEmpty(key, ns);
+        this.dropIfPodAndEmpty(key, ns);
         break;
       }
       case 'deleteAll': {
         const ns = this.namespaces.get(key);
         if (!ns) break;
         ns.clear();
-        this.dropIfEmpty(key, ns);
+        this.dropIfPodAndEmpty(key, ns);
         break;
       }
       case 'createNamespace': {
@@ -158,7 +165,7 @@ export class IndexStore {
           ns = new NamespaceStore(this.config.dimension);
           this.namespaces.set(key, ns);
         }
-        ns.explicit = true;
+        if (op.schema !== undefined) ns.schema = op.schema;
         break;
       }
       case 'deleteNamespace':
@@ -167,9 +174,13 @@ export class IndexStore {
     }
   }
 
-  /** Serverless drops a namespace with its last record, unless it was created explicitly. */
-  private dropIfEmpty(key: string, ns: NamespaceStore): void {
-    if (ns.count === 0 && !ns.explicit) this.namespaces.delete(key);
+  /**
+   * A serverless namespace is an object of its own: it stays when its last record is deleted
+   * (deleting there again succeeds) until delete_namespace. A pod index's namespaces exist only
+   * through their records.
+   */
+  private dropIfPodAndEmpty(key: string, ns: NamespaceStore): void {
+    if (ns.count === 0 && this.config.deployment.type === 'pod') this.namespaces.delete(key);
   }
 
   private saveConfig(): void {
@@ -194,7 +205,8 @@ export class IndexStore {
 
   private *snapshot(): IterableIterator<WalOp> {
     for (const [key, ns] of this.namespaces) {
-      if (ns.explicit) yield { op: 'createNamespace', ns: key };
+      // Every namespace, so that an emptied one and a schema survive the rewrite.
+      yield ns.schema === null ? { op: 'createNamespace', ns: key } : { op: 'createNamespace', ns: key, schema: ns.schema };
       let batch: StoredRecord[] = [];
       for (const slot of ns.slots()) {
         batch.push(ns.recordAt(slot));

@@ -45,8 +45,8 @@ function slabSlots(slab: number): number {
 
 export class NamespaceStore {
   readonly dim: number;
-  /** Created explicitly (create_namespace): stays when its last record is deleted. */
-  explicit = false;
+  /** The metadata schema it was created with (create_namespace), as JSON text. */
+  schema: string | null = null;
   private readonly slabs: Float32Array[] = [];
   private readonly slabBits: Uint32Array[] = [];
   private readonly slotIds: (string | undefined)[] = [];

@@ -19,7 +19,8 @@ export type WalOp =
   | { op: 'upsert'; ns: string; records: StoredRecord[] }
   | { op: 'delete'; ns: string; ids: string[] }
   | { op: 'deleteAll'; ns: string }
-  | { op: 'createNamespace'; ns: string }
+  /** `schema`: the namespace's metadata schema as JSON text, when it was created with one. */
+  | { op: 'createNamespace'; ns: string; schema?: string }
   | { op: 'deleteNamespace'; ns: string };
 
 const OP_CODE = { upsert: 1, delete: 2, deleteAll: 3, createNamespace: 4, deleteNamespace: 5 } as const;
@@ -185,6 +186,8 @@ function encode(op: WalOp, dim: number): Buffer {
   } else if (op.op === 'delete') {
     size += 4;
     for (const id of op.ids) size += 2 + id.length;
+  } else if (op.op === 'createNamespace' && op.schema !== undefined) {
+    size += 4 + Buffer.byteLength(op.schema);
   }
   const frame = Buffer.allocUnsafe(4 + size + 4);
   frame.writeUInt32LE(size, 0);
@@ -222,6 +225,10 @@ function encode(op: WalOp, dim: number): Buffer {
       p += 2;
       p += frame.write(id, p, 'latin1');
     }
+  } else if (op.op === 'createNamespace' && op.schema !== undefined) {
+    const n = frame.write(op.schema, p + 4, 'utf8');
+    frame.writeUInt32LE(n, p);
+    p += 4 + n;
   }
   frame.writeUInt32LE(zlib.crc32(frame.subarray(4, 4 + size)), 4 + size);
   return frame;
@@ -289,8 +296,12 @@ function decode(body: Buffer, dim: number): WalOp {
     }
     case OP_CODE.deleteAll:
       return { op: 'deleteAll', ns };
-    case OP_CODE.createNamespace:
-      return { op: 'createNamespace', ns };
+    case OP_CODE.createNamespace: {
+      // Logs written before namespace schemas end after the name.
+      if (p === body.length) return { op: 'createNamespace', ns };
+      const len = body.readUInt32LE(p);
+      return { op: 'createNamespace', ns, schema: body.toString('utf8', p + 4, p + 4 + len) };
+    }
     case OP_CODE.deleteNamespace:
       return { op: 'deleteNamespace', ns };
     default:
