@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRecords, seedIndex, shapeOptions, SHAPES, type Emulator, type ShapeName, type ShapeOptions } from '@p2m/emulator';
 import type { JobView } from '@p2m/core';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@p2m/cli';
 import { API_KEY, expectTargetEqualsSource, milvusAddress, startPipeline, startSeededEmulator, uniqueName, waitForStatus } from './pipeline-harness.ts';
 import { expectGroupEmpty, killAllServices, spawnService, waitForJob } from './processes.ts';
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtlError, type JobView } from '@p2m/core';
 import type { Emulator, GeneratorOptions } from '@p2m/emulator';
 import { createMilvusSink } from '@p2m/milvus-sink';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@p2m/cli';
 import { API_KEY, expectTargetEqualsSource, startPipeline, startSeededEmulator, uniqueName, waitForStatus } from './pipeline-harness.ts';
 import { killComponent, milvusStandaloneAddress, startComponent } from './stack.ts';
 
