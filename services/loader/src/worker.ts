@@ -10,9 +10,11 @@ import {
   recordsTopic,
   type JobRecord,
   type LogClient,
+  type LogConsumer,
   type LogRecord,
   type Logger,
   type MilvusTarget,
+  type SinkWriter,
 } from '@p2m/core';
 import { runLoader } from './runtime.ts';
 
@@ -76,19 +78,12 @@ export class LoaderWorker {
     return this.workers.stop();
   }
 
-  private async load(record: JobRecord, signal: AbortSignal, logger: Logger): Promise<void> {
-    const secrets = openSecrets(record.sealedSecrets, this.opts.secretKey);
-    const target = this.opts.sinkFactory({ address: record.spec.target.address, token: secrets.token });
-    // Plans made before the target was probed carry no decision: flush before commit then (safe).
-    const flushBeforeCommit = record.plan.flushBeforeCommit ?? record.spec.options.flushBeforeCommit !== 'never';
-    const writer = target.writer(record.plan, { flushBeforeCommit });
-    const admin = this.opts.log.admin();
-    const producer = this.opts.log.producer();
+  /** A member of the job's loader group; partitions it loses are forgotten by the writer. */
+  private joinGroup(record: JobRecord, writer: SinkWriter): LogConsumer {
     const topic = recordsTopic(record.topicJobId);
-    const group = loaderGroup(record.id);
     let owned = new Set<number>();
-    const consumer = this.opts.log.consumer({
-      groupId: group,
+    return this.opts.log.consumer({
+      groupId: loaderGroup(record.id),
       topics: [topic],
       fromBeginning: true,
       maxBytesPerPartition: record.spec.options.batchBytes,
@@ -102,6 +97,19 @@ export class LoaderWorker {
         owned = now;
       },
     });
+  }
+
+  private async load(record: JobRecord, signal: AbortSignal, logger: Logger): Promise<void> {
+    const secrets = openSecrets(record.sealedSecrets, this.opts.secretKey);
+    const target = this.opts.sinkFactory({ address: record.spec.target.address, token: secrets.token });
+    // Plans made before the target was probed carry no decision: flush before commit then (safe).
+    const flushBeforeCommit = record.plan.flushBeforeCommit ?? record.spec.options.flushBeforeCommit !== 'never';
+    const writer = target.writer(record.plan, { flushBeforeCommit });
+    const admin = this.opts.log.admin();
+    const producer = this.opts.log.producer();
+    const topic = recordsTopic(record.topicJobId);
+    const group = loaderGroup(record.id);
+    const consumer = this.joinGroup(record, writer);
     const onRetry = ({ error }: { error: unknown }): void => this.opts.onRetry?.(record.id, error);
     try {
       logger.info({ topic, group, flushBeforeCommit }, 'loader joined the job');
