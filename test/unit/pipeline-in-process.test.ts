@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger, primaryKeyOf, type JobView, type VectorRecord } from '@p2m/core';
+import { createLogger, EtlError, primaryKeyOf, type JobView, type VectorRecord } from '@p2m/core';
 import { decodeRecord, encodeRecord } from '@p2m/codec';
 import { createControllerWorld, type ControllerWorld } from '@p2m/controller/testing';
 import { ExtractorWorker } from '@p2m/extractor';
@@ -116,5 +116,34 @@ describe('the pipeline in one process, on fakes', () => {
     const done = await until(world, job.id, (v) => v.generation === 2 && finished(v));
     expect(done.status).toBe('SUCCESSFUL');
     expectTargetEqualsSource(world, done);
+  });
+
+  it('a permanent error while verifying (an index the target cannot build) fails the job with its reason within seconds, not at the sink deadline', async () => {
+    const { world } = await startPipeline();
+    const refusal = new EtlError('TARGET_UNSUPPORTED', 'creating the SPARSE_INVERTED_INDEX index on "sparse_vector" failed: create index on 104 field is not supported', { retriable: false });
+    world.milvus.failNext('createIndexes', refusal, 100);
+    const created = await world.service.create(spec('products_v4'));
+    await until(world, created.id, (v) => v.status === 'VERIFYING' || finished(v));
+    const started = performance.now();
+    const done = await until(world, created.id, finished);
+    expect(done.status).toBe('FAILED');
+    expect(done.error).toMatchObject({ code: 'TARGET_UNSUPPORTED', at: 'verification', message: expect.stringMatching(/create index on 104 field is not supported/) as string });
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  it('a permanent error at set-up fails the job with its reason within seconds instead of leaving it PENDING', async () => {
+    const { world } = await startPipeline();
+    // Set-up does not get through while the job is created (Milvus refuses retriably): the job stays
+    // PENDING for its owner, whose next attempts then meet a permanent refusal.
+    world.milvus.failNext('createCollection', new EtlError('TARGET_UNAVAILABLE', 'creating collection failed: connection refused', { retriable: true }), 1_000);
+    const created = await world.service.create(spec('products_v5'));
+    expect(created.status).toBe('PENDING');
+    world.milvus.clearFailures('createCollection');
+    world.milvus.failNext('createCollection', new EtlError('TARGET_UNSUPPORTED', 'creating collection "products_v5" failed: the field type is not supported', { retriable: false }), 1_000);
+    const started = performance.now();
+    const done = await until(world, created.id, finished);
+    expect(done.status).toBe('FAILED');
+    expect(done.error).toMatchObject({ code: 'TARGET_UNSUPPORTED', at: 'set-up', message: expect.stringMatching(/field type is not supported/) as string });
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 });

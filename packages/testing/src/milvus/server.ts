@@ -55,6 +55,11 @@ export class FakeMilvusServer {
     this.#failures.set(name, [...(this.#failures.get(name) ?? []), ...Array.from({ length: count }, () => error)]);
   }
 
+  /** Forgets the failures still due for `name`. */
+  clearFailures(name: string): void {
+    this.#failures.delete(name);
+  }
+
   call(name: string): void {
     this.calls.set(name, (this.calls.get(name) ?? 0) + 1);
     const failure = this.#failures.get(name)?.shift();

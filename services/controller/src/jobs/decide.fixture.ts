@@ -70,6 +70,10 @@ export function report(passed: boolean, problems: string[] = []): VerificationRe
 
 export const milvusDown = new EtlError('TARGET_UNAVAILABLE', 'flushing "docs" failed: connection refused');
 export const indexClash = new EtlError('TARGET_UNSUPPORTED', 'field "vector" already has an HNSW/L2 index', { retriable: false });
+export const collectionTaken = new EtlError('TARGET_COLLECTION_EXISTS', 'collection "docs" already exists and does not match the plan: it has no field "vector"', {
+  retriable: false,
+  hint: 'pick another collection name, or drop the existing collection first',
+});
 
 /**
  * The controller's lifecycle, one row per case: a job, what was observed, what must be done.
@@ -85,12 +89,27 @@ interface Row {
 }
 
 const kafkaDown = (forMs: number) => ({ since: NOW - forMs, attempts: 7, lastError: new Error('connect ECONNREFUSED 127.0.0.1:9092') });
-const trouble = (error: unknown, forMs: number) => ({ error, troubleSince: NOW - forMs, attempts: 3 });
+const trouble = (error: unknown, forMs: number, attempts = 3) => ({ error, troubleSince: NOW - forMs, attempts });
 
 export const DECISIONS: Row[] = [
   // PENDING
   { name: 'a new job is set up by its owner', edge: 'PENDING→IN_PROGRESS', job: { status: 'PENDING' }, seen: {}, want: [{ kind: 'setUp' }] },
   { name: 'a job another controller owns is only measured', job: { status: 'PENDING' }, seen: { owned: false }, want: [] },
+  { name: 'set-up in trouble with Milvus, within the sink deadline: again next tick', job: { status: 'PENDING' }, seen: { setUp: trouble(milvusDown, 60_000) }, want: [{ kind: 'retryLater' }] },
+  {
+    name: 'set-up in trouble with Milvus past the sink deadline: FAILED naming Milvus',
+    edge: 'PENDING→FAILED',
+    job: { status: 'PENDING' },
+    seen: { setUp: trouble(milvusDown, 121_000) },
+    want: [{ kind: 'finish', status: 'FAILED', error: { code: 'TARGET_UNAVAILABLE', message: expect.stringMatching(/^Milvus \(milvus\.example:19530\) stayed unreachable for 121 s/) as never, at: 'set-up' } }],
+  },
+  { name: 'a permanent set-up error is tried a few times, a tick apart', job: { status: 'PENDING' }, seen: { setUp: trouble(collectionTaken, 1_000, 1) }, want: [{ kind: 'retryLater' }] },
+  {
+    name: 'a permanent set-up error fails the job in seconds, not at the deadline, with its reason and fix',
+    job: { status: 'PENDING' },
+    seen: { setUp: trouble(collectionTaken, 2_000, 3) },
+    want: [{ kind: 'finish', status: 'FAILED', error: { code: 'TARGET_COLLECTION_EXISTS', message: expect.stringMatching(/^set-up failed: collection "docs" already exists.*; pick another collection name/) as never, at: 'set-up' } }],
+  },
   // IN_PROGRESS
   { name: 'every namespace extracted and the lag drained: verify', edge: 'IN_PROGRESS→VERIFYING', job: {}, seen: {}, want: [{ kind: 'startVerifying' }] },
   { name: 'records still to load', job: {}, seen: { progress: progress(3) }, want: [] },
@@ -139,11 +158,11 @@ export const DECISIONS: Row[] = [
       },
     ],
   },
-  { name: 'a permanent verification error within the deadline is tried again (Lite answers passing conditions so)', job: { status: 'VERIFYING' }, seen: { verification: trouble(indexClash, 5_000) }, want: [{ kind: 'retryLater' }] },
+  { name: 'a permanent verification error is tried again a few times (Lite answers passing conditions so)', job: { status: 'VERIFYING' }, seen: { verification: trouble(indexClash, 1_000, 2) }, want: [{ kind: 'retryLater' }] },
   {
-    name: 'a permanent verification error that lasts: FAILED with its reason',
+    name: 'a permanent verification error fails the job within seconds, not at the sink deadline, with its reason',
     job: { status: 'VERIFYING' },
-    seen: { verification: trouble(indexClash, 125_000) },
+    seen: { verification: trouble(indexClash, 3_000, 3) },
     want: [{ kind: 'finish', status: 'FAILED', error: { code: 'TARGET_UNSUPPORTED', message: expect.stringMatching(/^verification failed: field "vector" already has/) as never, at: 'verification' } }],
   },
   // CANCELLING

@@ -36,8 +36,22 @@ export interface KafkaOutage {
   lastError: unknown;
 }
 
-/** What verification came to: a report, or its latest error, since when and how often it has failed. */
-export type VerificationOutcome = { report: VerificationReport } | { error: unknown; troubleSince: number; attempts: number };
+/** An error that keeps coming back: the latest one, since when and how often. */
+export interface Trouble {
+  error: unknown;
+  troubleSince: number;
+  attempts: number;
+}
+
+/** What verification came to: a report, or its trouble. */
+export type VerificationOutcome = { report: VerificationReport } | Trouble;
+
+/**
+ * A permanent error (one that says a retry cannot help) is tried this many times, a tick apart,
+ * before it fails the job: a few seconds, never the sink deadline (Milvus Lite answers a few passing
+ * conditions as permanent; a collection that cannot be indexed is not one of them).
+ */
+export const PERMANENT_ATTEMPTS = 3;
 
 export interface Observations {
   now: number;
@@ -63,6 +77,8 @@ export interface Observations {
   loaderMembers: number | null;
   /** Fed back after a `verify` action. */
   verification: VerificationOutcome | null;
+  /** Fed back after a `setUp` action that failed. */
+  setUp?: Trouble | null;
 }
 
 export type Action =
@@ -82,7 +98,7 @@ export function decide(job: JobRecord, seen: Observations): Action[] {
   if (!seen.owned || seen.busy) return [];
   switch (job.status) {
     case 'PENDING':
-      return [{ kind: 'setUp' }];
+      return whilePending(job, seen);
     case 'IN_PROGRESS':
       return whileLoading(job, seen);
     case 'VERIFYING':
@@ -101,6 +117,31 @@ function kafkaOutage(seen: Observations): Action | null {
   const exhausted = new RetriesExhausted(`Kafka (${seen.kafkaBrokers})`, down.lastError, down.attempts, seen.now - down.since);
   const message = `${exhausted.message}; past the deadline P2M_KAFKA_DEADLINE_MS=${deadline} ms: once Kafka is back, resume the job`;
   return { kind: 'failForOutage', error: { code: 'LOG_UNAVAILABLE', message, at: 'kafka' } };
+}
+
+/** Set-up (topics, the collection) failing: a permanent error fails the job in seconds, a transient one at the sink deadline. */
+function whilePending(job: JobRecord, seen: Observations): Action[] {
+  const trouble = seen.setUp;
+  if (!trouble) return [{ kind: 'setUp' }];
+  const failed = lastingTrouble(job, seen, trouble, 'set-up');
+  return failed ? [{ kind: 'finish', status: 'FAILED', error: failed }] : [{ kind: 'retryLater', reason: `set-up: ${errorMessage(trouble.error)}` }];
+}
+
+/** The error a job fails with when `trouble` has lasted too long, or null while it may still pass. */
+function lastingTrouble(job: JobRecord, seen: Observations, trouble: Trouble, at: 'set-up' | 'verification'): JobError | null {
+  const deadline = seen.limits.sinkDeadlineMs;
+  const elapsed = seen.now - trouble.troubleSince;
+  const permanent = !isRetriable(trouble.error);
+  if (permanent ? trouble.attempts < PERMANENT_ATTEMPTS : elapsed <= deadline) return null;
+  const err = trouble.error;
+  const code = (err as EtlError).code ?? 'INTERNAL';
+  if (permanent) {
+    const hint = (err as EtlError).hint;
+    return { code, message: `${at} failed: ${errorMessage(err)}${hint ? `; ${hint}` : ''}; once that is fixed, resume the job`, at };
+  }
+  const system = code === 'TARGET_UNAVAILABLE' ? `Milvus (${job.spec.target.address})` : `a system ${at} needs`;
+  const exhausted = new RetriesExhausted(system, err, trouble.attempts, elapsed);
+  return { code: exhausted.code, message: `${exhausted.message}; past the deadline P2M_SINK_DEADLINE_MS=${deadline} ms: once it is back, resume the job`, at };
 }
 
 function whileLoading(job: JobRecord, seen: Observations): Action[] {
@@ -126,23 +167,10 @@ function whileVerifying(job: JobRecord, seen: Observations): Action[] {
     const error = { code: 'VERIFICATION_FAILED', message: report.problems.slice(0, 3).join('; '), at: 'verification' };
     return [{ kind: 'finish', status: 'FAILED', report, finalProgress, error }];
   }
-  // Milvus (or the source) in trouble: verification is tried again every tick up to the sink
-  // deadline. Errors that say they are permanent are ridden out too (Milvus Lite answers some
-  // passing conditions that way), but no longer than the deadline either.
-  const deadline = seen.limits.sinkDeadlineMs;
-  const elapsed = seen.now - outcome.troubleSince;
-  if (elapsed <= deadline) return [{ kind: 'retryLater', reason: `verification: ${errorMessage(outcome.error)}` }];
-  return [{ kind: 'finish', status: 'FAILED', error: verificationTrouble(job, outcome, elapsed, deadline) }];
-}
-
-function verificationTrouble(job: JobRecord, trouble: { error: unknown; attempts: number }, elapsedMs: number, deadlineMs: number): JobError {
-  const err = trouble.error;
-  const code = (err as EtlError).code ?? 'INTERNAL';
-  if (!isRetriable(err)) return { code, message: `verification failed: ${errorMessage(err)}; once that is fixed, resume the job`, at: 'verification' };
-  const system = code === 'TARGET_UNAVAILABLE' ? `Milvus (${job.spec.target.address})` : 'a system verification needs';
-  const exhausted = new RetriesExhausted(system, err, trouble.attempts, elapsedMs);
-  const message = `${exhausted.message}; past the deadline P2M_SINK_DEADLINE_MS=${deadlineMs} ms: once it is back, resume the job`;
-  return { code: exhausted.code, message, at: 'verification' };
+  // Milvus (or the source) in trouble: tried again every tick, up to the sink deadline; a permanent
+  // error only a few times.
+  const failed = lastingTrouble(job, seen, outcome, 'verification');
+  return failed ? [{ kind: 'finish', status: 'FAILED', error: failed }] : [{ kind: 'retryLater', reason: `verification: ${errorMessage(outcome.error)}` }];
 }
 
 function whileCancelling(job: JobRecord, seen: Observations): Action[] {

@@ -1,5 +1,5 @@
 import { ACTIVE_STATUSES, errorMessage, loaderGroup, type JobBoard, type JobRecord, type LogAdmin, type Logger, type VerificationReport } from '@p2m/core';
-import { decide, type Action, type ControllerLimits, type Observations, type VerificationOutcome } from './decide.ts';
+import { decide, type Action, type ControllerLimits, type Observations, type Trouble, type VerificationOutcome } from './decide.ts';
 import type { KafkaHealth } from './kafka-health.ts';
 import type { JobLedger } from './ledger.ts';
 import type { OutageFailures } from './outage.ts';
@@ -101,9 +101,13 @@ export class JobDriver {
   async #act(record: JobRecord, actions: Action[], seen: Observations | null): Promise<void> {
     for (const action of actions) {
       switch (action.kind) {
-        case 'setUp':
-          await this.#deps.setUp(record);
+        case 'setUp': {
+          const trouble = await this.#setUp(record);
+          if (!trouble) break;
+          const after = { ...(seen ?? this.#glance(record, false)), now: Date.now(), setUp: trouble };
+          await this.#act(record, decide(record, after), after);
           break;
+        }
         case 'startVerifying':
           await this.#deps.ledger.transition(record, 'VERIFYING');
           break;
@@ -128,16 +132,31 @@ export class JobDriver {
     }
   }
 
+  /** Sets the job up; its trouble (kept across ticks) when that failed. */
+  async #setUp(record: JobRecord): Promise<Trouble | null> {
+    try {
+      await this.#deps.setUp(record);
+      this.#trouble.delete(record.id);
+      return null;
+    } catch (err) {
+      return this.#noteTrouble(record, err);
+    }
+  }
+
+  #noteTrouble(record: JobRecord, err: unknown): Trouble {
+    const before = this.#trouble.get(record.id);
+    const trouble = { since: before?.since ?? Date.now(), attempts: (before?.attempts ?? 0) + 1 };
+    this.#trouble.set(record.id, trouble);
+    return { error: err, troubleSince: trouble.since, attempts: trouble.attempts };
+  }
+
   async #verify(record: JobRecord): Promise<VerificationOutcome> {
     try {
       const report = await this.#deps.verify(record);
       this.#trouble.delete(record.id);
       return { report };
     } catch (err) {
-      const before = this.#trouble.get(record.id);
-      const trouble = { since: before?.since ?? Date.now(), attempts: (before?.attempts ?? 0) + 1 };
-      this.#trouble.set(record.id, trouble);
-      return { error: err, troubleSince: trouble.since, attempts: trouble.attempts };
+      return this.#noteTrouble(record, err);
     }
   }
 
