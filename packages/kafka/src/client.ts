@@ -1,4 +1,5 @@
 import { Kafka, type SASLOptions } from 'kafkajs';
+import './request-queue.ts';
 import { createLogger, type ConsumerOptions, type IncomingMessage, type LogClient, type Logger, type TopicTail } from '@p2m/core';
 import { KafkaLogAdmin } from './admin.ts';
 import { KafkaLogConsumer } from './consumer.ts';
