@@ -33,4 +33,11 @@ describe('KafkaJS logs through pino', () => {
     log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'Response Produce(key: 0, version: 7)', error: 'Not leader for partition' } as never });
     expect(lines.map((l) => l['level'])).toEqual([20, 50]);
   });
+
+  it('keeps the limited-retries warning of the idempotent producer at debug (KafkaLogProducer guards what it warns about), other producer warnings at warn', () => {
+    const { lines, log } = capture();
+    log({ namespace: 'Producer', level: logLevel.WARN, label: 'WARN', log: { timestamp: 'x', message: 'Limiting retries for the idempotent producer may invalidate EoS guarantees' } as never });
+    log({ namespace: 'Producer', level: logLevel.WARN, label: 'WARN', log: { timestamp: 'x', message: 'something else' } as never });
+    expect(lines.map((l) => l['level'])).toEqual([20, 40]);
+  });
 });

@@ -12,6 +12,8 @@ export const KAFKAJS_LEVELS: Record<KafkaLogLevel, logLevel> = {
   debug: logLevel.DEBUG,
 };
 
+const IDEMPOTENT_RETRIES_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
 /** Sends KafkaJS's logs through pino as structured lines (component "kafkajs"), never to the console. */
 export function pinoLogCreator(logger: Logger): logCreator {
   const kafkaLogger = logger.child({ component: 'kafkajs' });
@@ -23,6 +25,14 @@ export function pinoLogCreator(logger: Logger): logCreator {
       // even "already exists" — which is how p2m creates topics idempotently. The admin call itself
       // still rejects on a real failure and that is reported where it happens: this line is noise.
       if (namespace === 'Connection' && extra['error'] === 'Topic creation errors') {
+        kafkaLogger.debug(fields, message);
+        return;
+      }
+      // Logged on every producer start because KafkaLogProducer limits KafkaJS's retries (a send
+      // must end, so a stop can happen). What the warning is about, reused sequence numbers after a
+      // failed send, KafkaLogProducer rules out itself: one send at a time and a new producer id
+      // after a failure (producer.ts; producer.test.ts shows it against a deduplicating broker).
+      if (namespace === 'Producer' && message === IDEMPOTENT_RETRIES_WARNING) {
         kafkaLogger.debug(fields, message);
         return;
       }
