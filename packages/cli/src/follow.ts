@@ -26,6 +26,8 @@ export interface FollowOptions {
   maxNamespaceBars?: number;
   /** Print the summary (verification report) when the job ends. Default true. */
   summary?: boolean;
+  /** `auto`: bars on a terminal, lines elsewhere; `none`: nothing while the job runs. Default auto. */
+  display?: 'auto' | 'none';
   /** Keep trying this long while the controller cannot be reached. Default 60 s. */
   unreachableTimeoutMs?: number;
   /** Off a terminal, one progress line at most this often. Default 5 s. */
@@ -38,9 +40,12 @@ export async function followJob(source: JobSource, id: string, options: FollowOp
   const stream = options.stream ?? process.stdout;
   const intervalMs = options.intervalMs ?? 1000;
   const unreachableTimeoutMs = options.unreachableTimeoutMs ?? 60_000;
-  const display: ProgressDisplay = stream.isTTY
-    ? new BarsDisplay(stream, options.maxNamespaceBars ?? 10)
-    : new LinesDisplay(stream, options.lineIntervalMs ?? 5000);
+  const display: ProgressDisplay =
+    options.display === 'none'
+      ? { update: () => undefined, stop: () => undefined }
+      : stream.isTTY
+        ? new BarsDisplay(stream, options.maxNamespaceBars ?? 10)
+        : new LinesDisplay(stream, options.lineIntervalMs ?? 5000);
 
   let unreachableSince: number | null = null;
   let view: JobView | undefined;
