@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { EtlError, RuntimeConfigSchema, generateSecretKey, readConfig, type JobSpecInput, type JobView, type Logger } from '@p2m/core';
+import { EtlError, RuntimeConfigSchema, errorMessage, generateSecretKey, readConfig, type JobSpecInput, type JobView, type Logger } from '@p2m/core';
 import { effectiveEnv } from '../env.ts';
-import { followJob, type OutputStream } from '../follow.ts';
+import { followJob, formatDeadLetters, type OutputStream } from '../follow.ts';
 import { openCliLog, quietGrpcConsole } from '../log-file.ts';
 
 /**
@@ -93,13 +93,23 @@ export async function runEmbeddedMigration(spec: JobSpecInput, opts: EmbeddedRun
     const created = await jobs.create(spec);
     jobId = created.id;
     opts.logger.info({ jobId, collection: created.target.collection }, 'job created; following it');
-    return await followJob(jobs, created.id, {
+    const stream = opts.stream ?? process.stdout;
+    const final = await followJob(jobs, created.id, {
       signal: stopFollowing.signal,
       intervalMs: FOLLOW_INTERVAL_MS,
-      stream: opts.stream ?? process.stdout,
+      stream,
       display: opts.progress ? 'auto' : 'none',
       summary: opts.summary,
     });
+    if (opts.summary && final.progress.total.failed > 0) {
+      // Read here, while this process still reads Kafka: `p2m jobs errors` needs a controller.
+      const page = await jobs.errors(final.id, { limit: 10 }).catch((err: unknown) => {
+        opts.logger.warn({ jobId: final.id, err: errorMessage(err) }, 'could not read the dead-letter queue');
+        return null;
+      });
+      if (page) stream.write(formatDeadLetters(page).map((l) => `${l}\n`).join(''));
+    }
+    return final;
   } catch (err) {
     if (stopFollowing.signal.aborted && jobId !== undefined) {
       // The workers of this process stop with it: the job waits on the board for the next p2m
