@@ -53,7 +53,7 @@ describe('p2m jobs', () => {
   it('shows where a job that no longer runs stopped, per namespace', async () => {
     const failed = jobView({
       status: 'FAILED',
-      error: { code: 'SOURCE_UNAUTHORIZED', message: 'HTTP 403', at: 'namespace (default), page 3' },
+      error: { code: 'SOURCE_UNAUTHORIZED', message: 'HTTP 403', at: 'namespace __default__, page 3' },
       namespaces: [{ namespace: '', extracted: 80, loaded: 50 }, { namespace: 'docs', extracted: 40, loaded: 40 }, { namespace: 'x', extracted: 10, loaded: 10, extractionDone: true }],
     });
     const { stdout } = await run(['show', 'job-1'], { get: async () => failed });

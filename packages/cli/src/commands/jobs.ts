@@ -270,8 +270,10 @@ export function extractionState(view: JobView, ns: NamespaceProgress): string {
     case 'CANCELLING':
       return 'stopping';
     default: {
+      // The extractor names the namespace as Pinecone does: `__default__` for the default one.
       const at = /^namespace (.*), page (\d+)$/.exec(view.error?.at ?? '');
-      if (view.status === 'FAILED' && at && at[1] === nsLabel(ns.namespace)) return `failed at page ${at[2]}`;
+      const failed = at && (at[1] === '__default__' || at[1] === '(default)' ? '' : at[1]);
+      if (view.status === 'FAILED' && failed === ns.namespace) return `failed at page ${at![2]}`;
       return `stopped at ${num(ns.extracted)}`;
     }
   }

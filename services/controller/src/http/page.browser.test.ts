@@ -87,7 +87,7 @@ describe.skipIf(!CHROMIUM && !IN_CI)('Jobs page in a browser', () => {
     const failed = await h.jobs.create(h.spec('failed_job'));
     h.jobs.update(failed.id, {
       status: 'FAILED',
-      error: { code: 'SOURCE_UNAUTHORIZED', message: 'the Pinecone API key is not allowed to run fetch (HTTP 403)', at: 'namespace (default), page 3' },
+      error: { code: 'SOURCE_UNAUTHORIZED', message: 'the Pinecone API key is not allowed to run fetch (HTTP 403)', at: 'namespace __default__, page 3' },
       progress: {
         namespaces: [
           { namespace: '', sourceCount: 600, extracted: 200, loaded: 150, failed: 0, extractionDone: false },
@@ -134,7 +134,7 @@ describe.skipIf(!CHROMIUM && !IN_CI)('Jobs page in a browser', () => {
     expect(await card.getByTestId('job-status').textContent()).toBe('FAILED');
     // What stopped and where, on the card itself: not only in the details.
     expect(await card.getByTestId('job-stopped').isVisible()).toBe(true);
-    expect(await card.getByTestId('job-stopped').textContent()).toBe('Failed at namespace (default), page 3: SOURCE_UNAUTHORIZED: the Pinecone API key is not allowed to run fetch (HTTP 403)');
+    expect(await card.getByTestId('job-stopped').textContent()).toBe('Failed at namespace __default__, page 3: SOURCE_UNAUTHORIZED: the Pinecone API key is not allowed to run fetch (HTTP 403)');
     const rows = card.getByTestId('namespace-row');
     expect(await rows.nth(0).locator('td').last().textContent()).toBe('failed at page 3, 200 of 600 extracted');
     expect(await rows.nth(1).locator('td').last().textContent()).toBe('done');
