@@ -40,4 +40,13 @@ describe('KafkaJS logs through pino', () => {
     log({ namespace: 'Producer', level: logLevel.WARN, label: 'WARN', log: { timestamp: 'x', message: 'something else' } as never });
     expect(lines.map((l) => l['level'])).toEqual([20, 40]);
   });
+
+  it('keeps the group protocol\u2019s start-up answers (rebalancing, coordinator loading) at info, other error answers at error', () => {
+    const { lines, log } = capture();
+    for (const error of ['The group is rebalancing, so a rejoin is needed', "The coordinator is loading and hence can't process requests for this group"]) {
+      log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'Response SyncGroup(key: 14, version: 3)', error } as never });
+    }
+    log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'Response JoinGroup(key: 11, version: 5)', error: 'Not authorized to access group' } as never });
+    expect(lines.map((l) => l['level'])).toEqual([30, 30, 50]);
+  });
 });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { seedIndex } from '@p2m/emulator';
 import { stackUp } from '@p2m/stack';
 import { effectiveEnv } from '../env.ts';
+import { num } from '../follow.ts';
 import { openCliLog, quietGrpcConsole } from '../log-file.ts';
 import { endedLine, runEmbeddedMigration } from './migrate.ts';
 
@@ -58,6 +59,6 @@ export function register(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      out(`p2m demo: done — collection "${collection}" holds ${view.report?.namespaces.reduce((s, n) => s + n.targetCount, 0) ?? 0} records, verified against the source.`);
+      out(`p2m demo: done — collection "${collection}" holds ${num(view.report?.namespaces.reduce((s, n) => s + n.targetCount, 0) ?? 0)} records, verified against the source.`);
     });
 }
