@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { errorMessage } from '@p2m/core';
 
 const { values: args } = parseArgs({
   options: {
@@ -411,7 +412,7 @@ async function throughput(): Promise<Record<string, unknown>[]> {
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  const version = await client.getVersion().catch((e: unknown) => ({ version: `unknown (${String(e)})` }));
+  const version = await client.getVersion().catch((e: unknown) => ({ version: `unknown (${errorMessage(e)})` }));
   await probes();
   const upserts = args['skip-throughput'] ? [] : await throughput();
   for (const name of made) await client.dropCollection({ collection_name: name }).catch(() => undefined);

@@ -4,6 +4,7 @@
  * per-call latency on list and fetch, seeded in memory from the generator.
  * Messages: { cmd: 'load', index, kind, count } → { host, records }; { cmd: 'stop' }.
  */
+import { errorMessage } from '@p2m/core';
 import { generateRecords, startEmulator } from '@p2m/emulator';
 import { datasetOptions, DIM, metricOf, type DatasetKind } from './dataset.ts';
 
@@ -33,7 +34,7 @@ if (process.send) {
         process.send!({ cmd: 'loaded', index: m.index, host: emulator.indexHost(m.index), records });
       }
     })().catch((err: unknown) => {
-      process.send!({ cmd: 'error', message: String(err) });
+      process.send!({ cmd: 'error', message: errorMessage(err) });
     });
   });
   process.send({ cmd: 'ready', controllerHostUrl: emulator.controllerHostUrl, apiKey });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, generateSecretKey, readConfig, RuntimeConfigSchema, type LogClient } from '@p2m/core';
+import { createLogger, errorMessage, generateSecretKey, readConfig, RuntimeConfigSchema, type LogClient } from '@p2m/core';
 import { createKafka } from '@p2m/kafka';
 import { readStackEnv } from '@p2m/stack';
 import { startRuntime } from '@p2m/cli';
@@ -77,7 +77,7 @@ export async function startBench(opts: { writer: string; jobOptions?: Record<str
     async close(keepStack) {
       await kafka.close().catch(() => undefined);
       await emulator.stop().catch(() => undefined);
-      if (!keepStack) await benchStackDown().catch((err: unknown) => process.stderr.write(`stopping the bench stack failed: ${String(err)}\n`));
+      if (!keepStack) await benchStackDown().catch((err: unknown) => process.stderr.write(`stopping the bench stack failed: ${errorMessage(err)}\n`));
     },
   };
 }

@@ -12,6 +12,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { killComponent, milvusServerOf, REPO_ROOT, serviceArgs, stackDown, stackUp, startComponent } from '@p2m/stack';
+import { errorMessage } from '@p2m/core';
 import { ALL_KINDS, runChaos, type ChaosProcess, type FaultKind } from './lib.ts';
 
 const { values } = parseArgs({
@@ -192,9 +193,9 @@ try {
     log(`chaos: FAILED seed ${seed} (replay: ${replay}):\n  ${failures.join('\n  ')}`);
   }
 } catch (err) {
-  log(`chaos: FAILED seed ${seed} (replay: ${replay}): ${err instanceof Error ? err.stack : String(err)}`);
+  log(`chaos: FAILED seed ${seed} (replay: ${replay}): ${err instanceof Error ? err.stack : errorMessage(err)}`);
 } finally {
-  if (!values['keep-stack']) await stackDown(stackInput).catch((err: unknown) => log(`stack down: ${String(err)}`));
+  if (!values['keep-stack']) await stackDown(stackInput).catch((err: unknown) => log(`stack down: ${errorMessage(err)}`));
   log(`service logs: ${logDir}`);
 }
 process.exit(exitCode);

@@ -4,6 +4,7 @@
 // at all. The job must end SUCCESSFUL, with an empty DLQ, and the target must equal the source.
 // The seed is printed with the schedule: P2M_CHAOS_SEED=N replays a failing run.
 import { afterAll, describe, expect, it } from 'vitest';
+import { errorMessage } from '@p2m/core';
 import { ALL_KINDS, runChaos, type ChaosResult, type FaultKind } from '../chaos/lib.ts';
 import { newApiToken, startService, type ServiceProcess } from './controller-process.ts';
 import { milvusAddress, uniqueName } from './pipeline-harness.ts';
@@ -38,7 +39,7 @@ describe('chaos, short', () => {
         { seed: SEED, count: COUNT, faults: KINDS.length, kinds: KINDS, tag: uniqueName('s'), apiToken: newApiToken(), timeoutMs: 540_000, fetchPerSecond: 5 },
       );
     } catch (err) {
-      throw new Error(`chaos run with seed ${SEED} failed (replay: P2M_CHAOS_SEED=${SEED}): ${String(err)}`);
+      throw new Error(`chaos run with seed ${SEED} failed (replay: P2M_CHAOS_SEED=${SEED}): ${errorMessage(err)}`);
     }
     console.log(`chaos: seed ${SEED} result ${JSON.stringify({ ...result, injected: result.injected.map((f) => `${f.elapsedMs}ms ${f.kind}: ${f.detail}`) }, null, 1)}`);
     expect(result.error, `seed ${SEED}`).toBeNull();

@@ -8,6 +8,7 @@ import {
   type ErrorsPage,
   type FieldIssue,
   type JobService,
+  type JobStatus,
   type JobView,
 } from '@p2m/core';
 
@@ -103,6 +104,20 @@ export interface ControllerClientOptions {
   fetch?: typeof fetch;
 }
 
+export interface JobsQuery {
+  status?: JobStatus[] | undefined;
+  limit?: number | undefined;
+  cursor?: string | undefined;
+}
+
+/** `GET /v1/jobs` with a filter or a limit. */
+export interface JobsPage {
+  jobs: JobView[];
+  total: number;
+  next: string | null;
+  counts: Record<JobStatus, number>;
+}
+
 export interface ErrorsQuery {
   cursor?: string | undefined;
   limit?: number | undefined;
@@ -137,6 +152,15 @@ export class ControllerClient implements JobService {
 
   async list(): Promise<JobView[]> {
     return (await this.#json<{ jobs: JobView[] }>('GET', '/v1/jobs')).jobs;
+  }
+
+  /** One page of jobs, newest first: only the given statuses, at most `limit`, after `cursor`. */
+  listPage(query: JobsQuery = {}): Promise<JobsPage> {
+    const params = new URLSearchParams();
+    if (query.status !== undefined && query.status.length > 0) params.set('status', query.status.join(','));
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    if (query.cursor !== undefined) params.set('cursor', query.cursor);
+    return this.#json('GET', `/v1/jobs${params.size ? `?${params.toString()}` : ''}`);
   }
 
   get(id: string): Promise<JobView> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EtlError, type JobView } from '@p2m/core';
-import { followJob, formatSummary, formatTable, progressLine, type OutputStream } from './follow.ts';
+import { followJob, formatDeadLetters, formatSummary, formatTable, progressLine, type OutputStream } from './follow.ts';
 import { finished, jobView } from './job-view.fixture.ts';
 
 class Capture implements OutputStream {
@@ -113,6 +113,18 @@ describe('followJob', () => {
     expect(notPassed).toContain('docs/r9 metadata.genre: expected "drama", found "comedy"');
     expect(notPassed).toContain('missing in docs: gone-1');
     expect(notPassed).toContain('problem: namespace docs: 1 source id neither in the target nor in the DLQ');
+  });
+
+  it('lists dead letters with their reasons, the first ones and how many more', () => {
+    const entry = (id: string) => ({ namespace: '', id, code: 'RECORD_REJECTED', reason: `sparse value of ${id} is negative`, at: '2026-01-01T00:00:00Z', source: '0:1' });
+    expect(formatDeadLetters({ entries: [], total: 0, next: null })).toEqual([]);
+    expect(formatDeadLetters({ entries: [entry('a')], total: 1, next: null })).toEqual(['Dead-letter queue: 1 record could not be stored', '  (default)/a: sparse value of a is negative']);
+    expect(formatDeadLetters({ entries: [entry('a'), entry('b'), entry('c')], total: 30, next: '3' }, 2)).toEqual([
+      'Dead-letter queue: 30 records could not be stored',
+      '  (default)/a: sparse value of a is negative',
+      '  (default)/b: sparse value of b is negative',
+      '  … 28 more',
+    ]);
   });
 
   it('formats lines and tables', () => {

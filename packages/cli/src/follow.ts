@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import { EtlError, TERMINAL_STATUSES, isRetriable, sleep, type JobView, type NamespaceProgress, type VerificationReport } from '@p2m/core';
+import { EtlError, TERMINAL_STATUSES, isRetriable, sleep, type ErrorsPage, type JobView, type NamespaceProgress, type VerificationReport } from '@p2m/core';
 
 /**
  * Live progress of one job in the terminal: a multibar (the job's total, then one bar per
@@ -26,6 +26,8 @@ export interface FollowOptions {
   maxNamespaceBars?: number;
   /** Print the summary (verification report) when the job ends. Default true. */
   summary?: boolean;
+  /** `auto`: bars on a terminal, lines elsewhere; `none`: nothing while the job runs. Default auto. */
+  display?: 'auto' | 'none';
   /** Keep trying this long while the controller cannot be reached. Default 60 s. */
   unreachableTimeoutMs?: number;
   /** Off a terminal, one progress line at most this often. Default 5 s. */
@@ -38,9 +40,12 @@ export async function followJob(source: JobSource, id: string, options: FollowOp
   const stream = options.stream ?? process.stdout;
   const intervalMs = options.intervalMs ?? 1000;
   const unreachableTimeoutMs = options.unreachableTimeoutMs ?? 60_000;
-  const display: ProgressDisplay = stream.isTTY
-    ? new BarsDisplay(stream, options.maxNamespaceBars ?? 10)
-    : new LinesDisplay(stream, options.lineIntervalMs ?? 5000);
+  const display: ProgressDisplay =
+    options.display === 'none'
+      ? { update: () => undefined, stop: () => undefined }
+      : stream.isTTY
+        ? new BarsDisplay(stream, options.maxNamespaceBars ?? 10)
+        : new LinesDisplay(stream, options.lineIntervalMs ?? 5000);
 
   let unreachableSince: number | null = null;
   let view: JobView | undefined;
@@ -234,10 +239,19 @@ export function formatReport(report: VerificationReport): string[] {
     lines.push(...table.map((l) => `  ${l}`));
   }
   const s = report.sample;
-  lines.push(`  sample: ${num(s.compared)} of ${num(s.size)} records compared field by field, ${s.mismatches.length ? `${num(s.mismatches.length)} mismatches` : 'no mismatch'}`);
+  lines.push(`  sample: ${num(s.compared)} records compared field by field (sample size ${num(s.size)}), ${s.mismatches.length ? `${num(s.mismatches.length)} mismatches` : 'no mismatch'}`);
   for (const m of s.mismatches.slice(0, 10)) lines.push(`    ${nsLabel(m.namespace)}/${m.id} ${m.field}: ${m.reason}`);
   for (const n of report.namespaces) if (n.missingSample.length) lines.push(`  missing in ${nsLabel(n.namespace)}: ${n.missingSample.slice(0, 10).join(', ')}`);
   for (const problem of report.problems) lines.push(`  problem: ${problem}`);
+  return lines;
+}
+
+/** The records a job could not store, with the reason of each (the first `shown`). */
+export function formatDeadLetters(page: ErrorsPage, shown = 10): string[] {
+  if (page.total === 0) return [];
+  const lines = [`Dead-letter queue: ${num(page.total)} record${page.total === 1 ? '' : 's'} could not be stored`];
+  for (const e of page.entries.slice(0, shown)) lines.push(`  ${nsLabel(e.namespace)}/${e.id}: ${e.reason}`);
+  if (page.total > Math.min(shown, page.entries.length)) lines.push(`  … ${num(page.total - Math.min(shown, page.entries.length))} more`);
   return lines;
 }
 

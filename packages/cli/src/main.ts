@@ -1,7 +1,9 @@
 // Entry point of the `p2m` command. Each command lives in its own module under ./commands and is
 // loaded only when used, so `p2m emulator` does not pay for the Kafka or Milvus clients.
 import { Command } from 'commander';
+import { errorMessage } from '@p2m/core';
 import { formatCliError } from './errors.ts';
+import { activeCliLog, finishCliCommand } from './log-file.ts';
 
 const program = new Command('p2m')
   .description('Migrate a Pinecone serverless index into Milvus / Zilliz Cloud through Kafka')
@@ -31,6 +33,12 @@ for (const key of wanted) {
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
+  activeCliLog()?.logger.error({ err: errorMessage(err) }, 'command failed');
   console.error(formatCliError(err));
   process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1;
 }
+
+// A command that ran an embedded runtime (migrate, demo) closes its log and exits here, whatever
+// a library may have left open.
+const log = activeCliLog();
+if (log) await finishCliCommand(log, typeof process.exitCode === 'number' ? process.exitCode : Number(process.exitCode ?? 0) || 0);

@@ -63,7 +63,10 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
     createPineconeSource({ apiKey: s.apiKey, index: s.index, controllerHostUrl: s.controllerHostUrl });
   const sinkFactory = (t: { address: string; token?: string | undefined }) => createMilvusSink({ address: t.address, token: t.token });
 
-  const stops: (() => Promise<void>)[] = [];
+  // Stopped in this order, the components of one phase together: the HTTP API first, then the
+  // workers (each leaves its consumer group; nothing waits for another), then the controller and
+  // the board they read, last the client's shared admin.
+  const stops = { http: [] as (() => Promise<void>)[], workers: [] as (() => Promise<void>)[], controller: [] as (() => Promise<void>)[] };
   let jobs: ControllerJobService | null = null;
   let server: ControllerServer | null = null;
   let url: string | null = null;
@@ -91,7 +94,7 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
       await jobs.board.start();
     }
     const controllerJobs = jobs;
-    stops.push(async () => (roles.controller ? controllerJobs.stop() : controllerJobs.board.stop()));
+    stops.controller.push(async () => (roles.controller ? controllerJobs.stop() : controllerJobs.board.stop()));
 
     if (roles.controller?.http) {
       const http = roles.controller.http;
@@ -105,11 +108,11 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
       });
       url = await server.start();
       const s = server;
-      stops.unshift(() => s.close());
+      stops.http.push(() => s.close());
       const sync = setInterval(() => {
         void controllerJobs.list().then((all) => metrics.syncFromJobs(all)).catch(() => undefined);
       }, 2000);
-      stops.unshift(async () => clearInterval(sync));
+      stops.http.push(async () => clearInterval(sync));
     }
 
     if (roles.extractor) {
@@ -130,7 +133,7 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
         },
       });
       extractor.start();
-      stops.unshift(() => extractor.stop());
+      stops.workers.push(() => extractor.stop());
     }
 
     for (let i = 0; i < (roles.loaders ?? 0); i++) {
@@ -150,10 +153,10 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
         onRetry: (jobId) => metrics.recordRetry(jobId, 'milvus.upsert'),
       });
       loader.start();
-      stops.unshift(() => loader.stop());
+      stops.workers.push(() => loader.stop());
     }
   } catch (err) {
-    for (const stop of stops) await stop().catch(() => undefined);
+    for (const phase of Object.values(stops)) await Promise.all(phase.map((stop) => stop().catch(() => undefined)));
     await kafka.close().catch(() => undefined);
     throw err;
   }
@@ -165,10 +168,15 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
     metrics,
     logger,
     async stop() {
-      for (const stop of stops) {
-        await stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'stopping a component failed'));
+      const started = Date.now();
+      const took: Record<string, number> = {};
+      for (const [name, phase] of Object.entries(stops)) {
+        const at = Date.now();
+        await Promise.all(phase.map((stop) => stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'stopping a component failed'))));
+        took[name] = Date.now() - at;
       }
       await kafka.close().catch(() => undefined);
+      logger.info({ ms: Date.now() - started, phases: took }, 'stopped');
     },
   };
 }

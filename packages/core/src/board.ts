@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { errorMessage } from './errors.ts';
 import { checkpointKey, jsonStateCodec, type Checkpoint, type JobRecord, type StateCodec, type WorkerStatus } from './job-record.ts';
 import type { IncomingMessage, LogClient, LogProducer, TopicTail } from './ports.ts';
 import { DEFAULT_DEADLINE_MS, retry } from './retry.ts';
@@ -94,7 +95,7 @@ export class JobBoard extends EventEmitter {
    * version) is skipped and reported, never allowed to stop the process that follows the topic.
    */
   private unreadable(m: IncomingMessage, err: unknown): void {
-    this.emit('unreadable', { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key?.toString('utf8'), error: err instanceof Error ? err.message : String(err) });
+    this.emit('unreadable', { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key?.toString('utf8'), error: errorMessage(err) });
   }
 
   private applyJob(m: IncomingMessage): void {

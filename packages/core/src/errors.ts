@@ -74,6 +74,43 @@ export function isRetriable(err: unknown): boolean {
   return err instanceof EtlError ? err.retriable : false;
 }
 
+/**
+ * Words for any thrown or rejected value, never "[object Object]": client libraries reject with
+ * plain objects (HTTP answers `{ status, message }`, gRPC statuses `{ code, reason }`, error
+ * bodies `{ error: { message } }`), so the text is looked for where they keep it, and a value
+ * with none is shown as JSON.
+ */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return describeThrown(err, 0);
+}
+
+const MAX_JSON_CHARS = 500;
+
+function describeThrown(err: unknown, depth: number): string {
+  if (err instanceof Error) return err.message || err.name;
+  if (typeof err === 'string') return err;
+  if (err === null || err === undefined) return `no error detail (${String(err)})`;
+  if (typeof err !== 'object') return String(err as number | boolean | bigint | symbol);
+  const o = err as Record<string, unknown>;
+  const status = o['status'] ?? o['statusCode'] ?? o['code'] ?? o['error_code'];
+  const statusPrefix = typeof status === 'number' || (typeof status === 'string' && status !== '') ? `${String(status)}: ` : '';
+  for (const key of ['message', 'reason', 'detail', 'error_description']) {
+    const text = o[key];
+    if (typeof text === 'string' && text !== '') return `${statusPrefix}${text}`;
+  }
+  // `{ error: "..." }` or `{ error: { message } }` (Pinecone, Zilliz and registry answers)
+  if (o['error'] !== undefined && o['error'] !== null && depth < 3) return `${statusPrefix}${describeThrown(o['error'], depth + 1)}`;
+  return `${statusPrefix}${jsonOf(err)}`;
+}
+
+function jsonOf(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? Object.prototype.toString.call(value);
+  } catch {
+    // A cycle, or a getter that throws: name what it is rather than fail while reporting a failure.
+    const name = (value as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+    return `${name} without a message`;
+  }
+  return text.length > MAX_JSON_CHARS ? `${text.slice(0, MAX_JSON_CHARS)}…` : text;
 }

@@ -1,4 +1,4 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 /**
  * pino JSON logs. Secrets are redacted by path wherever they could appear, as a second line of
@@ -18,13 +18,15 @@ export const REDACT_PATHS = [
   '*.secrets',
 ];
 
-export function createLogger(name: string, options: LoggerOptions = {}): Logger {
-  return pino({
+/** JSON lines to stdout, or to `destination` (the CLI writes its logs to a file). */
+export function createLogger(name: string, options: LoggerOptions = {}, destination?: DestinationStream): Logger {
+  const settings: LoggerOptions = {
     name,
     level: process.env.P2M_LOG_LEVEL ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     ...options,
-  });
+  };
+  return destination ? pino(settings, destination) : pino(settings);
 }
 
 export type { Logger };

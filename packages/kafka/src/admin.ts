@@ -6,12 +6,14 @@ import { kafkaErrorTypes, toEtlError } from './errors.ts';
 export class KafkaLogAdmin implements LogAdmin {
   readonly #kafka: Kafka;
   #connecting: Promise<Admin> | null = null;
+  #shutDown = false;
 
   constructor(kafka: Kafka) {
     this.#kafka = kafka;
   }
 
   #admin(): Promise<Admin> {
+    if (this.#shutDown) return Promise.reject(new EtlError('INTERNAL', 'Kafka admin is shut down (its client was closed)', { retriable: false }));
     this.#connecting ??= (async () => {
       const admin = this.#kafka.admin();
       try {
@@ -109,10 +111,22 @@ export class KafkaLogAdmin implements LogAdmin {
     await this.#call(`delete group ${group}`, (admin) => admin.deleteGroups([group])).catch(() => undefined);
   }
 
+  /** Disconnects; the next call connects again. */
   async close(): Promise<void> {
     const connecting = this.#connecting;
     this.#connecting = null;
     const admin = await connecting?.catch(() => null);
     await admin?.disconnect();
+  }
+
+  /**
+   * Disconnects for good: the client is being closed. A call still in flight from a component
+   * that stopped without waiting for it (a controller tick measuring a job) would otherwise
+   * reconnect after the close, and that connection, which nobody closes, kept a finished
+   * `p2m migrate` running.
+   */
+  async shutDown(): Promise<void> {
+    this.#shutDown = true;
+    await this.close();
   }
 }

@@ -1,4 +1,5 @@
 import { Kafka, type SASLOptions } from 'kafkajs';
+import './request-queue.ts';
 import { createLogger, type ConsumerOptions, type IncomingMessage, type LogClient, type Logger, type TopicTail } from '@p2m/core';
 import { KafkaLogAdmin } from './admin.ts';
 import { KafkaLogConsumer } from './consumer.ts';
@@ -27,7 +28,7 @@ export interface KafkaClient extends LogClient {
   consumer(options: ConsumerOptions): KafkaLogConsumer;
   /** The client's shared admin (closed by `close`). */
   admin(): KafkaLogAdmin;
-  /** Closes the shared admin; producers and consumers are closed by their owners. */
+  /** Shuts the shared admin down for good; producers and consumers are closed by their owners. */
   close(): Promise<void>;
 }
 
@@ -56,6 +57,6 @@ export function createKafka(options: KafkaOptions): KafkaClient {
     readTopicToEnd: (topic: string): Promise<IncomingMessage[]> => readTopicToEnd(readerDeps, topic),
     scanToEnd: (topic: string, handler: (m: IncomingMessage) => Promise<void> | void): Promise<void> => scanToEnd(readerDeps, topic, handler),
     tail: (topic: string, handler: (m: IncomingMessage) => Promise<void> | void): Promise<TopicTail> => tail(readerDeps, topic, handler),
-    close: () => admin.close(),
+    close: () => admin.shutDown(),
   };
 }

@@ -40,11 +40,21 @@ function toKafkaMessage(m: OutgoingMessage): Message {
  * Idempotent producer, acks=all, one request in flight per connection (so retries cannot reorder).
  * `send` resolves once every message is acknowledged by all in-sync replicas.
  *
- * KafkaJS retries inside a send; when it gives up (a broker down longer than its retry budget),
- * the batch may or may not have been written. The next send then starts a fresh producer (new
- * producer id): reusing the old sequence numbers for different messages could make the broker
- * drop them as "duplicates". So a failed send may leave some of its messages in the log, and a
- * retry may write them twice, but nothing is ever skipped.
+ * What the extractor's checkpoints rely on is "acknowledged means in the log": a checkpoint is
+ * written only after its page's send resolved, so a page may be published twice, never skipped.
+ * KafkaJS's idempotence alone does not give that. When a produce request fails, KafkaJS rolls the
+ * partition's sequence number back and retries with the same numbers, which is right for the same
+ * messages: if the failed request had landed (its answer was lost), the broker takes the retry for
+ * a duplicate. But another send waiting for the broker lock in that moment goes out with those
+ * numbers first, and the broker takes *its* messages for the duplicate and drops them while
+ * acknowledging them. And when KafkaJS gives up (its retries are limited here, so a send ends and
+ * a stop can happen; unlimited retries are what its "Limiting retries for the idempotent producer
+ * may invalidate EoS guarantees" warning asks for), the rolled-back numbers wait for the next
+ * send. So: one send at a time per producer, and a send that failed drops the producer before
+ * the next one starts, which then gets a new producer id and fresh numbers. A failed send may
+ * leave some of its messages in the log and its retry may write them again; nothing acknowledged
+ * is ever missing (producer.test.ts shows both hazards with KafkaJS's own producer, and that this
+ * class has neither).
  */
 export class KafkaLogProducer implements LogProducer {
   readonly #deps: ProducerDeps;
@@ -53,6 +63,8 @@ export class KafkaLogProducer implements LogProducer {
   #producer: Producer | null = null;
   #connecting: Promise<Producer> | null = null;
   #closed = false;
+  /** The send in progress (settled or not): the next one starts after it. */
+  #previous: Promise<unknown> = Promise.resolve();
 
   constructor(deps: ProducerDeps) {
     this.#deps = deps;
@@ -80,8 +92,14 @@ export class KafkaLogProducer implements LogProducer {
     return this.#connecting;
   }
 
-  async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
-    if (messages.length === 0) return;
+  send(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    const sending = this.#previous.then(() => this.#sendNow(topic, messages));
+    this.#previous = sending.catch(() => undefined);
+    return sending;
+  }
+
+  async #sendNow(topic: string, messages: OutgoingMessage[]): Promise<void> {
     const producer = await this.#connect();
     if (!this.#knownTopics.has(topic)) {
       if (!(await this.#deps.topicExists(topic))) {

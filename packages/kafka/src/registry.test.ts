@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineCodec, logRecordCodec, logRecordSchema, type AvroSchema } from '@p2m/codec';
-import type { LogRecord } from '@p2m/core';
-import { createRegistryCodec, registryError } from './registry.ts';
+import { EtlError, type LogRecord } from '@p2m/core';
+import { createRegistryCodec, registryError, setCompatibility } from './registry.ts';
 
 /**
  * A minimal Confluent-API registry in memory: enough to test framing, id caching and error mapping
@@ -14,6 +14,11 @@ function fakeRegistry() {
   const config = new Map<string, string>();
   let schemaFetches = 0;
   let refuse = false;
+  /** Apicurio's answer to a PUT on a subject whose rule exists (what a concurrent second PUT gets). */
+  let ruleConflict = false;
+  /** Another process sets this level at the same moment as every PUT (a real disagreement). */
+  let overrideWith: string | null = null;
+  let configPuts = 0;
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -26,6 +31,9 @@ function fakeRegistry() {
       let m: RegExpMatchArray | null;
       if ((m = url.match(/^\/config\/(.+)$/))) {
         if (req.method === 'PUT') {
+          configPuts++;
+          if (overrideWith) config.set(m[1]!, overrideWith);
+          if ((ruleConflict || overrideWith) && config.has(m[1]!)) return send(409, { message: "A rule named 'COMPATIBILITY' already exists.", error_code: 0 });
           config.set(m[1]!, (JSON.parse(body) as { compatibility: string }).compatibility);
           return send(200, JSON.parse(body));
         }
@@ -52,6 +60,9 @@ function fakeRegistry() {
     config,
     fetches: () => schemaFetches,
     refuse: (v: boolean) => (refuse = v),
+    ruleConflict: (v: boolean) => (ruleConflict = v),
+    overrideWith: (v: string | null) => (overrideWith = v),
+    configPuts: () => configPuts,
   };
 }
 
@@ -108,6 +119,41 @@ describe('registry codec', () => {
     framed.writeInt32BE(999, 1);
     await expect(codec.decode(framed)).rejects.toMatchObject({ code: 'RECORD_INVALID', retriable: false });
     await expect(codec.decode(Buffer.from([7, 0, 0, 0, 1, 2]))).rejects.toMatchObject({ code: 'RECORD_INVALID' });
+  });
+
+  it('takes "rule already exists" (a concurrent set-up won the race) as success when the level matches', async () => {
+    fake.ruleConflict(true);
+    try {
+      fake.config.set('p2m.job.race.records-value', 'BACKWARD');
+      const codecs = await Promise.all([1, 2, 3].map(() => createRegistryCodec({ url, topic: 'p2m.job.race.records' })));
+      expect(new Set(codecs.map((c) => c.schemaId)).size).toBe(1);
+      await expect(setCompatibility(url, 'p2m.job.race.records-value', 'BACKWARD')).resolves.toBeUndefined();
+    } finally {
+      fake.ruleConflict(false);
+    }
+  });
+
+  it('sets the level again while another process keeps changing it, then gives up with a retriable error in words', async () => {
+    fake.overrideWith('NONE');
+    try {
+      const before = fake.configPuts();
+      const err = (await setCompatibility(url, 'p2m.job.fight.records-value', 'BACKWARD').catch((e: unknown) => e)) as EtlError;
+      expect(err).toBeInstanceOf(EtlError);
+      expect(err).toMatchObject({ code: 'TRANSIENT', retriable: true });
+      expect(err.message).toContain('now NONE');
+      expect(err.message).not.toContain('[object Object]');
+      expect(fake.configPuts() - before).toBe(6);
+    } finally {
+      fake.overrideWith(null);
+    }
+  });
+
+  it('never words an error "[object Object]"', () => {
+    const refused = registryError({ status: 409, message: "A rule named 'COMPATIBILITY' already exists." }, 'set compatibility of s');
+    expect(refused.message).toContain("409: A rule named 'COMPATIBILITY' already exists.");
+    for (const thrown of [{ status: 500 }, { error: { code: 'X', message: 'broken' } }, {}, null, undefined]) {
+      expect(registryError(thrown, 'register').message).not.toContain('[object Object]');
+    }
   });
 
   it('treats an unreachable registry or a 5xx as retriable', () => {

@@ -1,6 +1,6 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { logRecordCodec, type AvroCodec } from '@p2m/codec';
-import { EtlError, errorMessage, valueSubject, type LogRecord } from '@p2m/core';
+import { EtlError, errorMessage, retry, valueSubject, type LogRecord } from '@p2m/core';
 
 /**
  * Schema-registry adapter: Confluent wire format (magic byte 0, 4-byte big-endian schema id, Avro
@@ -48,7 +48,7 @@ interface HttpError {
 /** Registry failures: unreachable or 5xx is retriable; a refused schema or unknown id is not. */
 export function registryError(err: unknown, action: string): EtlError {
   if (err instanceof EtlError) return err;
-  const status = (err as HttpError).status;
+  const status = typeof err === 'object' && err !== null ? (err as HttpError).status : undefined;
   const retriable = status === undefined || status >= 500 || status === 408 || status === 429;
   if (status === 409) {
     return new EtlError('INTERNAL', `schema registry: ${action}: the schema is not compatible with the versions registered before: ${errorMessage(err)}`, {
@@ -64,16 +64,69 @@ export function registryError(err: unknown, action: string): EtlError {
   });
 }
 
-async function setCompatibility(url: string, subject: string, level: Compatibility, auth: RegistryCodecOptions<unknown>['auth']): Promise<void> {
+/** How often a subject's compatibility is re-read and set again while other processes race to set it. */
+const COMPATIBILITY_RETRY = { retries: 5, initialDelayMs: 100, maxDelayMs: 2_000 };
+
+/**
+ * Sets a subject's compatibility level; idempotent and safe from several processes at once. Every
+ * p2m process registers the shared reader subject and each job's subject when it starts, so on a
+ * fresh registry several of them set the same level at the same moment. Apicurio answers the
+ * losers of that race 409 "A rule named 'COMPATIBILITY' already exists": the rule is there, so
+ * the level is read back and compared; only a different level is set again (the rule now exists,
+ * so that is an update). A conflict that outlasts the retries stays retriable: it must never
+ * become a permanent failure of the job being set up.
+ */
+export async function setCompatibility(url: string, subject: string, level: Compatibility, auth?: RegistryCodecOptions<unknown>['auth']): Promise<void> {
+  const base = `${url.replace(/\/$/, '')}/config/${encodeURIComponent(subject)}`;
   const headers: Record<string, string> = { 'Content-Type': 'application/vnd.schemaregistry.v1+json' };
   if (auth) headers.Authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
-  let res: Response;
+  const action = `set compatibility of ${subject} to ${level}`;
+  const call = async (init: RequestInit): Promise<Response> => {
+    try {
+      return await fetch(base, { ...init, headers });
+    } catch (err) {
+      throw registryError(err, action);
+    }
+  };
+  await retry(
+    async () => {
+      const put = await call({ method: 'PUT', body: JSON.stringify({ compatibility: level }) });
+      if (put.ok) {
+        await put.arrayBuffer().catch(() => undefined);
+        return;
+      }
+      const refusal = await refusalOf(put);
+      if (put.status !== 409) throw registryError(refusal, action);
+      const current = await call({ method: 'GET' });
+      const found = current.ok ? compatibilityLevelOf(await current.json().catch(() => null)) : null;
+      if (found === level) return;
+      throw new EtlError('TRANSIENT', `schema registry: ${action}: another process changed the subject's compatibility at the same time (now ${found ?? 'unknown'}); setting it again`, {
+        retriable: true,
+        cause: refusal,
+        details: { status: put.status },
+      });
+    },
+    COMPATIBILITY_RETRY,
+  );
+}
+
+/** A refused answer as `{ status, message }`: the registry's own message when its body is JSON. */
+async function refusalOf(res: Response): Promise<HttpError> {
+  const text = await res.text().catch(() => '');
+  let message = text || res.statusText;
   try {
-    res = await fetch(`${url.replace(/\/$/, '')}/config/${encodeURIComponent(subject)}`, { method: 'PUT', headers, body: JSON.stringify({ compatibility: level }) });
-  } catch (err) {
-    throw registryError(err, `set compatibility of ${subject}`);
+    const body = JSON.parse(text) as { message?: unknown };
+    if (typeof body.message === 'string' && body.message !== '') message = body.message;
+  } catch {
+    // not JSON: the text as it came
   }
-  if (!res.ok) throw registryError({ status: res.status, message: await res.text() }, `set compatibility of ${subject}`);
+  return { status: res.status, message };
+}
+
+function compatibilityLevelOf(body: unknown): string | null {
+  if (typeof body !== 'object' || body === null) return null;
+  const level = (body as { compatibilityLevel?: unknown; compatibility?: unknown }).compatibilityLevel ?? (body as { compatibility?: unknown }).compatibility;
+  return typeof level === 'string' ? level : null;
 }
 
 /** Registers the codec's schema under `<topic>-value` (idempotent) and returns a ready codec. */

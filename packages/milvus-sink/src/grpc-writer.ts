@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import milvusProto from '@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus.js';
-import { EtlError } from '@p2m/core';
+import { EtlError, errorMessage } from '@p2m/core';
 
 /**
  * Milvus's write path on a gRPC channel of our own: `MilvusService/Upsert` with a request already
@@ -191,7 +191,7 @@ export function createGrpcWriter(options: GrpcWriterOptions): GrpcWriter {
             try {
               resolve(decodeMutationResult(response!));
             } catch (e) {
-              reject(e instanceof Error ? e : new Error(String(e)));
+              reject(e instanceof Error ? e : new Error(errorMessage(e)));
             }
           }
         },

@@ -1,4 +1,4 @@
-import { EtlError } from '@p2m/core';
+import { EtlError, errorMessage } from '@p2m/core';
 import { PineconeHttpFailure, PineconeNetworkFailure, PineconeRequestTimeout } from './http.ts';
 
 /**
@@ -127,6 +127,6 @@ export function toEtlError(err: unknown, ctx: FailureContext): EtlError {
     const mapped = fromSdkError(err, ctx);
     if (mapped) return mapped;
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return new EtlError('INTERNAL', `unexpected failure of ${where(ctx)}: ${message}`, { retriable: false, cause: err });
 }

@@ -1,3 +1,5 @@
+import { errorMessage } from '@p2m/core';
+
 /**
  * The fetch the SDK runs on. It exists so failures keep their facts: the SDK's error classes drop the
  * HTTP status (a 429 becomes a generic "unmapped" error with the status only in its message), so a
@@ -50,7 +52,7 @@ function describeNetworkCause(cause: unknown): string {
     else if (typeof e.message === 'string' && e.message) parts.push(e.message);
     current = e.cause;
   }
-  return parts.length ? [...new Set(parts)].join(': ') : String(cause);
+  return parts.length ? [...new Set(parts)].join(': ') : errorMessage(cause);
 }
 
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {

@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { seedIndex } from '@p2m/emulator';
 import { stackUp } from '@p2m/stack';
 import { effectiveEnv } from '../env.ts';
-import { runEmbeddedMigration } from './migrate.ts';
+import { num } from '../follow.ts';
+import { openCliLog, quietGrpcConsole } from '../log-file.ts';
+import { endedLine, runEmbeddedMigration } from './migrate.ts';
 
 /**
  * `p2m demo`: the whole product in one command on a fresh machine. Starts the local stack if
@@ -19,8 +21,12 @@ export function register(program: Command): void {
     .option('--namespaces <k>', 'namespaces (the first is the default namespace)', '3')
     .option('--loaders <n>', 'loader workers', '2')
     .option('--index <name>', 'sample index name', 'p2m-demo')
-    .action(async (opts: { count: string; dim: string; namespaces: string; loaders: string; index: string }) => {
+    .option('--verbose', 'show the log lines on the terminal too (they always go to a file under .p2m/logs/)')
+    .action(async (opts: { count: string; dim: string; namespaces: string; loaders: string; index: string; verbose?: boolean }) => {
       const out = (line: string): void => void process.stderr.write(`${line}\n`);
+      quietGrpcConsole(Boolean(opts.verbose));
+      const log = openCliLog('demo', { verbose: Boolean(opts.verbose) });
+      out(`p2m demo: logs go to ${log.path}${opts.verbose ? '' : ' (--verbose shows them here too)'}`);
       out('p2m demo: starting the local stack (first run downloads Kafka, Apicurio Registry and Milvus Lite; later runs reuse the cache)…');
       await stackUp({ components: ['kafka', 'registry', 'milvus', 'emulator'] });
       const env = effectiveEnv();
@@ -49,13 +55,13 @@ export function register(program: Command): void {
           source: { apiKey, index: opts.index, controllerHostUrl: pineconeUrl },
           target: { address: env.P2M_MILVUS_ADDRESS ?? '127.0.0.1:19530', collection, description: 'p2m demo migration' },
         },
-        { loaders: Math.max(1, Number(opts.loaders) || 2), progress: true, env },
+        { loaders: Math.max(1, Number(opts.loaders) || 2), progress: true, summary: true, logger: log.logger, env },
       );
       if (view.status !== 'SUCCESSFUL') {
-        console.error(`p2m: demo job ${view.id} ended ${view.status}${view.error ? `: ${view.error.message}` : ''}`);
+        out(endedLine(view));
         process.exitCode = 1;
         return;
       }
-      out(`p2m demo: done — collection "${collection}" holds ${view.report?.namespaces.reduce((s, n) => s + n.targetCount, 0) ?? 0} records, verified against the source.`);
+      out(`p2m demo: done — collection "${collection}" holds ${num(view.report?.namespaces.reduce((s, n) => s + n.targetCount, 0) ?? 0)} records, verified against the source.`);
     });
 }

@@ -39,6 +39,30 @@ describe('p2m jobs', () => {
     expect((await run(['list'], { list: async () => [] })).stdout).toMatch(/^No jobs/);
   });
 
+  it('lists one page of jobs in some statuses, and says how to get the next one', async () => {
+    const failed = { ...running, id: 'job-9', status: 'FAILED' as const };
+    const page = { jobs: [failed], total: 3, next: 'CUR', counts: { FAILED: 3 } };
+    const { stdout, calls } = await run(['list', '--status', 'failed,cancelled', '--limit', '1'], { listPage: async () => page });
+    expect(calls[0]!.args).toEqual([{ status: ['FAILED', 'CANCELLED'], limit: 1, cursor: undefined }]);
+    expect(stdout).toMatch(/^job-9\s+FAILED/m);
+    expect(stdout).toContain('1 of 3 jobs; next page: npx p2m jobs list --status FAILED,CANCELLED --limit 1 --cursor CUR');
+    expect((await run(['list', '--status', 'FAILED', '--json'], { listPage: async () => page })).stdout).toBe(`${JSON.stringify(page, null, 2)}\n`);
+    await expect(run(['list', '--status', 'DONE'], {})).rejects.toThrow(/expected job statuses/);
+  });
+
+  it('shows where a job that no longer runs stopped, per namespace', async () => {
+    const failed = jobView({
+      status: 'FAILED',
+      error: { code: 'SOURCE_UNAUTHORIZED', message: 'HTTP 403', at: 'namespace __default__, page 3' },
+      namespaces: [{ namespace: '', extracted: 80, loaded: 50 }, { namespace: 'docs', extracted: 40, loaded: 40 }, { namespace: 'x', extracted: 10, loaded: 10, extractionDone: true }],
+    });
+    const { stdout } = await run(['show', 'job-1'], { get: async () => failed });
+    expect(stdout).toMatch(/^\(default\)\s.*failed at page 3$/m);
+    expect(stdout).toMatch(/^docs\s.*stopped at 40$/m);
+    expect(stdout).toMatch(/^x\s.*done$/m);
+    expect(stdout).not.toMatch(/running/);
+  });
+
   it('takes --url, --token and --json before or after the subcommand', async () => {
     const { calls } = await run(['--url', 'http://c:1', 'list', '--token', 't', '--json'], { list: async () => [] });
     expect(calls[0]!.options).toMatchObject({ url: 'http://c:1', token: 't', json: true });

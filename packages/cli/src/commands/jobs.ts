@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { TERMINAL_STATUSES, type CollectionPlan, type DlqEntry, type JobView } from '@p2m/core';
+import { JOB_STATUSES, TERMINAL_STATUSES, type CollectionPlan, type DlqEntry, type JobStatus, type JobView, type NamespaceProgress } from '@p2m/core';
 import { ControllerClient, resolveConnection } from '../client.ts';
 import { duration, eta, followJob, formatReport, formatTable, nsLabel, num, percent, rate, type OutputStream } from '../follow.ts';
 
@@ -19,7 +19,7 @@ export interface JobsCommandIO {
   connect: (options: GlobalOptions, io: JobsCommandIO) => JobsClient;
 }
 
-type JobsClient = Pick<ControllerClient, 'list' | 'get' | 'cancel' | 'resume' | 'replay' | 'errors' | 'plan'>;
+type JobsClient = Pick<ControllerClient, 'list' | 'listPage' | 'get' | 'cancel' | 'resume' | 'replay' | 'errors' | 'plan'>;
 
 interface GlobalOptions {
   url?: string;
@@ -29,6 +29,13 @@ interface GlobalOptions {
 
 function defaultConnect(options: GlobalOptions, io: JobsCommandIO): JobsClient {
   return ControllerClient.fromConnection(resolveConnection({ url: options.url, token: options.token }, io.env, io.cwd));
+}
+
+function statusList(value: string): JobStatus[] {
+  const statuses = value.split(',').map((s) => s.trim().toUpperCase().replace(/ /g, '_'));
+  const unknown = statuses.filter((s) => !(JOB_STATUSES as readonly string[]).includes(s));
+  if (unknown.length > 0 || statuses.length === 0) throw new InvalidArgumentError(`expected job statuses (${JOB_STATUSES.join(', ')}), comma-separated; not ${unknown.join(', ')}`);
+  return statuses as JobStatus[];
 }
 
 function positiveInt(max: number) {
@@ -61,12 +68,27 @@ export function register(program: Command, overrides: Partial<JobsCommandIO> = {
 
   jobs
     .command('list')
-    .description('every job with its status and progress')
+    .description('jobs with their status and progress, newest first (every job, or one page with --limit)')
+    .option('--status <list>', `only jobs in these statuses, comma-separated (${JOB_STATUSES.join(', ')})`, statusList)
+    .option('--limit <n>', 'jobs per page (1-1000)', positiveInt(1000))
+    .option('--cursor <cursor>', 'start at this cursor (printed after each page)')
     .action(async (_opts: unknown, command: Command) => {
       const { options, client } = setup(command);
-      const list = await client.list();
-      if (options.json) return json({ jobs: list });
-      out(list.length === 0 ? 'No jobs. Start one with: npx p2m migrate --source-index NAME --collection NAME' : jobTable(list).join('\n'));
+      const status = Array.isArray(options.status) ? (options.status as JobStatus[]) : undefined;
+      const limit = typeof options.limit === 'number' ? options.limit : undefined;
+      const cursor = typeof options.cursor === 'string' ? options.cursor : undefined;
+      if (status === undefined && limit === undefined && cursor === undefined) {
+        const list = await client.list();
+        if (options.json) return json({ jobs: list });
+        out(list.length === 0 ? 'No jobs. Start one with: npx p2m migrate --source-index NAME --collection NAME' : jobTable(list).join('\n'));
+        return;
+      }
+      const page = await client.listPage({ status, limit, cursor });
+      if (options.json) return json(page);
+      if (page.total === 0) return out(`No jobs${status ? ` in ${status.join(', ')}` : ''}.`);
+      if (page.jobs.length > 0) out(jobTable(page.jobs).join('\n'));
+      const again = [status ? `--status ${status.join(',')}` : '', limit ? `--limit ${limit}` : ''].filter(Boolean).join(' ');
+      out(`${num(page.jobs.length)} of ${num(page.total)} jobs${page.next !== null ? `; next page: npx p2m jobs list ${again} --cursor ${page.next}` : ''}`);
     });
 
   jobs
@@ -224,7 +246,7 @@ export function jobDetails(view: JobView): string[] {
     lines.push(
       ...formatTable(
         ['NAMESPACE', 'SOURCE', 'EXTRACTED', 'LOADED', 'IN DLQ', 'EXTRACTION'],
-        p.namespaces.map((n) => [nsLabel(n.namespace), num(n.sourceCount), num(n.extracted), num(n.loaded), num(n.failed), n.extractionDone ? 'done' : 'running']),
+        p.namespaces.map((n) => [nsLabel(n.namespace), num(n.sourceCount), num(n.extracted), num(n.loaded), num(n.failed), extractionState(view, n)]),
         [false, true, true, true, true, false],
       ),
     );
@@ -234,6 +256,27 @@ export function jobDetails(view: JobView): string[] {
   }
   if (view.report) lines.push('', ...formatReport(view.report));
   return lines;
+}
+
+/** A namespace's extraction as it is: a job that no longer runs shows where it stopped, not "running". */
+export function extractionState(view: JobView, ns: NamespaceProgress): string {
+  if (ns.extractionDone) return 'done';
+  switch (view.status) {
+    case 'PENDING':
+      return 'waiting';
+    case 'IN_PROGRESS':
+    case 'VERIFYING':
+      return 'running';
+    case 'CANCELLING':
+      return 'stopping';
+    default: {
+      // The extractor names the namespace as Pinecone does: `__default__` for the default one.
+      const at = /^namespace (.*), page (\d+)$/.exec(view.error?.at ?? '');
+      const failed = at && (at[1] === '__default__' || at[1] === '(default)' ? '' : at[1]);
+      if (view.status === 'FAILED' && failed === ns.namespace) return `failed at page ${at![2]}`;
+      return `stopped at ${num(ns.extracted)}`;
+    }
+  }
 }
 
 function planLines(plan: CollectionPlan): string[] {

@@ -41,6 +41,21 @@ export const ErrorsQuerySchema = z
   })
   .strict();
 
+const STATUS_LIST = new RegExp(`^(${JOB_STATUSES.join('|')})(,(${JOB_STATUSES.join('|')}))*$`);
+
+export const JobsQuerySchema = z
+  .object({
+    status: z.string().regex(STATUS_LIST, `status must be one or more of ${JOB_STATUSES.join(', ')}, comma-separated`).optional(),
+    limit: z.coerce
+      .number({ error: 'limit must be a number' })
+      .int('limit must be an integer')
+      .min(1, 'limit must be at least 1')
+      .max(1000, 'limit must be at most 1,000')
+      .optional(),
+    cursor: z.string().max(1024, 'cursor is at most 1,024 characters').optional(),
+  })
+  .strict();
+
 const IssueSchema = z.object({ path: z.string(), message: z.string() });
 
 export const ErrorResponseSchema = z.object({
@@ -226,7 +241,15 @@ export const JobViewSchema = z.object({
   report: VerificationReportSchema.optional(),
 });
 
-export const JobListSchema = z.object({ jobs: z.array(JobViewSchema) });
+export const JobListSchema = z.object({
+  jobs: z.array(JobViewSchema),
+  /** Jobs that match the status filter, on all pages together. */
+  total: count,
+  /** Pass as `cursor` for the next page; null on the last one. */
+  next: z.string().nullable(),
+  /** Every job counted by status, whatever the filter. */
+  counts: z.record(z.enum(JOB_STATUSES), count),
+});
 
 export const ErrorsPageSchema = z.object({
   entries: z.array(DlqEntrySchema),

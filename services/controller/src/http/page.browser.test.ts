@@ -81,4 +81,70 @@ describe.skipIf(!CHROMIUM && !IN_CI)('Jobs page in a browser', () => {
     expect(await page.getByTestId('token-form').isHidden()).toBe(true);
     expect(pageErrors).toEqual([]);
   });
+
+  it('filters by status, pages through many jobs, and shows where a FAILED job stopped', async () => {
+    if (!CHROMIUM) throw new Error('no Chromium (/usr/bin/chromium): CI must have it (apt-get install chromium, as .ci/run does), or set P2M_CHROMIUM');
+    const failed = await h.jobs.create(h.spec('failed_job'));
+    h.jobs.update(failed.id, {
+      status: 'FAILED',
+      error: { code: 'SOURCE_UNAUTHORIZED', message: 'the Pinecone API key is not allowed to run fetch (HTTP 403)', at: 'namespace __default__, page 3' },
+      progress: {
+        namespaces: [
+          { namespace: '', sourceCount: 600, extracted: 200, loaded: 150, failed: 0, extractionDone: false },
+          { namespace: 'a', sourceCount: 400, extracted: 400, loaded: 400, failed: 0, extractionDone: true },
+        ],
+        total: { sourceCount: 1000, extracted: 600, loaded: 550, failed: 0 },
+      },
+    });
+    for (let i = 0; i < 12; i++) h.jobs.complete((await h.jobs.create(h.spec(`many_${String(i).padStart(2, '0')}`))).id);
+    const all = await h.jobs.list();
+
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    await page.goto(`${url}/?per-page=5`);
+    await page.getByTestId('token-input').fill(h.token);
+    await page.getByTestId('token-submit').click();
+    const cards = page.getByTestId('job-card');
+    await expect.poll(() => cards.count()).toBe(5);
+    expect(await page.getByTestId('page-info').textContent()).toBe(`Jobs 1\u20135 of ${all.length}`);
+    expect(await page.getByTestId('page-prev').isDisabled()).toBe(true);
+
+    // Older pages until the last one; every job shows up exactly once, newest first.
+    const seen: string[] = [];
+    for (;;) {
+      seen.push(...(await cards.evaluateAll((els) => els.map((e) => e.getAttribute('data-job-id') ?? ''))));
+      if (await page.getByTestId('page-next').isDisabled()) break;
+      const before = await page.getByTestId('page-info').textContent();
+      await page.getByTestId('page-next').click();
+      await expect.poll(() => page.getByTestId('page-info').textContent()).not.toBe(before);
+    }
+    expect(seen).toEqual([...all].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1)).map((j) => j.id));
+    await page.getByTestId('page-prev').click();
+    await expect.poll(() => page.getByTestId('page-info').textContent()).toBe(`Jobs 6\u201310 of ${all.length}`);
+
+    // The Failed filter: only FAILED jobs, counted on its button; the address keeps the filter.
+    const filter = page.getByTestId('status-filter');
+    await filter.locator('[data-filter="failed"]').click();
+    await expect.poll(() => cards.count()).toBe(1);
+    expect(await filter.locator('[data-filter="failed"]').textContent()).toBe('Failed (1)');
+    expect(await filter.locator('[data-filter="all"]').textContent()).toBe(`All (${all.length})`);
+    expect(new URL(page.url()).searchParams.get('status')).toBe('failed');
+    const card = page.locator(`[data-testid="job-card"][data-job-id="${failed.id}"]`);
+    expect(await card.getByTestId('job-status').textContent()).toBe('FAILED');
+    // What stopped and where, on the card itself: not only in the details.
+    expect(await card.getByTestId('job-stopped').isVisible()).toBe(true);
+    expect(await card.getByTestId('job-stopped').textContent()).toBe('Failed at namespace __default__, page 3: SOURCE_UNAUTHORIZED: the Pinecone API key is not allowed to run fetch (HTTP 403)');
+    const rows = card.getByTestId('namespace-row');
+    expect(await rows.nth(0).locator('td').last().textContent()).toBe('failed at page 3, 200 of 600 extracted');
+    expect(await rows.nth(1).locator('td').last().textContent()).toBe('done');
+    expect(await card.textContent()).not.toContain('running');
+
+    await filter.locator('[data-filter="cancelled"]').click();
+    await expect.poll(() => page.getByTestId('jobs-empty').textContent()).toBe('No job matches this filter.');
+    await page.reload();
+    await expect.poll(() => page.getByTestId('jobs-empty').isVisible()).toBe(true);
+    expect(await filter.locator('[data-filter="cancelled"]').getAttribute('aria-pressed')).toBe('true');
+    expect(pageErrors).toEqual([]);
+  });
 });

@@ -44,6 +44,7 @@ describe('Jobs page', () => {
       'job-progress', 'job-progress-text', 'job-rate', 'job-eta', 'job-lag', 'job-failed',
       'job-cancel', 'job-resume', 'job-details-toggle', 'job-details', 'job-namespaces', 'namespace-row',
       'job-error', 'job-report', 'job-errors', 'job-errors-total', 'job-errors-more', 'error-row', 'job-action-error',
+      'status-filter', 'page-info', 'page-prev', 'page-next', 'job-stopped',
     ]) {
       expect(html, id).toContain(id);
     }

@@ -6,6 +6,7 @@ import {
   ErrorsQuerySchema,
   HealthSchema,
   JobListSchema,
+  JobsQuerySchema,
   JobViewSchema,
   ReplayRequestSchema,
 } from './api-schemas.ts';
@@ -62,9 +63,12 @@ export const ROUTES = [
     method: 'GET',
     path: '/v1/jobs',
     summary: 'List jobs with their status and progress',
+    description:
+      'Newest first. `status` keeps the jobs in the given statuses (comma-separated); `limit` cuts the list into pages, and the `next` of one page, passed as `cursor`, gives the following one. Without `limit`, every job that matches.',
     tag: 'jobs',
-    responses: { 200: { description: 'Every job, newest first', schema: JobListSchema } },
-    errors: AUTH_ERRORS,
+    query: JobsQuerySchema,
+    responses: { 200: { description: 'One page of jobs (every job without `limit`), with the total that matches and the count per status', schema: JobListSchema } },
+    errors: [400, ...AUTH_ERRORS],
   },
   {
     operationId: 'getJob',

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EtlError } from '@p2m/core';
+import { EtlError, type JobView } from '@p2m/core';
 import { CollectionPlanSchema, ErrorsPageSchema, JobListSchema, JobViewSchema } from './api-schemas.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { call, createJob, errorOf, type Method } from './server.fixture.ts';
@@ -34,6 +34,33 @@ describe('jobs API, happy path', () => {
     const parsed = CollectionPlanSchema.parse(plan.json());
     expect(parsed.collection).toBe('docs_a');
     expect(parsed.fields.map((f) => f.name)).toEqual(['namespace', 'id', 'vector']);
+  });
+
+  it('filters the list by status and pages it (?status=&limit=&cursor=), with counts per status', async () => {
+    const created: JobView[] = [];
+    for (let i = 0; i < 5; i++) created.push(await createJob(h, `paged_${i}`));
+    h.jobs.update(created[1]!.id, { status: 'FAILED', error: { code: 'TARGET_UNAVAILABLE', message: 'Milvus down', at: 'loader partition 2 offset 7' } });
+    h.jobs.update(created[3]!.id, { status: 'FAILED' });
+
+    const failed = JobListSchema.parse((await call(h, 'GET', '/v1/jobs?status=FAILED')).json());
+    expect(failed.jobs.map((j) => j.id).sort()).toEqual([created[1]!.id, created[3]!.id].sort());
+    expect(failed.total).toBe(2);
+    expect(failed.counts).toMatchObject({ FAILED: 2, IN_PROGRESS: 3 });
+
+    const first = JobListSchema.parse((await call(h, 'GET', '/v1/jobs?status=IN_PROGRESS,FAILED&limit=3')).json());
+    expect(first.jobs).toHaveLength(3);
+    expect(first.total).toBe(5);
+    const second = JobListSchema.parse((await call(h, 'GET', `/v1/jobs?status=IN_PROGRESS,FAILED&limit=3&cursor=${first.next!}`)).json());
+    expect(second.jobs).toHaveLength(2);
+    expect(second.next).toBeNull();
+    expect(new Set([...first.jobs, ...second.jobs].map((j) => j.id))).toEqual(new Set(created.map((j) => j.id)));
+
+    const bad = await call(h, 'GET', '/v1/jobs?status=DONE&limit=0&cursor=x');
+    expect(bad.status).toBe(400);
+    expect(errorOf(bad).issues?.map((i) => i.path).sort()).toEqual(['limit', 'status']);
+    const unknownCursor = await call(h, 'GET', '/v1/jobs?cursor=nope');
+    expect(unknownCursor.status).toBe(400);
+    expect(errorOf(unknownCursor).message).toMatch(/cursor/);
   });
 
   it('previews a plan for a spec without creating a job', async () => {

@@ -1,8 +1,9 @@
 import fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { z } from 'zod';
-import { EtlError, JobSpecSchema, SpecError, type JobService } from '@p2m/core';
-import { ErrorsQuerySchema, JOB_ID_PATTERN, ReplayRequestSchema } from './api-schemas.ts';
+import { EtlError, JobSpecSchema, SpecError, type JobService, type JobStatus } from '@p2m/core';
+import { ErrorsQuerySchema, JOB_ID_PATTERN, JobsQuerySchema, ReplayRequestSchema } from './api-schemas.ts';
+import { pageJobs } from './job-list.ts';
 import { BearerAuth } from './auth.ts';
 import { fieldIssues, notFound, toHttpError, unauthorized } from './error-response.ts';
 import { ControllerMetrics } from './metrics.ts';
@@ -171,8 +172,9 @@ export function createControllerServer(options: ControllerServerOptions): Contro
       request.log = reply.log = request.log.child({ jobId: view.id });
       return reply.code(201).send(view);
     },
-    async listJobs() {
-      return { jobs: await jobs.list() };
+    async listJobs(request) {
+      const query = parseWith(JobsQuerySchema, request.query ?? {});
+      return pageJobs(await jobs.list(), { status: query.status?.split(',') as JobStatus[] | undefined, limit: query.limit, cursor: query.cursor });
     },
     async getJob(request) {
       return jobs.get(jobId(request));

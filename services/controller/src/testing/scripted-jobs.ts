@@ -1,5 +1,4 @@
 import {
-  ACTIVE_STATUSES,
   dlqTopic,
   openSecrets,
   recordKey,
@@ -111,6 +110,7 @@ export class ScriptedJobs implements JobService {
     const pin = this.#pinned.get(view.id);
     if (!pin) return view;
     const shown = 'plan' in pin ? { ...view, plan: pin.plan } : view;
-    return pin.progress && ACTIVE_STATUSES.has(view.status) ? { ...shown, progress: pin.progress } : shown;
+    // Pinned figures show whatever the status: a FAILED job keeps the progress it stopped at.
+    return pin.progress ? { ...shown, progress: pin.progress } : shown;
   }
 }
