@@ -10,10 +10,16 @@ import type { IndexDescription, ListPage, NamespaceInfo, SourceVector } from './
 
 // ---------------------------------------------------------------- Pinecone (source)
 
+/**
+ * Runs one request of a source operation that takes several (each page of list namespaces): a
+ * paced source passes its rate budget and retry here, so a 429 retries that page, not the listing.
+ */
+export type SourceRequestRunner = <T>(operation: 'describe_index' | 'list_namespaces' | 'describe_index_stats', request: () => Promise<T>) => Promise<T>;
+
 export interface PineconeSourcePort {
   describeIndex(): Promise<IndexDescription>;
-  /** Every namespace with its record count (from describe_index_stats / list namespaces). */
-  listNamespaces(): Promise<NamespaceInfo[]>;
+  /** Every namespace with its record count (list namespaces, page by page; describe_index_stats where that is not offered). */
+  listNamespaces(runRequest?: SourceRequestRunner): Promise<NamespaceInfo[]>;
   listPage(namespace: string, paginationToken: string | null, limit?: number): Promise<ListPage>;
   /** Vectors for the ids that exist; missing ids are simply absent. */
   fetch(namespace: string, ids: string[]): Promise<SourceVector[]>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EtlError } from '@p2m/core';
+import { EtlError, type SourceRequestRunner } from '@p2m/core';
 import { createPineconeSource } from './source.ts';
 import { toIndexDescription } from './describe.ts';
 import { parseRetryAfter } from './http.ts';
@@ -126,28 +126,87 @@ describe('createPineconeSource', () => {
     await expect(src.fetch('ns1', [])).resolves.toEqual([]);
   });
 
-  it('lists namespaces from describe_index_stats, completed by list_namespaces (string counts)', async () => {
-    const { src } = source({
-      [`POST ${HOST}/describe_index_stats`]: () =>
-        json({ namespaces: { __default__: { vectorCount: 3 }, a: { vectorCount: 2 } }, dimension: 3, indexFullness: 0, totalVectorCount: 5 }),
-      [`GET ${HOST}/namespaces`]: (req) =>
-        req.url.searchParams.get('paginationToken') === 'p2'
-          ? json({ namespaces: [{ name: 'c', record_count: '7' }] })
-          : json({ namespaces: [{ name: '__default__', record_count: '3' }, { name: 'a', record_count: '2' }], pagination: { next: 'p2' } }),
+  it('lists 100,000 namespaces from list_namespaces, 1,000 pages of 100, without describe_index_stats', async () => {
+    const names = Array.from({ length: 100_000 }, (_, i) => (i === 0 ? '__default__' : `tenant-${String(i).padStart(6, '0')}`)).sort();
+    const { src, seen } = source({
+      // What Pinecone does: sorted names, `limit` per page, an opaque token for the next page.
+      [`GET ${HOST}/namespaces`]: (req) => {
+        const limit = Number(req.url.searchParams.get('limit') ?? 100);
+        const token = req.url.searchParams.get('paginationToken');
+        const start = token === null ? 0 : Number(Buffer.from(token, 'base64url').toString());
+        const page = names.slice(start, start + limit);
+        const next = start + limit < names.length ? { pagination: { next: Buffer.from(String(start + limit)).toString('base64url') } } : {};
+        return json({ namespaces: page.map((name, j) => ({ name, record_count: String((start + j) % 3) })), ...next, total_count: names.length });
+      },
+      [`POST ${HOST}/describe_index_stats`]: () => json({ namespaces: { __default__: { vectorCount: 1 } }, dimension: 3, totalVectorCount: 1 }),
     });
-    await expect(src.listNamespaces()).resolves.toEqual([
+    const listed = await src.listNamespaces();
+    expect(listed).toHaveLength(100_000);
+    expect(new Set(listed.map((n) => n.name)).size).toBe(100_000);
+    expect(listed[0]).toEqual({ name: '', recordCount: 0 });
+    expect(listed.find((n) => n.name === 'tenant-099999')).toBeDefined();
+    expect(listed.reduce((sum, n) => sum + n.recordCount, 0)).toBe(99_999);
+    const pages = seen.filter((s) => s.url.pathname === '/namespaces');
+    expect(pages).toHaveLength(1_000);
+    expect(pages.every((p) => p.url.searchParams.get('limit') === '100')).toBe(true);
+    expect(seen.filter((s) => s.url.pathname === '/describe_index_stats')).toHaveLength(0);
+  }, 60_000);
+
+  it('runs each list_namespaces page through the caller’s runner, so a 429 on one page retries that page', async () => {
+    let calls = 0;
+    const { src } = source({
+      [`GET ${HOST}/namespaces`]: (req) => {
+        calls++;
+        if (req.url.searchParams.get('paginationToken') === 'p2') {
+          return calls === 2 ? text('Too Many Requests', 429) : json({ namespaces: [{ name: 'c', record_count: '7' }] });
+        }
+        return json({ namespaces: [{ name: '__default__', record_count: '3' }, { name: 'a', record_count: 2 }], pagination: { next: 'p2' } });
+      },
+    });
+    const ran: string[] = [];
+    const runner: SourceRequestRunner = async (operation, request) => {
+      ran.push(operation);
+      try {
+        return await request();
+      } catch (err) {
+        ran.push(`retry after ${(err as EtlError).code}`);
+        return request();
+      }
+    };
+    await expect(src.listNamespaces(runner)).resolves.toEqual([
       { name: '', recordCount: 3 },
       { name: 'a', recordCount: 2 },
       { name: 'c', recordCount: 7 },
     ]);
+    expect(ran).toEqual(['describe_index', 'list_namespaces', 'list_namespaces', 'retry after RATE_LIMITED']);
+    expect(calls).toBe(3);
   });
 
-  it('falls back to describe_index_stats alone where list_namespaces is not offered', async () => {
+  it('refuses a list_namespaces that repeats a pagination token instead of looping or returning part of the list', async () => {
+    const { src } = source({ [`GET ${HOST}/namespaces`]: () => json({ namespaces: [{ name: 'a', record_count: '1' }], pagination: { next: 'same' } }) });
+    const err = await failure(src.listNamespaces());
+    expect(err.retriable).toBe(false);
+    expect(err.message).toContain('returned a pagination token it had returned before');
+  });
+
+  it('falls back to describe_index_stats where list_namespaces is not offered', async () => {
     const { src } = source({
-      [`POST ${HOST}/describe_index_stats`]: () => json({ namespaces: { '': { vectorCount: 4 } }, dimension: 3, totalVectorCount: 4 }),
+      [`POST ${HOST}/describe_index_stats`]: () => json({ namespaces: { '': { vectorCount: 4 }, b: { vectorCount: 2 } }, dimension: 3, totalVectorCount: 6 }),
       [`GET ${HOST}/namespaces`]: () => text('Not Found', 404),
     });
-    await expect(src.listNamespaces()).resolves.toEqual([{ name: '', recordCount: 4 }]);
+    await expect(src.listNamespaces()).resolves.toEqual([
+      { name: '', recordCount: 4 },
+      { name: 'b', recordCount: 2 },
+    ]);
+  });
+
+  it('does not fall back to stats when list_namespaces is rate-limited: the caller retries', async () => {
+    const { src, seen } = source({
+      [`POST ${HOST}/describe_index_stats`]: () => json({ namespaces: { '': { vectorCount: 4 } }, dimension: 3, totalVectorCount: 4 }),
+      [`GET ${HOST}/namespaces`]: () => text('Too Many Requests', 429),
+    });
+    expect((await failure(src.listNamespaces())).code).toBe('RATE_LIMITED');
+    expect(seen.filter((s) => s.url.pathname === '/describe_index_stats')).toHaveLength(0);
   });
 
   it('maps 401 to SOURCE_UNAUTHORIZED with a hint, and never echoes the key', async () => {

@@ -6,6 +6,7 @@ import {
   type ListPage,
   type NamespaceInfo,
   type PineconeSourcePort,
+  type SourceRequestRunner,
   type SourceVector,
 } from '@p2m/core';
 import { toIndexDescription } from './describe.ts';
@@ -14,8 +15,9 @@ import { statusPreservingFetch } from './http.ts';
 
 /**
  * The Pinecone source: the only code that talks to `@pinecone-database/pinecone`. It makes single
- * attempts and throws `EtlError`s; the extractor's runtime owns rate limits and retries, so the SDK's
- * own retry (5xx only, and blind to 429) is switched off to keep one policy in one place.
+ * attempts and throws `EtlError`s; rate limits and retries belong to `pacedSource` (@p2m/core), which
+ * wraps every source the services create, so the SDK's own retry (5xx only, and blind to 429) is
+ * switched off to keep one policy in one place.
  */
 
 export interface PineconeSourceOptions {
@@ -87,49 +89,53 @@ export function createPineconeSource(options: PineconeSourceOptions): PineconeSo
     return pending;
   };
 
-  /** Every namespace from list_namespaces, or null where the server has no such operation. */
-  const listAllNamespaces = async (idx: Index): Promise<NamespaceInfo[] | null> => {
+  /** Every namespace from list_namespaces, page by page, or null where the server has no such operation. */
+  const listAllNamespaces = async (idx: Index, run: SourceRequestRunner): Promise<NamespaceInfo[] | null> => {
     const found: NamespaceInfo[] = [];
     const seen = new Set<string>();
     let token: string | undefined;
     try {
       do {
         const paginationToken = token;
-        const page = await call('list_namespaces', () =>
-          idx.listNamespaces({ limit: NAMESPACES_PAGE_LIMIT, ...(paginationToken ? { paginationToken } : {}) }),
+        const page = await run('list_namespaces', () =>
+          call('list_namespaces', () => idx.listNamespaces({ limit: NAMESPACES_PAGE_LIMIT, ...(paginationToken ? { paginationToken } : {}) })),
         );
         for (const ns of page.namespaces ?? []) {
           if (typeof ns.name !== 'string') continue;
           found.push({ name: canonicalNamespace(ns.name), recordCount: count(ns.recordCount) });
         }
         const next = page.pagination?.next || undefined;
-        if (next !== undefined && seen.has(next)) break; // a server repeating its token would loop forever
+        if (next !== undefined && seen.has(next)) {
+          throw new EtlError('SOURCE_UNSUPPORTED', `list namespaces on index "${indexName}" returned a pagination token it had returned before; stopping rather than looping`, { retriable: false });
+        }
         if (next !== undefined) seen.add(next);
         token = next;
       } while (token !== undefined);
     } catch (err) {
-      // Retriable trouble and a refused key are real failures; anything else means "not offered here"
-      // (an API version before 2025-04, or a server that does not implement it).
-      if (err instanceof EtlError && (err.retriable || err.code === 'SOURCE_UNAUTHORIZED')) throw err;
+      // Retriable trouble, a refused key and a looping server are real failures; anything else on the
+      // first page means "not offered here" (an API version before 2025-04, or a server without it).
+      const notOffered = err instanceof EtlError && !err.retriable && err.code !== 'SOURCE_UNAUTHORIZED' && seen.size === 0;
+      if (!notOffered) throw err;
       return null;
     }
     return found;
   };
 
+  /** describe_index_stats: one response with every namespace it reports (it may leave some out on very large indexes). */
+  const namespacesFromStats = async (idx: Index, run: SourceRequestRunner): Promise<NamespaceInfo[]> => {
+    const stats = await run('describe_index_stats', () => call('describe_index_stats', () => idx.describeIndexStats()));
+    return Object.entries(stats.namespaces ?? {}).map(([name, summary]) => ({ name: canonicalNamespace(name), recordCount: count(summary.recordCount) }));
+  };
+
   return {
     describeIndex,
 
-    async listNamespaces(): Promise<NamespaceInfo[]> {
-      const idx = await dataIndex();
-      const stats = await call('describe_index_stats', () => idx.describeIndexStats());
+    async listNamespaces(runRequest?: SourceRequestRunner): Promise<NamespaceInfo[]> {
+      const run: SourceRequestRunner = runRequest ?? ((_operation, request) => request());
+      const idx = await run('describe_index', () => dataIndex());
+      const listed = (await listAllNamespaces(idx, run)) ?? (await namespacesFromStats(idx, run));
       const counts = new Map<string, number>();
-      for (const [name, summary] of Object.entries(stats.namespaces ?? {})) {
-        counts.set(canonicalNamespace(name), count(summary.recordCount));
-      }
-      // describe_index_stats may leave namespaces out on indexes with very many of them.
-      for (const ns of (await listAllNamespaces(idx)) ?? []) {
-        if (!counts.has(ns.name)) counts.set(ns.name, ns.recordCount);
-      }
+      for (const ns of listed) counts.set(ns.name, ns.recordCount);
       return [...counts].map(([name, recordCount]) => ({ name, recordCount })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
 
