@@ -1,9 +1,13 @@
 import {
   createLogger,
+  DEFAULT_SOURCE_RETRY,
   errorMessage,
+  pacedSource,
+  SourceBudgetRegistry,
   type LogRecord,
   type Logger,
   type RuntimeConfig,
+  type SourceRateLimits,
 } from '@p2m/core';
 import { avroStateCodec } from '@p2m/codec';
 import { createKafka, createRegistryCodec, type KafkaClient, type RegistryCodec } from '@p2m/kafka';
@@ -59,8 +63,14 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
   const metrics = options.metrics ?? new ControllerMetrics();
   const kafka: KafkaClient = createKafka({ brokers: config.P2M_KAFKA_BROKERS, clientId: 'p2m', logger });
   const codecs = new RecordCodecs(config.P2M_REGISTRY_URL);
-  const sourceFactory = (s: { apiKey: string; index: string; controllerHostUrl?: string | undefined }) =>
-    createPineconeSource({ apiKey: s.apiKey, index: s.index, controllerHostUrl: s.controllerHostUrl });
+  // Every Pinecone call of this process is paced by one budget per index (planning, extraction,
+  // verification's sample). Calls give up after 30 s without an answer unless the caller sets its
+  // own policy (the extractor does: 5 minutes); a 429 never ends a call while the index answers.
+  const sourceBudgets = new SourceBudgetRegistry();
+  const sourceFactory = (s: { apiKey: string; index: string; controllerHostUrl?: string | undefined; rateLimits?: SourceRateLimits | undefined }) =>
+    pacedSource(createPineconeSource({ apiKey: s.apiKey, index: s.index, controllerHostUrl: s.controllerHostUrl }), sourceBudgets.budgetsFor(s, s.rateLimits), {
+      retry: { ...DEFAULT_SOURCE_RETRY, deadlineMs: 30_000 },
+    });
   const sinkFactory = (t: { address: string; token?: string | undefined }) => createMilvusSink({ address: t.address, token: t.token });
 
   // Stopped in this order, the components of one phase together: the HTTP API first, then the

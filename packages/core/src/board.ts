@@ -63,8 +63,16 @@ export class JobBoard extends EventEmitter {
 
   /** Save an extractor checkpoint; resolves once Kafka acknowledged it. */
   async putCheckpoint(checkpoint: Checkpoint): Promise<void> {
-    await this.getProducer().send(CHECKPOINTS_TOPIC, [{ key: checkpointKey(checkpoint.jobId, checkpoint.namespace), value: this.codec.encodeCheckpoint(checkpoint) }]);
-    this.upsertCheckpoint(checkpoint);
+    await this.putCheckpoints([checkpoint]);
+  }
+
+  /** Save several checkpoints in one write (many small namespaces finish together). */
+  async putCheckpoints(checkpoints: Checkpoint[]): Promise<void> {
+    await this.getProducer().send(
+      CHECKPOINTS_TOPIC,
+      checkpoints.map((cp) => ({ key: checkpointKey(cp.jobId, cp.namespace), value: this.codec.encodeCheckpoint(cp) })),
+    );
+    for (const cp of checkpoints) this.upsertCheckpoint(cp);
   }
 
   private upsertCheckpoint(cp: Checkpoint): void {

@@ -1,5 +1,6 @@
 export * from './errors.ts';
 export * from './retry.ts';
+export * from './source-pacing.ts';
 export * from './topics.ts';
 export * from './record.ts';
 export * from './ports.ts';

@@ -14,6 +14,8 @@ export interface CheckpointStore {
   load(jobId: string): Promise<Map<string, Checkpoint>>;
   /** Resolves once the checkpoint is durable. */
   save(checkpoint: Checkpoint): Promise<void>;
+  /** Several checkpoints in one write (many small namespaces finish together); `save` each when absent. */
+  saveMany?(checkpoints: Checkpoint[]): Promise<void>;
 }
 
 export function initialCheckpoint(jobId: string, namespace: string): Checkpoint {
@@ -40,6 +42,9 @@ export function createMemoryCheckpointStore(initial: Checkpoint[] = []): MemoryC
     async save(cp) {
       latest.set(checkpointKey(cp.jobId, cp.namespace), { ...cp });
       history.push({ ...cp });
+    },
+    async saveMany(cps) {
+      for (const cp of cps) await this.save(cp);
     },
   };
 }

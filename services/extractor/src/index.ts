@@ -1,4 +1,5 @@
 export { pageToRecords, fetchChunks, DEFAULT_MAX_URL_CHARS, type PageRecords } from './task.ts';
+// The rate budgets moved to @p2m/core (shared with the controller's paced source); re-exported for old imports.
 export {
   RateBudget,
   callWithBudget,
@@ -10,7 +11,7 @@ export {
   type RateBudgetState,
   type SourceBudgets,
   type SourceRetryOptions,
-} from './rate-budget.ts';
+} from '@p2m/core';
 export {
   checkpointKey,
   initialCheckpoint,

@@ -3,6 +3,7 @@ import pino from 'pino';
 import {
   EtlError,
   PipelineOptionsSchema,
+  createSourceBudgets,
   recordKey,
   type ListPage,
   type LogProducer,
@@ -12,7 +13,6 @@ import {
   type SourceVector,
 } from '@p2m/core';
 import { createMemoryCheckpointStore, type Checkpoint, type MemoryCheckpointStore } from './checkpoints.ts';
-import { createSourceBudgets } from './rate-budget.ts';
 import { runExtraction, type ExtractionOptions } from './runtime.ts';
 
 // ---------------------------------------------------------------- fakes
@@ -31,6 +31,9 @@ class FakeSource implements PineconeSourcePort {
   onFetch: ((ns: string, ids: string[]) => Promise<void> | void) | undefined;
   inFlightNamespaces = new Set<string>();
   maxInFlightNamespaces = 0;
+  /** Namespaces that listed a page after their first and are not done. */
+  multiPageNamespaces = new Set<string>();
+  maxMultiPageNamespaces = 0;
 
   add(ns: string, count: number, prefix = 'id'): string[] {
     const m = this.data.get(ns) ?? new Map<string, SourceVector>();
@@ -55,6 +58,10 @@ class FakeSource implements PineconeSourcePort {
   async listPage(ns: string, token: string | null, limit = 100): Promise<ListPage> {
     this.calls.list++;
     this.track(ns);
+    if (token !== null) {
+      this.multiPageNamespaces.add(ns);
+      this.maxMultiPageNamespaces = Math.max(this.maxMultiPageNamespaces, this.multiPageNamespaces.size);
+    }
     await Promise.resolve();
     const failure = this.failures.list.shift();
     if (failure !== undefined) throw failure;
@@ -81,6 +88,7 @@ class FakeSource implements PineconeSourcePort {
 
   done(ns: string): void {
     this.inFlightNamespaces.delete(ns);
+    this.multiPageNamespaces.delete(ns);
   }
 }
 
@@ -195,26 +203,28 @@ describe('runExtraction', () => {
         { namespace: '', recordsPublished: 25, pages: 3, vanished: 0, done: true },
         { namespace: 'books', recordsPublished: 7, pages: 1, vanished: 0, done: true },
       ],
+      writes: { records: expect.any(Number), checkpoints: expect.any(Number) },
     });
     expect(progress.filter(([ns]) => ns === '').map(([, n, d]) => [n, d])).toEqual([
       [0, false],
       [10, false],
       [20, false],
-      [25, false],
       [25, true],
     ]);
     // list pages of 10, fetch chunks of 4: 3 chunks per full page
     expect(source.calls.fetch).toBe(3 + 3 + 2 + 2);
   });
 
-  it('publishes the end-of-namespace marker on every partition, then checkpoints done', async () => {
+  it('publishes the end-of-namespace marker on every partition with the last page, then checkpoints done', async () => {
     const { source, producer, checkpoints, base, events } = setup({ partitions: 4 });
     source.add('ns', 12);
     await runExtraction(base());
     const ends = producer.records().filter((m) => m.record.kind === 'end');
     expect(ends.map((m) => m.partition)).toEqual([0, 1, 2, 3]);
     expect(ends.every((m) => m.record.kind === 'end' && m.record.namespace === 'ns' && m.record.count === 12)).toBe(true);
-    expect(events.slice(-2)).toEqual(['ack 4', 'checkpoint ns pages=2 done']);
+    // the last page's 2 records and the 4 markers in one send, records first
+    expect(events.slice(-2)).toEqual(['ack 6', 'checkpoint ns pages=2 done']);
+    expect(producer.sent.at(-1)!.messages.map((m) => m.partition)).toEqual([undefined, undefined, 0, 1, 2, 3]);
     expect((await checkpoints.load('job1')).get('ns')).toEqual({
       jobId: 'job1',
       namespace: 'ns',
@@ -243,9 +253,7 @@ describe('runExtraction', () => {
       'checkpoint ns pages=1',
       'ack 10',
       'checkpoint ns pages=2',
-      'ack 5',
-      'checkpoint ns pages=3',
-      'ack 3',
+      'ack 8',
       'checkpoint ns pages=3 done',
     ]);
   });
@@ -269,6 +277,39 @@ describe('runExtraction', () => {
     expect([...vectorIds(producer), ...vectorIds(second)]).toEqual(ids);
     expect(result.namespaces[0]).toMatchObject({ recordsPublished: 35, pages: 4, done: true });
     expect(second.records().filter((m) => m.record.kind === 'end').every((m) => m.record.kind === 'end' && m.record.count === 35)).toBe(true);
+  });
+
+  it('small namespaces written together: a failed group write checkpoints none of them, and a restart publishes each namespace whole', async () => {
+    const { source, producer, checkpoints, base } = setup({ partitions: 2 });
+    const names = Array.from({ length: 60 }, (_, i) => `t${String(i).padStart(2, '0')}`);
+    for (const ns of names) source.add(ns, 2);
+    const send = producer.send.bind(producer);
+    producer.send = async (topic, messages) => {
+      await new Promise((r) => setTimeout(r, 2));
+      await send(topic, messages);
+    };
+    producer.failOn = 3; // the third Kafka write carries several namespaces' pages and markers
+    const err = (await runExtraction(base({ namespaces: names, namespacesInFlight: 16 })).catch((e: unknown) => e)) as EtlError;
+    expect(err).toBeInstanceOf(EtlError);
+    const saved = await checkpoints.load('job1');
+    // Each checkpoint follows its own acknowledged write: a namespace marked done has its records and markers in the log.
+    for (const [ns, cp] of saved) {
+      expect(cp.done).toBe(true);
+      expect(vectorIds(producer, ns)).toEqual(['id-0000', 'id-0001']);
+      expect(producer.records().filter((m) => m.record.namespace === ns && m.record.kind === 'end')).toHaveLength(2);
+    }
+    expect(saved.size).toBeGreaterThan(0);
+    expect(saved.size).toBeLessThan(60);
+
+    const second = new ArrayProducer();
+    const result = await runExtraction(base({ namespaces: names, producer: second }));
+    expect(result.namespaces.every((n) => n.done && n.recordsPublished === 2)).toBe(true);
+    for (const ns of names) {
+      // never skipped: published before the failure and checkpointed, or published (again) now
+      const ids = saved.has(ns) ? vectorIds(producer, ns) : vectorIds(second, ns);
+      expect(ids).toEqual(['id-0000', 'id-0001']);
+      expect(saved.has(ns) ? vectorIds(second, ns) : []).toEqual([]);
+    }
   });
 
   it('a page acked but not checkpointed (crash in between) is re-published once and counted once', async () => {
@@ -395,12 +436,45 @@ describe('runExtraction', () => {
     expect(vectorIds(producer, 'a').length).toBeGreaterThanOrEqual(cpA?.recordsPublished ?? 0);
   });
 
-  it('runs at most namespaceConcurrency namespaces at once', async () => {
+  it('runs at most namespaceConcurrency namespaces past their first page at once', async () => {
     const { source, base } = setup({ namespaceConcurrency: 2 });
     for (const ns of ['n1', 'n2', 'n3', 'n4', 'n5']) source.add(ns, 25);
     const result = await runExtraction(base());
     expect(result.namespaces.every((n) => n.done && n.recordsPublished === 25)).toBe(true);
-    expect(source.maxInFlightNamespaces).toBe(2);
+    expect(source.maxMultiPageNamespaces).toBe(2);
+  });
+
+  it('reads many small namespaces at once and group-commits their sends and checkpoints', async () => {
+    const { source, producer, checkpoints, base } = setup({ namespaceConcurrency: 2, partitions: 3 });
+    const names = Array.from({ length: 300 }, (_, i) => `tenant-${String(i).padStart(3, '0')}`);
+    for (const ns of names) source.add(ns, 1 + (ns.charCodeAt(9) % 2));
+    // A Kafka round trip takes a moment, as it does: that is when other namespaces' writes queue up.
+    const send = producer.send.bind(producer);
+    producer.send = async (topic, messages) => {
+      await new Promise((r) => setTimeout(r, 2));
+      await send(topic, messages);
+    };
+    const result = await runExtraction(base({ namespaces: names, namespacesInFlight: 32 }));
+    expect(result.namespaces.every((n) => n.done)).toBe(true);
+    expect(source.maxInFlightNamespaces).toBeGreaterThan(2);
+    expect(source.maxInFlightNamespaces).toBeLessThanOrEqual(32);
+    // every record once, every namespace's markers on every partition after its records
+    const all = producer.records();
+    for (const ns of names) {
+      const mine = all.filter((m) => m.record.namespace === ns);
+      expect(mine.filter((m) => m.record.kind === 'vector').map((m) => (m.record.kind === 'vector' ? m.record.id : ''))).toEqual([...source.data.get(ns)!.keys()]);
+      expect(mine.slice(-3).map((m) => [m.record.kind, m.partition])).toEqual([
+        ['end', 0],
+        ['end', 1],
+        ['end', 2],
+      ]);
+    }
+    expect((await checkpoints.load('job1')).size).toBe(300);
+    expect([...(await checkpoints.load('job1')).values()].every((cp) => cp.done)).toBe(true);
+    // one write per namespace before; now far fewer
+    expect(result.writes.records).toBeLessThan(100);
+    expect(result.writes.checkpoints).toBeLessThan(100);
+    expect(producer.sends).toBe(result.writes.records);
   });
 
   it('treats "" and "__default__" as one namespace', async () => {

@@ -13,9 +13,9 @@ import {
   type LogRecord,
   type Logger,
   type PineconeSourcePort,
+  type PipelineOptions,
 } from '@p2m/core';
 import type { CheckpointStore } from './checkpoints.ts';
-import { createSourceBudgets, type SourceBudgets } from './rate-budget.ts';
 import { runExtraction } from './runtime.ts';
 
 /**
@@ -26,7 +26,12 @@ import { runExtraction } from './runtime.ts';
 export interface ExtractorWorkerOptions {
   log: LogClient;
   board: JobBoard;
-  sourceFactory: (source: { apiKey: string; index: string; controllerHostUrl?: string | undefined }) => PineconeSourcePort;
+  /**
+   * Makes the source of a job. A paced source (`pacedSource`) keeps the budgets it was made with —
+   * the runtime's factory shares one per index across the process; any other source gets budgets
+   * of its own run.
+   */
+  sourceFactory: (source: { apiKey: string; index: string; controllerHostUrl?: string | undefined; rateLimits?: PipelineOptions['rateLimits'] | undefined }) => PineconeSourcePort;
   encodeFor: (topic: string) => Promise<(record: LogRecord) => Promise<Buffer> | Buffer>;
   secretKey: string;
   logger: Logger;
@@ -39,8 +44,6 @@ export class ExtractorWorker {
   readonly workerId: string;
   private readonly opts: ExtractorWorkerOptions;
   private readonly workers: JobWorkers;
-  /** One rate budget per source index, shared by every job and namespace reading it. */
-  private readonly budgets = new Map<string, SourceBudgets>();
   private owned = new Set<number>();
   private membership: LogConsumer | null = null;
   private producer: LogProducer | null = null;
@@ -98,13 +101,9 @@ export class ExtractorWorker {
 
   private async extract(record: JobRecord, signal: AbortSignal, logger: Logger): Promise<void> {
     const secrets = openSecrets(record.sealedSecrets, this.opts.secretKey);
-    const sourceSpec = { ...record.spec.source, apiKey: secrets.apiKey };
-    const source = this.opts.sourceFactory(sourceSpec);
+    const source = this.opts.sourceFactory({ ...record.spec.source, apiKey: secrets.apiKey, rateLimits: record.spec.options.rateLimits });
     const topic = recordsTopic(record.id);
     const encode = await this.opts.encodeFor(topic);
-    const budgetKey = `${sourceSpec.controllerHostUrl ?? 'pinecone'}/${sourceSpec.index}`;
-    let budgets = this.budgets.get(budgetKey);
-    if (!budgets) this.budgets.set(budgetKey, (budgets = createSourceBudgets(record.spec.options.rateLimits)));
     await this.workers.report(record, 'running');
     const published = new Map<string, number>();
     const result = await runExtraction({
@@ -119,7 +118,6 @@ export class ExtractorWorker {
       options: record.spec.options,
       signal,
       log: logger,
-      budgets,
       onProgress: (ns, extracted) => {
         const before = published.get(ns) ?? extracted;
         if (extracted > before) this.opts.onExtracted?.(record.id, extracted - before);
@@ -136,6 +134,7 @@ export class ExtractorWorker {
     return {
       load: async (jobId) => new Map(this.opts.board.checkpoints.get(jobId) ?? []),
       save: (cp) => this.opts.board.putCheckpoint(cp),
+      saveMany: (cps) => this.opts.board.putCheckpoints(cps),
     };
   }
 }
