@@ -55,13 +55,13 @@ export interface PipelineSetup {
 /** Every service process the bench started and has not stopped yet (killed if the bench is interrupted). */
 export const runningServices = new Set<ChildProcess>();
 
-interface Service {
+export interface Service {
   child: ChildProcess;
   name: string;
   stopped: Promise<void>;
 }
 
-function startService(role: 'extractor' | 'loader', name: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Service> {
+export function startService(role: 'extractor' | 'loader', name: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Service> {
   const child = spawn(process.execPath, serviceArgs(role, nodeArgs), {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env, P2M_SERVICE_ID: name, P2M_LOG_LEVEL: 'info' },
@@ -86,7 +86,7 @@ function startService(role: 'extractor' | 'loader', name: string, env: Record<st
   });
 }
 
-async function stopService(s: Service): Promise<void> {
+export async function stopService(s: Service): Promise<void> {
   if (s.child.exitCode !== null) return;
   s.child.kill('SIGTERM');
   const timer = setTimeout(() => s.child.kill('SIGKILL'), 20_000);
