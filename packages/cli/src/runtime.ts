@@ -70,6 +70,7 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
   const sourceFactory = (s: { apiKey: string; index: string; controllerHostUrl?: string | undefined; rateLimits?: SourceRateLimits | undefined }) =>
     pacedSource(createPineconeSource({ apiKey: s.apiKey, index: s.index, controllerHostUrl: s.controllerHostUrl }), sourceBudgets.budgetsFor(s, s.rateLimits), {
       retry: { ...DEFAULT_SOURCE_RETRY, deadlineMs: 30_000 },
+      system: `Pinecone (index "${s.index}")`,
     });
   const sinkFactory = (t: { address: string; token?: string | undefined }) => createMilvusSink({ address: t.address, token: t.token });
 

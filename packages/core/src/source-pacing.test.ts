@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { EtlError } from './errors.ts';
-import type { ListPage, NamespaceInfo, PineconeSourcePort, SourceRequestRunner, SourceVector } from './ports.ts';
+import type { PineconeSourcePort, SourceRequestRunner } from './ports.ts';
+import { RetriesExhausted } from './retry.ts';
+import type { ListPage, NamespaceInfo, SourceVector } from './source-model.ts';
 import {
   callWithBudget,
   createSourceBudgets,
@@ -203,10 +205,10 @@ describe('callWithBudget deadline', () => {
       { retry: { ...fast, deadlineMs: 1_000 } },
     ).catch((e: unknown) => e as EtlError);
     expect(calls).toBe(3); // 400, 800, 1200 ms: the third failure is past the deadline
-    expect(err).toBeInstanceOf(EtlError);
+    expect(err).toBeInstanceOf(RetriesExhausted);
     expect(err.code).toBe('TRANSIENT');
-    expect(err.message).toContain('ECONNREFUSED');
-    expect(err.message).toMatch(/still failing after 1 s of retries; the source deadline is 1 s/);
+    expect(err.retriable).toBe(false); // the caller's own retry stops here
+    expect(err.message).toBe('Pinecone stayed unreachable for 1 s (3 attempts): Pinecone unreachable for fetch: ECONNREFUSED');
   });
 
   it('keeps retrying a 429 past the deadline while other calls of the budget are answered, and stops once they are not', async () => {
@@ -229,7 +231,7 @@ describe('callWithBudget deadline', () => {
     // 10 calls (3,000 ms) with progress around them, then 1,000 ms more without any answer.
     expect(calls).toBe(14);
     expect(err.code).toBe('RATE_LIMITED');
-    expect(err.message).toMatch(/still failing after 4 s of retries/);
+    expect(err.message).toMatch(/^Pinecone stayed unreachable for 4 s \(14 attempts\)/);
     expect(budget.state().throttled).toBe(13);
   });
 

@@ -1,6 +1,7 @@
 import { EtlError, isRetriable } from './errors.ts';
-import type { IndexDescription, ListPage, NamespaceInfo, PineconeSourcePort, SourceRequestRunner, SourceVector } from './ports.ts';
-import { retry, sleep, type RetryOptions } from './retry.ts';
+import type { PineconeSourcePort, SourceRequestRunner } from './ports.ts';
+import { RetriesExhausted, retry, sleep, type RetryOptions } from './retry.ts';
+import type { IndexDescription, ListPage, NamespaceInfo, SourceVector } from './source-model.ts';
 import type { PipelineOptions } from './spec.ts';
 
 /**
@@ -245,17 +246,6 @@ function retryAfterOf(err: unknown): number | undefined {
 
 const isRateLimited = (err: unknown): boolean => err instanceof EtlError && err.code === 'RATE_LIMITED';
 
-/** The last failure, saying how long the call was retried: the reason a job fails on a source outage. */
-function gaveUp(err: unknown, elapsedMs: number, deadlineMs: number): unknown {
-  if (!(err instanceof EtlError) || !err.retriable) return err;
-  return new EtlError(err.code, `${err.message} (still failing after ${Math.round(elapsedMs / 1000)} s of retries; the source deadline is ${Math.round(deadlineMs / 1000)} s)`, {
-    retriable: err.retriable,
-    hint: err.hint ?? 'check that Pinecone is reachable, then resume the job',
-    field: err.field,
-    cause: err,
-    details: err.details,
-  });
-}
 
 /**
  * One source call under its budget: take a token, call, and on a retriable failure back off with
@@ -265,18 +255,26 @@ function gaveUp(err: unknown, elapsedMs: number, deadlineMs: number): unknown {
  * The call gives up once `deadlineMs` passed since it began — except on a 429 while the budget's
  * other calls are still answered within that window: a 429 says "slower", not "down", so it never
  * ends a call while the index makes progress. That wait still ends: the other calls run out of work
- * (their job is finite) or stop being answered, and then the deadline applies.
+ * (their job is finite) or stop being answered, and then the deadline applies. Giving up throws
+ * `RetriesExhausted` naming `system` (not retriable: the caller's own retry stops there too).
  */
 export function callWithBudget<T>(
   budget: RateBudget,
   fn: () => Promise<T>,
-  options: { signal?: AbortSignal | undefined; retry?: SourceRetryOptions | undefined; onRetry?: ((error: unknown, delayMs: number) => void) | undefined } = {},
+  options: {
+    signal?: AbortSignal | undefined;
+    retry?: SourceRetryOptions | undefined;
+    onRetry?: ((error: unknown, delayMs: number) => void) | undefined;
+    /** Who did not answer, for the error ("Pinecone"). */
+    system?: string | undefined;
+  } = {},
 ): Promise<T> {
   const policy = { ...DEFAULT_SOURCE_RETRY, ...options.retry };
   const deadlineMs = policy.deadlineMs ?? Infinity;
   const clock = budget.clock;
   const started = clock.now();
   let lastError: unknown;
+  let attempts = 0;
   const shouldRetry = (err: unknown): boolean => {
     lastError = err;
     if (!isRetriable(err)) return false;
@@ -287,6 +285,7 @@ export function callWithBudget<T>(
   return retry(
     async () => {
       await budget.acquire(options.signal);
+      attempts += 1;
       const value = await fn();
       budget.onAnswered();
       return value;
@@ -306,7 +305,7 @@ export function callWithBudget<T>(
   ).catch((err: unknown) => {
     // A stop is not a source failure; anything else past its deadline says so.
     if (options.signal?.aborted || err !== lastError || !isRetriable(err)) throw err;
-    throw gaveUp(err, clock.now() - started, deadlineMs);
+    throw new RetriesExhausted(options.system ?? 'Pinecone', err, attempts, clock.now() - started, 'once Pinecone answers again, resume the job');
   });
 }
 
@@ -324,6 +323,8 @@ export interface SourceRetryInfo {
 
 /** What one caller brings to the shared budgets: its stop signal, retry policy and retry reporting. */
 export interface SourcePacing {
+  /** Names the source in errors (default "Pinecone"). */
+  system?: string | undefined;
   /** Ends waits and retries at once (the call then rejects with the signal's reason). */
   signal?: AbortSignal | undefined;
   retry?: SourceRetryOptions | undefined;
@@ -333,7 +334,7 @@ export interface SourcePacing {
 /** A source whose every call is paced by `budgets` and retried; see `pacedSource`. */
 export interface PacedSource extends PineconeSourcePort {
   readonly budgets: SourceBudgets;
-  /** The same source on the same budgets, for a caller with its own signal, retry policy or reporting. */
+  /** The same source on the same budgets, for a caller with its own signal, retry policy or reporting (what it sets replaces this source's). */
   withPacing(pacing: SourcePacing): PacedSource;
 }
 
@@ -356,13 +357,14 @@ export function pacedSource(source: PineconeSourcePort, budgets: SourceBudgets, 
     callWithBudget(budget, fn, {
       signal: pacing.signal,
       retry: pacing.retry,
+      system: pacing.system,
       onRetry: pacing.onRetry ? (error, delayMs) => pacing.onRetry?.({ operation, namespace, error, delayMs }) : undefined,
     });
   const runRequest: SourceRequestRunner = (operation, request) => call(operation === 'list_namespaces' ? budgets.list : budgets.describe, operation, undefined, request);
   const paced: PacedSource & { [PACED]: true } = {
     [PACED]: true,
     budgets,
-    withPacing: (next) => pacedSource(source, budgets, next),
+    withPacing: (next) => pacedSource(source, budgets, { ...pacing, ...next }),
     describeIndex: (): Promise<IndexDescription> => call(budgets.describe, 'describe_index', undefined, () => source.describeIndex()),
     // Page by page: a 429 on page 500 of 1,000 retries that page, not the whole listing.
     listNamespaces: (): Promise<NamespaceInfo[]> => source.listNamespaces(runRequest),
