@@ -2,7 +2,7 @@
  * Many small namespaces (one per tenant, the common serverless layout): `npm run bench:namespaces --
  * [--namespaces 20000] [--per-namespace 2] [--loaders 2] [--phase extract|pipeline|both]
  * [--verify-timeout-s 1800] [--ports kafka=N,kafkaController=N,registry=N,milvus=N] [--keep-stack]
- * [--out FILE]`.
+ * [--profile] [--out FILE]`. `--profile`: a `--cpu-prof` of the extractor in the extract phase, summarised.
  *
  * The emulator (child process, Pinecone's rate limits, 20–40 ms per list and fetch) holds an index
  * of `namespaces` × `per-namespace` records (dim 8). `extract`: the extractor service alone, from
@@ -12,16 +12,16 @@
  * namespaces; one JSON line per phase on stdout (and the whole run in `--out`).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { avroStateCodec } from '@p2m/codec';
-import { createLogger, dlqTopic, generateSecretKey, JobBoard, loaderGroup, readConfig, recordsTopic, RuntimeConfigSchema, TERMINAL_STATUSES, type LogClient } from '@p2m/core';
+import { createLogger, generateSecretKey, isRetriable, JobBoard, loaderGroup, readConfig, recordsTopic, RuntimeConfigSchema, TERMINAL_STATUSES, type LogClient } from '@p2m/core';
 import { createKafka } from '@p2m/kafka';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { readStackEnv, stackDown, stackUp, type StackOptionsInput } from '@p2m/stack';
 import { startRuntime, type Runtime } from '../packages/cli/src/runtime.ts';
-import { runningServices, startService, stopService, type Service } from './lib/pipeline-bench.ts';
+import { runningServices, startService, stopService, summariseProfile, type Service } from './lib/pipeline-bench.ts';
 import { CpuMeter, machineCpu, memoryMb, round2 } from './lib/proc.ts';
 import { BENCH_STACK } from './lib/stack.ts';
 
@@ -32,6 +32,7 @@ const PER_NAMESPACE = Number(opt('per-namespace') ?? 2);
 const LOADERS = Number(opt('loaders') ?? 2);
 const PHASE = opt('phase') ?? 'both';
 const VERIFY_TIMEOUT_S = Number(opt('verify-timeout-s') ?? 1800);
+const PROFILE = argv.includes('--profile');
 const DIM = 8;
 const RECORDS = NAMESPACES * PER_NAMESPACE;
 const log = (line: string): void => void process.stderr.write(`[bench:namespaces ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -88,27 +89,24 @@ async function createJob(ctx: Context, runtime: Runtime, collection: string): Pr
   return { id: job.id, planSeconds: round2((performance.now() - t0) / 1000) };
 }
 
-/** Cancel (no later worker picks it up), delete its topics, drop its collection. */
+/**
+ * Cancel (no later worker picks it up) and drop its collection. Its topics stay (a few MB): a
+ * controller that later asks about a job whose topic was deleted gets its KafkaJS admin stuck on
+ * "This server does not host this topic-partition" for every request (seen here), and fails
+ * active jobs as if Kafka were down.
+ */
 async function cleanUp(ctx: Context, jobId: string | null, collection: string): Promise<void> {
   if (jobId) {
     const after = await ctx.controller();
     try {
       let view = await after.jobs!.get(jobId);
       if (!TERMINAL_STATUSES.has(view.status)) await after.jobs!.cancel(jobId).catch(() => undefined);
-      // CANCELLED before its topics go: a controller driving a job whose topic was deleted under it
-      // asks Kafka for that topic's offsets, and KafkaJS then fails every metadata request.
       for (let i = 0; i < 120 && !TERMINAL_STATUSES.has(view.status); i++) {
         await new Promise((r) => setTimeout(r, 250));
         view = await after.jobs!.get(jobId);
       }
     } finally {
       await after.stop();
-    }
-    const admin = ctx.kafka.admin();
-    try {
-      for (const topic of [recordsTopic(jobId), dlqTopic(jobId)]) await admin.deleteTopic(topic).catch(() => undefined);
-    } finally {
-      await admin.close();
     }
   }
   const sink = createMilvusSink({ address: ctx.address, timeoutMs: 300_000 });
@@ -133,7 +131,10 @@ async function measureExtraction(ctx: Context): Promise<Record<string, unknown>>
   const board = new JobBoard(ctx.kafka, avroStateCodec);
   try {
     await board.start();
-    services.push(await startService('extractor', 'bench-ns-extractor', ctx.env));
+    const profileDir = PROFILE ? join(STACK.stateDir!, 'profiles', collection) : undefined;
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    services.push(await startService('extractor', 'bench-ns-extractor', ctx.env, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []));
+    const spawned = performance.now();
     const extractor = services[0]!;
     const meter = new CpuMeter({ ...ctx.pids, extractor: extractor.child.pid! }).start();
     const machine0 = machineCpu();
@@ -161,6 +162,13 @@ async function measureExtraction(ctx: Context): Promise<Record<string, unknown>>
     const machine1 = machineCpu();
     const messages = await topicMessages(ctx.kafka, id);
     const extractSeconds = (extracted - created) / 1000;
+    const peakRssMb = memoryMb(extractor.child.pid!).peak;
+    let profile: Record<string, number> | undefined;
+    if (profileDir) {
+      await stopService(extractor); // the profile is written on exit
+      const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+      if (file) profile = summariseProfile(join(profileDir, file), t0 - spawned);
+    }
     return {
       phase: 'extract',
       namespaces: NAMESPACES,
@@ -173,7 +181,8 @@ async function measureExtraction(ctx: Context): Promise<Record<string, unknown>>
       topic_messages: messages,
       end_markers: messages - RECORDS,
       cpu_seconds: cpu,
-      extractor_peak_rss_mb: memoryMb(extractor.child.pid!).peak,
+      extractor_peak_rss_mb: peakRssMb,
+      ...(profile ? { extractor_profile_percent: profile } : {}),
       machine: { busyCpuSeconds: round2(machine1.busySeconds - machine0.busySeconds), load1AtStart: machine0.load1, load1AtEnd: machine1.load1 },
     };
   } finally {
@@ -214,7 +223,11 @@ async function measurePipeline(ctx: Context): Promise<Record<string, unknown>> {
       for (;;) {
         const now = performance.now();
         if (!loadedAt) {
-          const committed = await admin.groupOffsets(loaderGroup(jobId), recordsTopic(jobId));
+          // A topic created a moment ago may not be known to every metadata request yet: ask again.
+          const committed = await admin.groupOffsets(loaderGroup(jobId), recordsTopic(jobId)).catch((err: unknown) => {
+            if (isRetriable(err)) return [];
+            throw err;
+          });
           const loaded = committed.reduce((sum, o) => {
             const counts = o.metadata ? (JSON.parse(o.metadata) as { l?: number; d?: number }) : {};
             return sum + (counts.l ?? 0) + (counts.d ?? 0);
