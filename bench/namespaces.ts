@@ -20,7 +20,7 @@ import { createLogger, generateSecretKey, isRetriable, JobBoard, loaderGroup, re
 import { createKafka } from '@p2m/kafka';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { readStackEnv, stackDown, stackUp, type StackOptionsInput } from '@p2m/stack';
-import { startRuntime, type Runtime } from '../packages/cli/src/runtime.ts';
+import { startRuntime, type Runtime } from '@p2m/cli';
 import { runningServices, startService, stopService, summariseProfile, type Service } from './lib/pipeline-bench.ts';
 import { CpuMeter, machineCpu, memoryMb, round2 } from './lib/proc.ts';
 import { BENCH_STACK } from './lib/stack.ts';

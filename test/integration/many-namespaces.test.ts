@@ -6,7 +6,7 @@ import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RATE_LIMITS, expectedCounts, generateRecords, startEmulator, type Emulator, type GeneratorOptions } from '@p2m/emulator';
 import type { JobView } from '@p2m/core';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@p2m/cli';
 import { API_KEY, milvusAddress, startPipeline, uniqueName, waitForStatus } from './pipeline-harness.ts';
 
 const TENANTS = 5_000;
