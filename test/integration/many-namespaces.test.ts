@@ -1,17 +1,18 @@
-// One namespace per tenant, the common serverless layout: thousands of namespaces of a record or
-// two, migrated and VERIFIED under Pinecone's rate limits (the emulator's defaults: list 200/s,
-// fetch 100/s per index), in partition-key mode. Extraction, planning and verification's sampled
-// fetch all share one rate budget per index: a 429 slows them, it never fails the job.
+// One namespace per tenant, the common serverless layout: thousands of namespaces of one to three
+// records (the corpus shape many-namespaces), migrated and VERIFIED under Pinecone's rate limits
+// (the emulator's defaults: list 200/s, fetch 100/s per index), in partition-key mode. Extraction,
+// planning and verification's sampled fetch all share one rate budget per index: a 429 slows them,
+// it never fails the job.
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RATE_LIMITS, expectedCounts, generateRecords, startEmulator, type Emulator, type GeneratorOptions } from '@p2m/emulator';
+import { DEFAULT_RATE_LIMITS, expectedCounts, generateRecords, shapeOptions, startEmulator, type Emulator, type GeneratorOptions } from '@p2m/emulator';
 import type { JobView } from '@p2m/core';
 import type { Runtime } from '@p2m/cli';
 import { API_KEY, milvusAddress, startPipeline, uniqueName, waitForStatus } from './pipeline-harness.ts';
 
 const TENANTS = 5_000;
-// 1–2 records per namespace: the first 2,500 namespaces get 2, the rest 1.
-const DATA: GeneratorOptions = { seed: 13, count: 7_500, dim: 4, namespaces: TENANTS, edgeCases: false };
+// The corpus shape: 5,000 namespaces (the default one among them) of 1 to 3 records each.
+const DATA: GeneratorOptions = shapeOptions('many-namespaces', { namespaces: TENANTS });
 const INDEX = 'tenants-5000';
 const SMALL: GeneratorOptions = { seed: 17, count: 300, dim: 4, namespaces: 300, edgeCases: false };
 const SMALL_INDEX = 'tenants-throttled';
@@ -58,7 +59,7 @@ describe('many namespaces (one per tenant)', () => {
   beforeAll(async () => {
     // Pinecone's serverless limits per index; seeded in memory (load() bypasses them).
     emulator = await startEmulator({ port: 0, apiKey: API_KEY });
-    await emulator.createIndex({ name: INDEX, dimension: 4, metric: 'cosine' });
+    await emulator.createIndex({ name: INDEX, dimension: DATA.dim, metric: 'cosine' });
     expect(emulator.load(INDEX, generateRecords(DATA))).toBe(DATA.count);
     await emulator.createIndex({ name: SMALL_INDEX, dimension: 4, metric: 'cosine' });
     expect(emulator.load(SMALL_INDEX, generateRecords(SMALL))).toBe(SMALL.count);
@@ -74,7 +75,7 @@ describe('many namespaces (one per tenant)', () => {
   const marks: Record<string, number> = {};
   let before: ReturnType<Emulator['stats']>;
 
-  it('extracts and loads 5,000 namespaces of 1–2 records under the default rate limits (partition-key mode)', async () => {
+  it('extracts and loads 5,000 namespaces of 1–3 records under the default rate limits (partition-key mode)', async () => {
     before = emulator.stats();
     const job = await runtime.jobs!.create({
       source: { apiKey: API_KEY, index: INDEX, controllerHostUrl: emulator.controllerHostUrl },
