@@ -16,7 +16,18 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { avroStateCodec } from '@p2m/codec';
-import { createLogger, generateSecretKey, isRetriable, JobBoard, loaderGroup, readConfig, recordsTopic, RuntimeConfigSchema, TERMINAL_STATUSES, type LogClient } from '@p2m/core';
+import {
+  createLogger,
+  generateSecretKey,
+  isRetriable,
+  JobBoard,
+  loaderGroup,
+  readConfig,
+  recordsTopic,
+  RuntimeConfigSchema,
+  TERMINAL_STATUSES,
+  type LogClient,
+} from '@p2m/core';
 import { createKafka } from '@p2m/kafka';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { readStackEnv, stackDown, stackUp, type StackOptionsInput } from '@p2m/stack';
@@ -38,7 +49,15 @@ const RECORDS = NAMESPACES * PER_NAMESPACE;
 const log = (line: string): void => void process.stderr.write(`[bench:namespaces ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 // Its own state dir, and ports that can be moved off another bench or test stack on a shared machine.
-const ports = { ...BENCH_STACK.ports, ...Object.fromEntries((opt('ports') ?? '').split(',').filter(Boolean).map((kv) => [kv.split('=')[0]!, Number(kv.split('=')[1])])) };
+const ports = {
+  ...BENCH_STACK.ports,
+  ...Object.fromEntries(
+    (opt('ports') ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => [kv.split('=')[0]!, Number(kv.split('=')[1])]),
+  ),
+};
 const STACK: StackOptionsInput = { ...BENCH_STACK, stateDir: resolve(import.meta.dirname, '..', '.p2m-bench', 'namespaces'), ports };
 
 interface Emulator {
@@ -332,7 +351,11 @@ try {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   }
   const out = opt('out');
-  if (out) writeFileSync(out, `${JSON.stringify({ namespaces: NAMESPACES, perNamespace: PER_NAMESPACE, dim: DIM, emulator: '20–40 ms per list and fetch, list 200/s, fetch 100/s', results }, null, 2)}\n`);
+  if (out)
+    writeFileSync(
+      out,
+      `${JSON.stringify({ namespaces: NAMESPACES, perNamespace: PER_NAMESPACE, dim: DIM, emulator: '20–40 ms per list and fetch, list 200/s, fetch 100/s', results }, null, 2)}\n`,
+    );
 } finally {
   await kafka.close().catch(() => undefined);
   emulator.child.send({ cmd: 'stop' });

@@ -39,7 +39,9 @@ async function follow(runtime: Runtime, id: string, done: (view: JobView) => boo
   const mark = (name: string, view: JobView): void => {
     if (marks[name] !== undefined) return;
     marks[name] = performance.now();
-    process.stderr.write(`${JSON.stringify({ test: 'many-namespaces', [name]: Math.round((marks[name] - marks['created']!) / 100) / 10, status: view.status })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ test: 'many-namespaces', [name]: Math.round((marks[name] - marks['created']!) / 100) / 10, status: view.status })}\n`,
+    );
   };
   for (;;) {
     const view = await runtime.jobs!.get(id);

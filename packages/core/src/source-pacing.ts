@@ -198,7 +198,10 @@ export type SourceRateLimits = Pick<PipelineOptions['rateLimits'], 'listPerSecon
 /** Pinecone's serverless limits per index (standard plan), the job spec's defaults. */
 export const PINECONE_RATE_LIMITS: SourceRateLimits = { listPerSecond: 200, fetchPerSecond: 100 };
 
-export function createSourceBudgets(limits: SourceRateLimits = PINECONE_RATE_LIMITS, tuning: Omit<RateBudgetOptions, 'name' | 'ratePerSecond'> = {}): SourceBudgets {
+export function createSourceBudgets(
+  limits: SourceRateLimits = PINECONE_RATE_LIMITS,
+  tuning: Omit<RateBudgetOptions, 'name' | 'ratePerSecond'> = {},
+): SourceBudgets {
   return {
     list: new RateBudget({ ...tuning, name: 'list', ratePerSecond: limits.listPerSecond }),
     fetch: new RateBudget({ ...tuning, name: 'fetch', ratePerSecond: limits.fetchPerSecond }),
@@ -245,7 +248,6 @@ function retryAfterOf(err: unknown): number | undefined {
 }
 
 const isRateLimited = (err: unknown): boolean => err instanceof EtlError && err.code === 'RATE_LIMITED';
-
 
 /**
  * One source call under its budget: take a token, call, and on a retriable failure back off with
@@ -360,7 +362,8 @@ export function pacedSource(source: PineconeSourcePort, budgets: SourceBudgets, 
       system: pacing.system,
       onRetry: pacing.onRetry ? (error, delayMs) => pacing.onRetry?.({ operation, namespace, error, delayMs }) : undefined,
     });
-  const runRequest: SourceRequestRunner = (operation, request) => call(operation === 'list_namespaces' ? budgets.list : budgets.describe, operation, undefined, request);
+  const runRequest: SourceRequestRunner = (operation, request) =>
+    call(operation === 'list_namespaces' ? budgets.list : budgets.describe, operation, undefined, request);
   const paced: PacedSource & { [PACED]: true } = {
     [PACED]: true,
     budgets,
@@ -368,7 +371,8 @@ export function pacedSource(source: PineconeSourcePort, budgets: SourceBudgets, 
     describeIndex: (): Promise<IndexDescription> => call(budgets.describe, 'describe_index', undefined, () => source.describeIndex()),
     // Page by page: a 429 on page 500 of 1,000 retries that page, not the whole listing.
     listNamespaces: (): Promise<NamespaceInfo[]> => source.listNamespaces(runRequest),
-    listPage: (namespace: string, token: string | null, limit?: number): Promise<ListPage> => call(budgets.list, 'list', namespace, () => source.listPage(namespace, token, limit)),
+    listPage: (namespace: string, token: string | null, limit?: number): Promise<ListPage> =>
+      call(budgets.list, 'list', namespace, () => source.listPage(namespace, token, limit)),
     fetch: (namespace: string, ids: string[]): Promise<SourceVector[]> => call(budgets.fetch, 'fetch', namespace, () => source.fetch(namespace, ids)),
   };
   return paced;

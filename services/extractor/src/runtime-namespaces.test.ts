@@ -74,7 +74,9 @@ describe('runExtraction with many namespaces', () => {
     const all = producer.records();
     for (const ns of names) {
       const mine = all.filter((m) => m.record.namespace === ns);
-      expect(mine.filter((m) => m.record.kind === 'vector').map((m) => (m.record.kind === 'vector' ? m.record.id : ''))).toEqual([...source.data.get(ns)!.keys()]);
+      expect(mine.filter((m) => m.record.kind === 'vector').map((m) => (m.record.kind === 'vector' ? m.record.id : ''))).toEqual([
+        ...source.data.get(ns)!.keys(),
+      ]);
       expect(mine.slice(-3).map((m) => [m.record.kind, m.partition])).toEqual([
         ['end', 0],
         ['end', 1],

@@ -1,5 +1,14 @@
 import pino from 'pino';
-import { EtlError, PipelineOptionsSchema, type ListPage, type LogProducer, type LogRecord, type OutgoingMessage, type PineconeSourcePort, type SourceVector } from '@p2m/core';
+import {
+  EtlError,
+  PipelineOptionsSchema,
+  type ListPage,
+  type LogProducer,
+  type LogRecord,
+  type OutgoingMessage,
+  type PineconeSourcePort,
+  type SourceVector,
+} from '@p2m/core';
 import { createMemoryCheckpointStore, type Checkpoint, type MemoryCheckpointStore } from './checkpoints.ts';
 import type { ExtractionOptions } from './runtime.ts';
 
@@ -113,8 +122,7 @@ export class ArrayProducer implements LogProducer {
   }
 }
 
-export const encode = (r: LogRecord): Buffer =>
-  Buffer.from(JSON.stringify(r, (_k, v: unknown) => (v instanceof Float32Array ? { f32: Array.from(v) } : v)));
+export const encode = (r: LogRecord): Buffer => Buffer.from(JSON.stringify(r, (_k, v: unknown) => (v instanceof Float32Array ? { f32: Array.from(v) } : v)));
 export const decode = (b: Buffer): LogRecord => JSON.parse(b.toString()) as LogRecord;
 
 export function checkpointsWithEvents(events: string[], initial: Checkpoint[] = []): MemoryCheckpointStore {
