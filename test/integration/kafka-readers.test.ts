@@ -1,5 +1,6 @@
 // The Kafka adapter's admin and non-committing readers against a real broker: what the controller
 // uses to rebuild state from the compacted topics and to follow them.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtlError, type IncomingMessage } from '@p2m/core';
 import { createKafka, type KafkaClient } from '@p2m/kafka';
@@ -80,6 +81,24 @@ describe('Kafka admin and readers (real broker)', () => {
 
     await admin.resetGroupOffsets(group, topic);
     expect((await admin.groupOffsets(group, topic)).map((c) => c.offset)).toEqual(highs.map((h) => h.low));
+  });
+
+  it('a topic made with a raised max.message.bytes (the jobs topic) takes and gives back a 3 MB message; an existing topic is raised too', async () => {
+    const big = `p2m.test.readers.big.${stamp}`;
+    try {
+      // Made with Kafka's default first, as an earlier version made p2m.jobs: ensureTopic raises it.
+      expect(await kafka.admin().ensureTopic({ topic: big, partitions: 1, compacted: true })).toBe(true);
+      expect(await kafka.admin().ensureTopic({ topic: big, partitions: 1, compacted: true, maxMessageBytes: 8 * 1024 * 1024 })).toBe(false);
+      const value = randomBytes(3 * 1024 * 1024);
+      const producer = kafka.producer();
+      await producer.send(big, [{ key: 'job-big', value }]);
+      await producer.close();
+      const read = await kafka.readTopicToEnd(big);
+      expect(read).toHaveLength(1);
+      expect(read[0]!.value!.equals(value)).toBe(true);
+    } finally {
+      await kafka.admin().deleteTopic(big).catch(() => undefined);
+    }
   });
 
   it('fails fast and clearly on a topic that does not exist', async () => {

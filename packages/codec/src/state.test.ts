@@ -78,4 +78,29 @@ describe('avroStateCodec', () => {
     const ok = { ...w, state: 'running' as const, error: undefined };
     expect(avroStateCodec.decodeWorker(avroStateCodec.encodeWorker(ok))).toEqual(ok);
   });
+
+  it('stores a large detail gzipped (a job of 20,000 namespaces under Kafka\'s 1 MB limit) and reads it back', async () => {
+    const { avroStateCodec, packDetail, unpackDetail } = await import('./state.ts');
+    const namespaces = Array.from({ length: 20_000 }, (_, i) => ({ name: `tenant-${i}`, recordCount: i % 3 }));
+    const record = {
+      id: 'j',
+      status: 'SUCCESSFUL',
+      createdAt: '2026-11-25T10:00:00.000Z',
+      updatedAt: '2026-11-25T10:05:00.000Z',
+      generation: 1,
+      mode: 'extract',
+      topicJobId: 'j',
+      sealedSecrets: 's',
+      plan: { source: { namespaces } },
+      finalProgress: { namespaces: namespaces.map((n) => ({ namespace: n.name, sourceCount: n.recordCount, extracted: n.recordCount, loaded: n.recordCount, failed: 0, extractionDone: true })) },
+    } as unknown as import('@p2m/core').JobRecord;
+    const plain = JSON.stringify(record).length;
+    const bytes = avroStateCodec.encodeJob(record);
+    expect(plain).toBeGreaterThan(1024 * 1024);
+    expect(bytes.length).toBeLessThan(plain / 5);
+    expect(avroStateCodec.decodeJob(bytes)).toEqual(record);
+    // Small details stay plain JSON; records written before compression existed still read.
+    expect(packDetail('{"a":1}')).toBe('{"a":1}');
+    expect(unpackDetail('{"a":1}')).toBe('{"a":1}');
+  });
 });

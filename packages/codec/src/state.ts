@@ -1,3 +1,4 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { EtlError, TERMINAL_STATUSES, type Checkpoint, type JobRecord, type JobStatus, type StateCodec, type WorkerStatus } from '@p2m/core';
 import { defineCodec, loadSchema, type AvroCodec } from './avro-codec.ts';
 
@@ -93,6 +94,24 @@ const iso = (n: number): string => new Date(n).toISOString();
 type JobDetail = Omit<JobRecord, 'id' | 'status' | 'createdAt' | 'updatedAt' | 'generation' | 'sealedSecrets'>;
 
 /**
+ * A job's detail grows with its namespaces (the plan lists them; progress and the report have a line
+ * each): at 5,000 namespaces it passed Kafka's 1 MB message limit and the finished job could not be
+ * written. Past this size it is stored gzipped (JSON of per-namespace lines shrinks about tenfold), as
+ * `gz:` + base64 in the same string field, so the schema and older records stay as they are.
+ */
+const COMPRESS_FROM_BYTES = 16 * 1024;
+const GZIP_PREFIX = 'gz:';
+
+export function packDetail(json: string): string {
+  if (Buffer.byteLength(json, 'utf8') < COMPRESS_FROM_BYTES) return json;
+  return GZIP_PREFIX + gzipSync(json).toString('base64');
+}
+
+export function unpackDetail(detail: string): string {
+  return detail.startsWith(GZIP_PREFIX) ? gunzipSync(Buffer.from(detail.slice(GZIP_PREFIX.length), 'base64')).toString('utf8') : detail;
+}
+
+/**
  * The state topics in Avro: job records as `job-state.avsc` (secrets only ever sealed, in
  * `specEncrypted`; the fast-changing rest as JSON in `detail`), checkpoints as `checkpoint.avsc`,
  * worker reports as `worker-status.avsc`.
@@ -110,12 +129,12 @@ export const avroStateCodec: StateCodec = {
       generation,
       error: detail.error ? { code: detail.error.code, message: detail.error.message } : null,
       specEncrypted: Buffer.from(sealedSecrets, 'utf8'),
-      detail: JSON.stringify(detail satisfies JobDetail),
+      detail: packDetail(JSON.stringify(detail satisfies JobDetail)),
     });
   },
   decodeJob(value) {
     const v = jobStateCodec.decode(value);
-    const detail = JSON.parse(v.detail) as JobDetail;
+    const detail = JSON.parse(unpackDetail(v.detail)) as JobDetail;
     return {
       ...detail,
       id: v.jobId,

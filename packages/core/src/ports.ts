@@ -144,6 +144,8 @@ export interface TopicSpec {
   compacted?: boolean;
   /** -1 keeps the log forever (the records topic is the migration's backup). */
   retentionMs?: number;
+  /** The topic's `max.message.bytes` (Kafka's default is 1 MB); set on an existing topic too. */
+  maxMessageBytes?: number;
 }
 
 export interface PartitionOffset {

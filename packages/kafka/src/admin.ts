@@ -1,4 +1,4 @@
-import type { Admin, Kafka } from 'kafkajs';
+import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
 import { EtlError, type LogAdmin, type PartitionOffset, type TopicSpec } from '@p2m/core';
 import { kafkaErrorTypes, toEtlError } from './errors.ts';
 
@@ -36,15 +36,24 @@ export class KafkaLogAdmin implements LogAdmin {
     }
   }
 
-  ensureTopic(spec: TopicSpec): Promise<boolean> {
+  async ensureTopic(spec: TopicSpec): Promise<boolean> {
     const configEntries: { name: string; value: string }[] = [];
     if (spec.compacted) configEntries.push({ name: 'cleanup.policy', value: 'compact' });
     if (spec.retentionMs !== undefined) configEntries.push({ name: 'retention.ms', value: String(spec.retentionMs) });
     if (spec.retentionMs === -1) configEntries.push({ name: 'retention.bytes', value: '-1' });
+    if (spec.maxMessageBytes !== undefined) configEntries.push({ name: 'max.message.bytes', value: String(spec.maxMessageBytes) });
     // replicationFactor -1: the broker's default.replication.factor.
-    return this.#call(`create topic ${spec.topic}`, (admin) =>
+    const created = await this.#call(`create topic ${spec.topic}`, (admin) =>
       admin.createTopics({ waitForLeaders: true, topics: [{ topic: spec.topic, numPartitions: spec.partitions, replicationFactor: -1, configEntries }] }),
     );
+    // A topic made by an earlier version keeps Kafka's default limit until it is raised.
+    if (!created && spec.maxMessageBytes !== undefined) {
+      const value = String(spec.maxMessageBytes);
+      await this.#call(`raise max.message.bytes of ${spec.topic}`, (admin) =>
+        admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: spec.topic, configEntries: [{ name: 'max.message.bytes', value }] }] }),
+      );
+    }
+    return created;
   }
 
   /** Deleting a topic that does not exist is not an error. */

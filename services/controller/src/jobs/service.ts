@@ -68,6 +68,8 @@ export interface ControllerJobServiceOptions {
   onStatus?: (job: JobView) => void;
 }
 
+/** `max.message.bytes` of the jobs topic. */
+const JOB_RECORD_MAX_BYTES = 32 * 1024 * 1024;
 const STATE_PARTITIONS = 6;
 /** A broker that just (re)started refuses for a while ("not the leader"): a service starting then rides it out. */
 const STATE_TOPICS_AT_START: RetryOptions = {
@@ -125,7 +127,8 @@ export class ControllerJobService implements JobService {
   async ensureStateTopics(): Promise<void> {
     const admin = this.#opts.log.admin();
     const partitions = this.#opts.stateTopicPartitions ?? STATE_PARTITIONS;
-    await retry(() => admin.ensureTopic({ topic: JOBS_TOPIC, partitions, compacted: true }), STATE_TOPICS_AT_START);
+    // A job record grows with its namespaces (compressed, a few MB at 100,000): room beyond Kafka's 1 MB default.
+    await retry(() => admin.ensureTopic({ topic: JOBS_TOPIC, partitions, compacted: true, maxMessageBytes: JOB_RECORD_MAX_BYTES }), STATE_TOPICS_AT_START);
     await retry(() => admin.ensureTopic({ topic: CHECKPOINTS_TOPIC, partitions, compacted: true }), STATE_TOPICS_AT_START);
   }
 
