@@ -1,4 +1,8 @@
-import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka } from 'kafkajs';
+
+// kafkajs is CommonJS: Node's ESM loader does not see ConfigResourceTypes as a named export (vitest
+// does, so only a plain `node` run shows it). Take it from the default export.
+const { ConfigResourceTypes } = kafkajs;
 import { EtlError, type LogAdmin, type PartitionOffset, type TopicSpec } from '@p2m/core';
 import { kafkaErrorTypes, toEtlError } from './errors.ts';
 
