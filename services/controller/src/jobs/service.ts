@@ -38,6 +38,7 @@ import {
   type MilvusTarget,
   type TargetCapabilities,
   type PineconeSourcePort,
+  type VerificationProgress,
   type StateCodec,
 } from '@p2m/core';
 import { computeProgress, RateWindow, settleProgress, type OffsetsSnapshot } from './progress.ts';
@@ -106,6 +107,8 @@ export class ControllerJobService implements JobService {
   private readonly outage = new Map<string, { error: JobError; written: Promise<void> }>();
   /** Since when verification of a job has found Milvus unreachable. */
   private readonly verifyTroubleSince = new Map<string, number>();
+  /** The latest phase report of each job this controller verifies (the view shows it while VERIFYING). */
+  private readonly verifying = new Map<string, VerificationProgress>();
 
   constructor(opts: ControllerJobServiceOptions) {
     this.opts = opts;
@@ -525,7 +528,10 @@ export class ControllerJobService implements JobService {
     const source = record.mode === 'extract' ? this.opts.sourceFactory({ ...record.spec.source, apiKey: secrets.apiKey }) : null;
     try {
       const progress = await this.refreshProgress(record);
-      const report = await verifyJob({ record, log: this.opts.log, sink, source, decode: this.opts.decode, sampleSize: record.spec.options.verifySampleSize });
+      const report = await verifyJob(
+        { record, log: this.opts.log, sink, source, decode: this.opts.decode, sampleSize: record.spec.options.verifySampleSize, checkpoints: this.board.checkpoints.get(record.topicJobId) },
+        (phase) => this.verifying.set(record.id, phase),
+      );
       const finalProgress = settleProgress(progress, report);
       if (report.passed) {
         await this.finish(record, 'SUCCESSFUL', { report, finalProgress });
@@ -542,6 +548,7 @@ export class ControllerJobService implements JobService {
   }
 
   private async finish(record: JobRecord, status: JobStatus, patch: Partial<JobRecord>): Promise<void> {
+    this.verifying.delete(record.id);
     const finalProgress = patch.finalProgress ?? this.progress.get(record.id) ?? record.finalProgress;
     await this.transition(record, status, { ...patch, finalProgress });
     this.logger.info({ jobId: record.id, status, error: patch.error?.message }, `job ${status}`);
@@ -589,7 +596,9 @@ export class ControllerJobService implements JobService {
     const failedByOutage = this.outage.get(stored.id);
     const record: JobRecord = failedByOutage && ACTIVE_STATUSES.has(stored.status) ? { ...stored, status: 'FAILED', error: failedByOutage.error } : stored;
     const { spec } = record;
-    const progress = TERMINAL_STATUSES.has(record.status) ? (record.finalProgress ?? this.progress.get(record.id) ?? emptyProgress()) : (this.progress.get(record.id) ?? record.finalProgress ?? emptyProgress());
+    const measured = TERMINAL_STATUSES.has(record.status) ? (record.finalProgress ?? this.progress.get(record.id) ?? emptyProgress()) : (this.progress.get(record.id) ?? record.finalProgress ?? emptyProgress());
+    const verification = record.status === 'VERIFYING' ? this.verifying.get(record.id) : undefined;
+    const progress = verification ? { ...measured, verification } : measured;
     return {
       id: record.id,
       status: record.status,
