@@ -27,11 +27,16 @@ export function createReader(conn: MilvusConnection): SinkReader {
     await conn.call(job(`flushing "${plan.collection}"`, plan.collection), (c) => c.flushSync({ collection_names: [plan.collection], timeout: conn.longTimeout }));
   }
 
+  /**
+   * Both calls wait as long as a load does: Milvus Lite builds an index inside the call and answers
+   * nothing else meanwhile (1,000,000 rows of dim 8 on a busy machine: over a minute, measured), so
+   * the normal call deadline failed verification of a large collection.
+   */
   async function createIndexes(plan: CollectionPlan): Promise<void> {
     for (const index of plan.indexes) {
       const existing = await conn
         .call({ what: 'describing indexes', permanent: 'TARGET_UNSUPPORTED', collection: plan.collection }, (c) =>
-          c.describeIndex({ collection_name: plan.collection, field_name: index.field, timeout: conn.timeout }),
+          c.describeIndex({ collection_name: plan.collection, field_name: index.field, timeout: conn.longTimeout }),
         )
         .catch((err: unknown) => {
           const e = toEtlError(err, job('describing indexes', plan.collection));
@@ -50,7 +55,7 @@ export function createReader(conn: MilvusConnection): SinkReader {
         );
       }
       await conn.call(job(`creating the ${index.indexType} index on "${index.field}"`, plan.collection), (c) =>
-        c.createIndex({ collection_name: plan.collection, field_name: index.field, index_name: index.field, index_type: index.indexType, metric_type: index.metricType, timeout: conn.timeout }),
+        c.createIndex({ collection_name: plan.collection, field_name: index.field, index_name: index.field, index_type: index.indexType, metric_type: index.metricType, timeout: conn.longTimeout }),
       );
     }
   }

@@ -254,6 +254,19 @@ describe('verifyJob', () => {
     expect(report.problems.at(-1)).toMatch(/lower bounds/);
   });
 
+  it('100,000 namespaces of two records: batched lookups across namespaces, a report of bounded size', { timeout: 60_000 }, async () => {
+    const counts = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`tenant-${i}`, 2]));
+    const records = Object.keys(counts).flatMap((ns) => [vector(ns, 'doc-1', 1), vector(ns, 'doc-2', 2)]);
+    const { deps, target } = await setup({ namespaces: counts, primaryKey: 'namespaceAndId' }, records);
+    target.delete('tenant-77777', 'doc-2');
+    const report = await verifyJob({ ...deps, tuning: { batchSize: 2_048, inFlight: 3 } });
+    expect(target.lookups).toBe(Math.ceil(200_000 / 2_048));
+    expect(report.namespacesTotal).toBe(100_000);
+    expect(report.namespaces.length).toBe(1 + 1_000); // the one with a problem, then the first 1,000 others
+    expect(report.namespaces[0]).toMatchObject({ namespace: 'tenant-77777', missing: 1, missingSample: ['doc-2'] });
+    expect(report.reconciliation).toMatchObject({ logRecords: 200_000, targetRows: 199_999, expectedRows: 199_999 });
+  });
+
   it('many namespaces of a few records: one lookup per batch, not per namespace', async () => {
     const counts = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`t${i}`, 2]));
     const records = Object.keys(counts).flatMap((ns) => many(ns, 2));

@@ -3,6 +3,7 @@ import {
   recordsTopic,
   retry,
   type Checkpoint,
+  type CollectionPlan,
   type JobRecord,
   type LogClient,
   type LogRecord,
@@ -56,6 +57,16 @@ export interface VerifyDeps {
   tuning?: { batchSize?: number; inFlight?: number; maxNamed?: number; keysPerRound?: number; maxBuckets?: number };
 }
 
+/**
+ * Records per lookup: about 4 MB of them (three lookups in flight hold their records and the answers),
+ * 2,048 at most. Milvus Lite answers a lookup in time proportional to its keys (measured: the same
+ * per row for 512 or 8,192 keys), so smaller batches of large records cost nothing there.
+ */
+export function lookupBatch(plan: Pick<CollectionPlan, 'dimension' | 'hasSparse'>): number {
+  const rowBytes = (plan.dimension ?? 0) * 4 + (plan.hasSparse ? 512 : 0) + 512;
+  return Math.max(256, Math.min(2_048, Math.floor((4 * 1024 * 1024) / rowBytes)));
+}
+
 /** Namespaces listed in the report beyond those with a problem (100,000 namespaces make a large job record). */
 const MAX_LISTED_OK = 1_000;
 
@@ -65,8 +76,8 @@ export async function verifyJob(deps: VerifyDeps, onProgress?: (progress: Verifi
   const tracker = new VerificationTracker(onProgress);
   // Retriable to the end: a failure that outlasts these is left retriable, so the controller's own
   // deadline for Milvus trouble during verification decides (it fails the job naming Milvus).
-  const sinkPolicy: RetryOptions = { retries: Infinity, deadlineMs: DEFAULT_DEADLINE_MS / 2, maxDelayMs: 5_000, ...deps.policies?.sink };
-  const logPolicy: RetryOptions = { retries: Infinity, deadlineMs: DEFAULT_DEADLINE_MS / 2, maxDelayMs: 5_000, ...deps.policies?.log };
+  const sinkPolicy: RetryOptions = { retries: Infinity, deadlineMs: DEFAULT_DEADLINE_MS, maxDelayMs: 5_000, ...deps.policies?.sink };
+  const logPolicy: RetryOptions = { retries: Infinity, deadlineMs: DEFAULT_DEADLINE_MS, maxDelayMs: 5_000, ...deps.policies?.log };
   const sourcePolicy: RetryOptions = { retries: Infinity, deadlineMs: DEFAULT_DEADLINE_MS, maxDelayMs: 10_000, ...deps.policies?.source };
 
   await tracker.phase('flush', () => retry(() => sink.flush(plan), sinkPolicy));
@@ -98,7 +109,7 @@ export async function verifyJob(deps: VerifyDeps, onProgress?: (progress: Verifi
       logPolicy,
       sampleSize: deps.source && record.mode === 'extract' ? deps.sampleSize : 0,
       random: deps.random ?? Math.random,
-      batchSize: deps.tuning?.batchSize,
+      batchSize: deps.tuning?.batchSize ?? lookupBatch(plan),
       inFlight: deps.tuning?.inFlight,
       maxNamed: deps.tuning?.maxNamed,
     }),

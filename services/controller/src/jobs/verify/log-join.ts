@@ -15,6 +15,7 @@ import {
 import { BucketDigests, hashKey, type BucketLayout } from './buckets.ts';
 import { compareRecords } from './compare.ts';
 import type { DlqIndex } from './dlq-index.ts';
+import { HeapPacer } from './heap-pacer.ts';
 import type { VerificationTracker } from './phases.ts';
 
 /**
@@ -53,6 +54,8 @@ export interface JoinOptions {
   inFlight?: number;
   /** Changed or missing records remembered by name; beyond it they are counted. */
   maxNamed?: number;
+  /** Heap growth allowed between two full collections (see heap-pacer.ts). */
+  heapHeadroomMb?: number;
 }
 
 /** What the pass found for one namespace. */
@@ -303,6 +306,7 @@ export async function joinLogWithTarget(o: JoinOptions): Promise<JoinResult> {
     while (inFlight.length >= maxInFlight) await settleOldest();
   };
 
+  const heap = new HeapPacer(o.heapHeadroomMb);
   // A reader that rejoins its group reads from the start again: messages already seen are skipped.
   const seen = new Map<number, bigint>();
   try {
@@ -312,6 +316,7 @@ export async function joinLogWithTarget(o: JoinOptions): Promise<JoinResult> {
       if (last !== undefined && offset <= last) return;
       seen.set(m.partition, offset);
       if (!m.value) return;
+      if ((offset & 1023n) === 0n) heap.check();
       const r = await o.decode(m.value);
       if (r.kind === 'end') {
         const t = nsOf(r.namespace);
