@@ -92,7 +92,8 @@ export interface JoinResult {
 
 interface Copy {
   record: VectorRecord;
-  source: string;
+  partition: number;
+  offset: string;
 }
 
 const ABSENT_DLQ = 1;
@@ -218,7 +219,7 @@ export async function joinLogWithTarget(o: JoinOptions): Promise<JoinResult> {
         code: 'ID_COLLISION',
         reason: `id "${id}" is also in ${label(heldBy)}, whose record the target holds: with target.primaryKey "id" the id alone is the primary key, unique across the collection, so ${label(namespace)} lost its copy. Migrate with target.primaryKey: "namespaceAndId" to keep both`,
         at: new Date().toISOString(),
-        source: copy.source,
+        source: `${copy.partition}:${copy.offset}`,
       };
       pendingDlq.push({ key: recordKey(namespace, id), value: Buffer.from(JSON.stringify(entry)) });
     }
@@ -326,7 +327,7 @@ export async function joinLogWithTarget(o: JoinOptions): Promise<JoinResult> {
       }
       logRecords++;
       nsOf(r.namespace).copies++;
-      batch.push({ record: r, source: `${m.partition}:${m.offset}` });
+      batch.push({ record: r, partition: m.partition, offset: m.offset });
       if (batch.length >= batchSize) await dispatch();
     });
     await dispatch();
