@@ -37,12 +37,8 @@ export class DlqIndex {
   static async read(log: LogClient, jobId: string, sampleSize = 100): Promise<DlqIndex> {
     const builder = new DlqIndexBuilder(sampleSize);
     const topic = dlqTopic(jobId);
-    const admin = log.admin();
-    try {
-      if (!(await admin.topicExists(topic))) return builder.build();
-    } finally {
-      await admin.close();
-    }
+    // The adapter's admin is the client's shared one: not closed here.
+    if (!(await log.admin().topicExists(topic))) return builder.build();
     await log.scanToEnd(topic, (m) => {
       if (!m.value) return;
       builder.add(JSON.parse(m.value.toString('utf8')) as DlqEntry);

@@ -190,15 +190,10 @@ export async function joinLogWithTarget(o: JoinOptions): Promise<JoinResult> {
   let producer: LogProducer | null = null;
   const pendingDlq: { key: string; value: Buffer }[] = [];
 
-  const admin = o.log.admin();
-  let partitions = 1;
-  try {
-    const offsets = await retry(() => admin.topicOffsets(o.topic), o.logPolicy);
-    partitions = Math.max(1, offsets.length);
-    tracker.recordsTotal = offsets.reduce((s, p) => s + Number(BigInt(p.high) - BigInt(p.low)), 0);
-  } finally {
-    await admin.close();
-  }
+  // The adapter's admin is the client's shared one: not closed here.
+  const offsets = await retry(() => o.log.admin().topicOffsets(o.topic), o.logPolicy);
+  const partitions = Math.max(1, offsets.length);
+  tracker.recordsTotal = offsets.reduce((s, p) => s + Number(BigInt(p.high) - BigInt(p.low)), 0);
 
   function remember(key: string, mismatches: RecordMismatch[]): void {
     if (differing.has(key) || differing.size < maxNamed) differing.set(key, mismatches);
