@@ -16,6 +16,7 @@ interface LoadMessage {
   index: string;
   kind: DatasetKind;
   count: number;
+  shape?: { dim?: number; namespaces?: number };
 }
 
 if (process.send) {
@@ -28,8 +29,8 @@ if (process.send) {
         process.exit(0);
       }
       if (m.cmd === 'load') {
-        await emulator.createIndex({ name: m.index, dimension: DIM, metric: metricOf(m.kind) });
-        const records = emulator.load(m.index, generateRecords(datasetOptions(m.kind, m.count)));
+        await emulator.createIndex({ name: m.index, dimension: m.shape?.dim ?? DIM, metric: metricOf(m.kind) });
+        const records = emulator.load(m.index, generateRecords(datasetOptions(m.kind, m.count, m.shape)));
         (globalThis as { gc?: () => void }).gc?.();
         process.send!({ cmd: 'loaded', index: m.index, host: emulator.indexHost(m.index), records });
       }

@@ -24,8 +24,8 @@ export class BenchEmulator {
     return new BenchEmulator(child, ready.controllerHostUrl, ready.apiKey);
   }
 
-  async load(index: string, kind: DatasetKind, count: number): Promise<{ host: string; records: number }> {
-    this.child.send({ cmd: 'load', index, kind, count });
+  async load(index: string, kind: DatasetKind, count: number, shape?: { dim?: number; namespaces?: number }): Promise<{ host: string; records: number }> {
+    this.child.send({ cmd: 'load', index, kind, count, shape });
     return next(this.child, 'loaded');
   }
 

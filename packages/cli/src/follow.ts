@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import { EtlError, TERMINAL_STATUSES, isRetriable, sleep, type ErrorsPage, type JobView, type NamespaceProgress, type VerificationReport } from '@p2m/core';
+import { EtlError, TERMINAL_STATUSES, isRetriable, sleep, type ErrorsPage, type JobView, type NamespaceProgress, type VerificationProgress, type VerificationReport } from '@p2m/core';
 
 /**
  * Live progress of one job in the terminal: a multibar (the job's total, then one bar per
@@ -127,7 +127,7 @@ class BarsDisplay implements ProgressDisplay {
     const names = p.namespaces.map((n) => nsLabel(n.namespace));
     const width = Math.min(24, Math.max(12, ...names.map((n) => n.length)));
     this.#labelWidth = width;
-    const live = TERMINAL_STATUSES.has(view.status) ? '' : `  ${rate(view)}  ETA ${eta(view)}  lag ${num(p.consumerLag)}`;
+    const live = p.verification ? `  ${verificationLine(p.verification)}` : TERMINAL_STATUSES.has(view.status) ? '' : `  ${rate(view)}  ETA ${eta(view)}  lag ${num(p.consumerLag)}`;
     const totalExtra = `${view.status.replace(/_/g, ' ')}${live}${p.total.failed ? `  ${num(p.total.failed)} in DLQ` : ''}`;
     this.#total = this.#set(this.#total, 'total', p.total.sourceCount, p.total.loaded + p.total.failed, totalExtra, view.status === 'SUCCESSFUL');
 
@@ -202,8 +202,19 @@ export function progressLine(view: JobView): string {
   const t = view.progress.total;
   const parts = [`${num(t.loaded)}/${num(t.sourceCount)} loaded (${percent(t.loaded + t.failed, t.sourceCount, view.status === 'SUCCESSFUL')})`];
   if (t.failed) parts.push(`${num(t.failed)} in DLQ`);
-  if (!TERMINAL_STATUSES.has(view.status)) parts.push(rate(view), `ETA ${eta(view)}`, `lag ${num(view.progress.consumerLag)}`);
+  if (view.progress.verification) parts.push(verificationLine(view.progress.verification));
+  else if (!TERMINAL_STATUSES.has(view.status)) parts.push(rate(view), `ETA ${eta(view)}`, `lag ${num(view.progress.consumerLag)}`);
   return `job ${view.id} ${view.status.replace(/_/g, ' ')} ${parts.join(', ')}`;
+}
+
+/** `reconcile 120,000/1,000,000 records (12.0%), 1/2 namespaces, ETA 1m 30s (flush 0s, indexes 2s, load 1s, dlq 0s)`. */
+export function verificationLine(v: VerificationProgress): string {
+  const parts: string[] = [v.phase];
+  if (v.phase === 'reconcile') parts.push(`${num(v.recordsChecked)}/${num(v.recordsTotal)} records (${percent(v.recordsChecked, v.recordsTotal)}), ${num(v.namespacesDone)}/${num(v.namespaces)} namespaces`);
+  if (v.phase === 'unexpected') parts.push(`${num(v.bucketsDone)}/${num(v.buckets)} buckets`);
+  if (v.etaSeconds !== null) parts.push(`ETA ${duration(v.etaSeconds)}`);
+  const done = v.phases.filter((t) => t.done).map((t) => `${t.phase} ${duration(t.seconds)}`);
+  return `${parts.join(' ')}${done.length ? ` (${done.join(', ')})` : ''}`;
 }
 
 // ---------------------------------------------------------------- summary
@@ -242,7 +253,13 @@ export function formatReport(report: VerificationReport): string[] {
   lines.push(`  sample: ${num(s.compared)} records compared field by field (sample size ${num(s.size)}), ${s.mismatches.length ? `${num(s.mismatches.length)} mismatches` : 'no mismatch'}`);
   for (const m of s.mismatches.slice(0, 10)) lines.push(`    ${nsLabel(m.namespace)}/${m.id} ${m.field}: ${m.reason}`);
   for (const n of report.namespaces) if (n.missingSample.length) lines.push(`  missing in ${nsLabel(n.namespace)}: ${n.missingSample.slice(0, 10).join(', ')}`);
+  for (const m of (report.changed ?? []).slice(0, 10)) lines.push(`  changed: ${nsLabel(m.namespace)}/${m.id} ${m.field}: ${m.reason}`);
+  for (const k of (report.unexpected ?? []).slice(0, 10)) lines.push(`  not extracted, in the target: ${nsLabel(k.namespace)}/${k.id}`);
+  const r = report.reconciliation;
+  if (r) lines.push(`  reconciled ${num(r.logRecords)} log records (${num(r.distinctRecords)} distinct) against ${num(r.targetRows)} target rows in ${num(r.lookups)} lookups`);
+  if (report.phases?.length) lines.push(`  took: ${report.phases.map((t) => `${t.phase} ${duration(t.seconds)}`).join(', ')}`);
   for (const problem of report.problems) lines.push(`  problem: ${problem}`);
+  for (const advice of report.advice ?? []) lines.push(`  note: ${advice}`);
   return lines;
 }
 

@@ -56,6 +56,42 @@ export interface JobProgress {
   /** Records in the topic not yet committed by the loader group. */
   consumerLag: number;
   updatedAt: string;
+  /** While VERIFYING: which phase runs and how far it is (absent in any other state). */
+  verification?: VerificationProgress | undefined;
+}
+
+/**
+ * The phases of verification, in order: make the target's writes durable and queryable (flush,
+ * indexes, load), read the dead-letter queue, reconcile the log against the target (the long one),
+ * settle what did not match (dead-lettered, ids held by another namespace, missing, changed), name
+ * target rows the log does not hold (only when the counts disagree), compare a sample with the source.
+ */
+export const VERIFICATION_PHASES = ['flush', 'indexes', 'load', 'dlq', 'reconcile', 'settle', 'unexpected', 'sample'] as const;
+export type VerificationPhase = (typeof VERIFICATION_PHASES)[number];
+
+export interface PhaseTiming {
+  phase: VerificationPhase;
+  /** Seconds the phase took (so far, while it runs). */
+  seconds: number;
+  done: boolean;
+}
+
+/** Where a VERIFYING job stands: the phase, each phase's time, and the reconciliation's own counters. */
+export interface VerificationProgress {
+  phase: VerificationPhase;
+  startedAt: string;
+  phases: PhaseTiming[];
+  /** Namespaces whose every log record was checked (the log's end markers passed on every partition). */
+  namespacesDone: number;
+  namespaces: number;
+  /** Log records checked against the target, of all the records topic holds. */
+  recordsChecked: number;
+  recordsTotal: number;
+  /** Hash buckets compared / to compare (only while naming rows the log does not hold). */
+  bucketsDone: number;
+  buckets: number;
+  /** Seconds to the end of the current phase at its current rate; null while unknown. */
+  etaSeconds: number | null;
 }
 
 export interface RecordMismatch {
@@ -65,25 +101,67 @@ export interface RecordMismatch {
   reason: string;
 }
 
+/** Fields marked optional are absent from reports written before they existed (old job records). */
 export interface NamespaceVerification {
   namespace: string;
   sourceCount: number;
+  /** Distinct records the extractor published (each page counted once, however often it was sent). */
   extracted: number;
+  /** Rows of this namespace in the target. */
   targetCount: number;
+  /** Distinct records of this namespace in the DLQ. */
   dlq: number;
-  /** Source ids neither in the target nor in the DLQ. */
+  /** Extracted records neither in the target nor in the DLQ. */
   missing: number;
   missingSample: string[];
+  /** Extracted records whose latest copy in the log differs from what the target holds. */
+  changed?: number;
+  /** In `id` mode: records whose id another namespace's record holds in the target (now in the DLQ). */
+  collisions?: number;
+  /** Target rows of this namespace that the log does not hold. */
+  unexpected?: number;
   ok: boolean;
+}
+
+/** What reconciliation did and saw (the log against the target, in bounded memory). */
+export interface ReconciliationSummary {
+  /** Records of the log read and checked against the target (every copy, end markers not counted). */
+  logRecords: number;
+  /** Distinct records the log holds (`extracted` summed). */
+  distinctRecords: number;
+  /** Copies beyond the first of a record (a page sent again after an extractor restart). */
+  duplicateCopies: number;
+  /** Rows the target holds (count(*) of the collection). */
+  targetRows: number;
+  /** Rows the log accounts for: distinct records, less those not in the target. */
+  expectedRows: number;
+  /** Lookups of primary keys in the target. */
+  lookups: number;
+  /** Hash buckets compared and drilled into (only when the row counts disagreed). */
+  buckets: number;
+  bucketsDrilled: number;
 }
 
 export interface VerificationReport {
   passed: boolean;
   checkedAt: string;
   namespaces: NamespaceVerification[];
+  /** Namespaces checked in all; `namespaces` lists every one with a problem, then the others up to a cap. */
+  namespacesTotal?: number;
   sample: { size: number; compared: number; mismatches: RecordMismatch[] };
+  /** Records whose latest copy differs from the target, field by field (capped). */
+  changed?: RecordMismatch[];
+  /** Target rows the log does not hold (capped). */
+  unexpected?: { namespace: string; id: string }[];
+  /** `id` mode: records another namespace's copy displaced (capped); each is in the DLQ. */
+  idCollisions?: { namespace: string; id: string; heldBy: string }[];
   /** Every reason the report did not pass, in words. */
   problems: string[];
+  /** What the operator may want to do although the job passed (e.g. `target.primaryKey: "namespaceAndId"`). */
+  advice?: string[];
+  /** Seconds each phase of verification took. */
+  phases?: PhaseTiming[];
+  reconciliation?: ReconciliationSummary;
   /** Each DLQ'd record, for accounting (capped; the full list is GET /v1/jobs/{id}/errors). */
   dlqSample: DlqEntry[];
 }

@@ -98,6 +98,19 @@ export interface SinkWriter {
   forget(partitions: number[]): void;
 }
 
+/** A record's place in the target: its namespace ('' = default) and its Pinecone id. */
+export interface RecordKey {
+  namespace: string;
+  id: string;
+}
+
+/**
+ * Verification's view of the target. Reconciliation reads it two ways, both in bounded batches and
+ * neither one query per namespace: `readByKeys` looks the log's records up by primary key (a point
+ * lookup on every server, Milvus Lite included), `scanKeys` walks the whole collection in primary-key
+ * order (a query iterator; each page is a full scan on Milvus Lite, so it is kept for naming rows the
+ * log does not hold, which the row counts reveal first).
+ */
 export interface SinkReader {
   flush(plan: CollectionPlan): Promise<void>;
   createIndexes(plan: CollectionPlan): Promise<void>;
@@ -110,6 +123,21 @@ export interface SinkReader {
   getRecords(plan: CollectionPlan, namespace: string, ids: string[]): Promise<VectorRecord[]>;
   /** For these ids, the namespaces holding each (in `id` mode at most one). The collection must be loaded. */
   holdersOf(plan: CollectionPlan, ids: string[]): Promise<Map<string, string[]>>;
+  /** count(*) of the whole collection, in one query. The collection must be loaded. */
+  countRows(plan: CollectionPlan): Promise<number>;
+  /**
+   * The rows stored under these records' primary keys, read back as the source model, in no
+   * particular order; a key without a row is simply absent. In partitions mode each key is looked up
+   * in its namespace's partition. In `id` mode with a partition key the id alone is the primary key,
+   * so the row found may belong to another namespace than the key's (its `namespace` says which).
+   * The collection must be loaded.
+   */
+  readByKeys(plan: CollectionPlan, keys: readonly RecordKey[]): Promise<VectorRecord[]>;
+  /**
+   * Every row's namespace and id, the whole collection in primary-key order (partition by partition
+   * in partitions mode), in pages of at most `pageSize` rows. The collection must be loaded.
+   */
+  scanKeys(plan: CollectionPlan, pageSize?: number): AsyncIterable<RecordKey[]>;
 }
 
 /** One connection to a Milvus / Zilliz Cloud target; the three ports share it. */

@@ -1,6 +1,7 @@
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { EtlError } from '@p2m/core';
 import { checked, toEtlError, type FailureContext } from './errors.ts';
+import { createQueryChannel, type QueryChannel } from './grpc-query.ts';
 import { createGrpcWriter, type GrpcWriter } from './grpc-writer.ts';
 
 /**
@@ -44,6 +45,8 @@ export interface MilvusConnection {
   call<T>(ctx: FailureContext, fn: (c: MilvusClient) => Promise<T>): Promise<T>;
   /** p2m's own upsert channel (made on first use). */
   grpc(): GrpcWriter;
+  /** Verification's query channel (made on first use). */
+  queries(): QueryChannel;
   /**
    * Identifies the unbroken connection upserts go over: the same number before a write and after a
    * later flush means one server process took both (a server that restarts, and forgets what it had
@@ -60,6 +63,7 @@ export function openConnection(options: MilvusSinkOptions): MilvusConnection {
   const kind = writerKind(options.writer);
   let client: MilvusClient | null = null;
   let grpcWriter: GrpcWriter | null = null;
+  let queryChannel: QueryChannel | null = null;
   let connectFailed = false;
   let closed = false;
 
@@ -113,6 +117,11 @@ export function openConnection(options: MilvusSinkOptions): MilvusConnection {
       grpcWriter ??= createGrpcWriter({ address: options.address, token: options.token, ssl: options.ssl });
       return grpcWriter;
     },
+    queries() {
+      if (closed) throw new EtlError('INTERNAL', 'the Milvus sink is closed');
+      queryChannel ??= createQueryChannel({ address: options.address, token: options.token, ssl: options.ssl });
+      return queryChannel;
+    },
     epoch() {
       return kind === 'grpc' && grpcWriter && !closed ? grpcWriter.connectionEpoch() : null;
     },
@@ -127,6 +136,8 @@ export function openConnection(options: MilvusSinkOptions): MilvusConnection {
       client = null;
       grpcWriter?.close();
       grpcWriter = null;
+      queryChannel?.close();
+      queryChannel = null;
       await c?.closeConnection().catch(() => undefined);
     },
   };

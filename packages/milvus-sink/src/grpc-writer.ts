@@ -49,7 +49,7 @@ interface ProtoJson {
 }
 
 /** A minimal protobuf reader: the answer is small, and decoding it needs no generated code. */
-class Reader {
+export class Reader {
   private readonly buf: Buffer;
   pos: number;
   readonly end: number;
@@ -95,7 +95,7 @@ class Reader {
   }
 }
 
-function decodeStatus(buf: Buffer): MutationResult['status'] {
+export function decodeStatus(buf: Buffer): MutationResult['status'] {
   const status = { error_code: 'Success', code: 0, reason: '', retriable: false };
   const r = new Reader(buf);
   while (r.pos < r.end) {

@@ -1,7 +1,8 @@
-import { EtlError, primaryKeyOf, type CollectionPlan, type SinkReader, type VectorRecord } from '@p2m/core';
+import { EtlError, primaryKeyOf, type CollectionPlan, type RecordKey, type SinkReader, type VectorRecord } from '@p2m/core';
 import type { MilvusConnection } from './connection.ts';
-import { statusFailed, toEtlError, type FailureContext } from './errors.ts';
+import { checked, statusFailed, toEtlError, type FailureContext } from './errors.ts';
 import { and, compareUtf8, fieldIn, namespaceScope, quote } from './filter.ts';
+import { answerToRecords, decodeQueryResults, encodeQueryRequest, type QueryAnswer } from './query-request.ts';
 import { outputFields, rowToRecord, type MilvusRow } from './rows.ts';
 
 /** Verification's view of the target: flush, index, load, then read back. */
@@ -10,6 +11,13 @@ import { outputFields, rowToRecord, type MilvusRow } from './rows.ts';
 export const MAX_QUERY_ROWS = 16_384;
 /** Keys per `in [...]` lookup: keeps expressions short, well under any request limit. */
 const KEYS_PER_LOOKUP = 256;
+/**
+ * Keys per `readByKeys` query, and the filter's size in characters: Milvus Lite answers a `pk in [...]`
+ * from its primary-key index (measured: 30 µs a key at 1,000,000 rows) while any other query scans
+ * every row, so verification looks keys up in large batches.
+ */
+const KEYS_PER_READ = 2_048;
+const FILTER_CHARS_PER_READ = 256 * 1024;
 const STRONG = 'Strong' as const;
 
 export function createReader(conn: MilvusConnection): SinkReader {
@@ -19,11 +27,16 @@ export function createReader(conn: MilvusConnection): SinkReader {
     await conn.call(job(`flushing "${plan.collection}"`, plan.collection), (c) => c.flushSync({ collection_names: [plan.collection], timeout: conn.longTimeout }));
   }
 
+  /**
+   * Both calls wait as long as a load does: Milvus Lite builds an index inside the call and answers
+   * nothing else meanwhile (1,000,000 rows of dim 8 on a busy machine: over a minute, measured), so
+   * the normal call deadline failed verification of a large collection.
+   */
   async function createIndexes(plan: CollectionPlan): Promise<void> {
     for (const index of plan.indexes) {
       const existing = await conn
         .call({ what: 'describing indexes', permanent: 'TARGET_UNSUPPORTED', collection: plan.collection }, (c) =>
-          c.describeIndex({ collection_name: plan.collection, field_name: index.field, timeout: conn.timeout }),
+          c.describeIndex({ collection_name: plan.collection, field_name: index.field, timeout: conn.longTimeout }),
         )
         .catch((err: unknown) => {
           const e = toEtlError(err, job('describing indexes', plan.collection));
@@ -42,7 +55,7 @@ export function createReader(conn: MilvusConnection): SinkReader {
         );
       }
       await conn.call(job(`creating the ${index.indexType} index on "${index.field}"`, plan.collection), (c) =>
-        c.createIndex({ collection_name: plan.collection, field_name: index.field, index_name: index.field, index_type: index.indexType, metric_type: index.metricType, timeout: conn.timeout }),
+        c.createIndex({ collection_name: plan.collection, field_name: index.field, index_name: index.field, index_type: index.indexType, metric_type: index.metricType, timeout: conn.longTimeout }),
       );
     }
   }
@@ -167,5 +180,90 @@ export function createReader(conn: MilvusConnection): SinkReader {
     return out;
   }
 
-  return { flush, createIndexes, loadCollection, countByNamespace, listIds, getRecords, holdersOf };
+  async function countRows(plan: CollectionPlan): Promise<number> {
+    const rows = await query(plan, `counting the rows of "${plan.collection}"`, { filter: '', outputFields: ['count(*)'] });
+    return Number(rows[0]?.['count(*)'] ?? 0);
+  }
+
+  /** One query on verification's own channel, its answer decoded column-wise (see query-request.ts). */
+  async function columnQuery(plan: CollectionPlan, what: string, req: { filter: string; partitionNames?: string[] | undefined; outputFields: string[]; params: Record<string, string> }): Promise<QueryAnswer> {
+    const ctx = job(what, plan.collection);
+    const request = encodeQueryRequest({ collection: plan.collection, expr: req.filter, outputFields: req.outputFields, partitionNames: req.partitionNames, params: req.params });
+    let answer: QueryAnswer;
+    try {
+      answer = decodeQueryResults(await conn.queries().query(request, conn.timeout));
+    } catch (err) {
+      throw toEtlError(err, ctx);
+    }
+    return checked(answer, ctx);
+  }
+
+  async function readByKeys(plan: CollectionPlan, keys: readonly RecordKey[]): Promise<VectorRecord[]> {
+    // Partitions mode: each key in its namespace's partition (a namespace the plan does not know has none).
+    const groups = new Map<string | null, string[]>();
+    const nsOfGroup = new Map<string | null, string>();
+    for (const k of keys) {
+      const partition = plan.namespaceMode === 'partitions' ? plan.partitions[k.namespace] : null;
+      if (partition === undefined) continue;
+      let pks = groups.get(partition);
+      if (!pks) groups.set(partition, (pks = []));
+      nsOfGroup.set(partition, k.namespace);
+      pks.push(primaryKeyOf(plan, k.namespace, k.id));
+    }
+    const out: VectorRecord[] = [];
+    for (const [partition, pks] of groups) {
+      const unique = [...new Set(pks)];
+      for (let i = 0; i < unique.length; ) {
+        let j = i;
+        let chars = 0;
+        while (j < unique.length && j - i < KEYS_PER_READ && (j === i || chars + unique[j]!.length + 4 <= FILTER_CHARS_PER_READ)) chars += unique[j++]!.length + 4;
+        const chunk = unique.slice(i, j);
+        i = j;
+        const answer = await columnQuery(plan, `reading ${chunk.length} records by primary key from "${plan.collection}"`, {
+          filter: fieldIn(plan.primaryKeyField, chunk),
+          partitionNames: partition === null ? undefined : [partition],
+          outputFields: outputFields(plan),
+          params: { limit: String(chunk.length) },
+        });
+        out.push(...answerToRecords(plan, answer, partition === null ? '' : nsOfGroup.get(partition)!));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Pages of keys after the last one, `iterator: True` so the server answers the smallest matching
+   * primary keys (see listIds). Partitions mode walks one partition after the other. On Milvus Lite
+   * every page is a scan of the whole collection (about 2 s at 1,000,000 rows, measured), so a walk
+   * costs rows²/pageSize: verification walks only when the row counts say it must.
+   */
+  async function* scanKeys(plan: CollectionPlan, pageSize = MAX_QUERY_ROWS): AsyncIterable<RecordKey[]> {
+    const n = Math.max(1, Math.min(Math.floor(pageSize), MAX_QUERY_ROWS));
+    const pk = plan.primaryKeyField;
+    const scopes: { namespace: string; partitionNames?: string[] }[] =
+      plan.namespaceMode === 'partitionKey' ? [{ namespace: '' }] : Object.entries(plan.partitions).map(([namespace, partition]) => ({ namespace, partitionNames: [partition] }));
+    const fields = [...new Set([pk, plan.names.id, ...(plan.namespaceMode === 'partitionKey' ? [plan.names.namespace] : [])])];
+    for (const scope of scopes) {
+      let after: string | null = null;
+      for (;;) {
+        const answer = await columnQuery(plan, `listing the keys of "${plan.collection}"`, {
+          filter: after === null ? `${pk} >= ""` : `${pk} > ${quote(after)}`,
+          partitionNames: scope.partitionNames,
+          outputFields: fields,
+          params: { limit: String(n), iterator: 'True' },
+        });
+        const pks = answer.columns.get(pk)?.strings ?? [];
+        const ids = answer.columns.get(plan.names.id)?.strings ?? [];
+        const namespaces = plan.namespaceMode === 'partitionKey' ? (answer.columns.get(plan.names.namespace)?.strings ?? []) : null;
+        if (pks.length === 0) break;
+        let last = pks[0]!;
+        for (const key of pks) if (compareUtf8(key, last) > 0) last = key;
+        yield ids.map((id, i) => ({ namespace: namespaces ? (namespaces[i] ?? '') : scope.namespace, id }));
+        // A short page is not taken for the end (some servers answer short): the empty page is.
+        after = last;
+      }
+    }
+  }
+
+  return { flush, createIndexes, loadCollection, countByNamespace, listIds, getRecords, holdersOf, countRows, readByKeys, scanKeys };
 }

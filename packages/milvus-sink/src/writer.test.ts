@@ -73,6 +73,9 @@ class FakeServer {
       writerKind: 'grpc',
       call: async <T>(ctx: FailureContext, fn: (c: MilvusClient) => Promise<T>) => checked(await fn(client), ctx),
       grpc: () => grpc,
+      queries: () => {
+        throw new Error('the writer does not query on the verification channel');
+      },
       epoch: () => this.epochValue,
       collectionNames: async () => [],
       close: async () => undefined,
@@ -88,6 +91,9 @@ class FakeServer {
       listIds: async () => [],
       getRecords: async () => [],
       holdersOf: async () => new Map(),
+      countRows: async () => 0,
+      readByKeys: async () => [],
+      scanKeys: async function* () {},
     };
   }
 }

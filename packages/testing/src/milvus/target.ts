@@ -1,8 +1,10 @@
 import {
   EtlError,
   parseNamespaceAndIdKey,
+  primaryKeyOf,
   type CollectionPlan,
   type MilvusTarget,
+  type RecordKey,
   type SinkAdmin,
   type SinkReader,
   type TargetCapabilities,
@@ -106,6 +108,31 @@ function createReader(server: FakeMilvusServer, use: (name: string) => void): Si
         holders.set(id, [...(holders.get(id) ?? []), row.record.namespace]);
       }
       return holders;
+    },
+    async countRows(plan) {
+      use('countRows');
+      return rowsOf(plan, null).length;
+    },
+    async readByKeys(plan, keys): Promise<VectorRecord[]> {
+      use('readByKeys');
+      const rows = rowsOf(plan, null);
+      const byKey = new Map(rows.map((r) => [primaryKeyOf(plan, r.record.namespace, r.record.id), r]));
+      const out: VectorRecord[] = [];
+      for (const k of keys) {
+        const row = byKey.get(primaryKeyOf(plan, k.namespace, k.id));
+        // Partitions mode looks a key up in its namespace's partition only; the partition-key mode by primary key alone.
+        if (!row || (plan.namespaceMode === 'partitions' && row.record.namespace !== k.namespace)) continue;
+        out.push(structuredClone(row.record));
+      }
+      return out;
+    },
+    async *scanKeys(plan, pageSize = 1000): AsyncIterable<RecordKey[]> {
+      use('scanKeys');
+      const keys = rowsOf(plan, null)
+        .map((r) => ({ pk: primaryKeyOf(plan, r.record.namespace, r.record.id), key: { namespace: r.record.namespace, id: r.record.id } }))
+        .sort((a, b) => (a.pk < b.pk ? -1 : a.pk > b.pk ? 1 : 0))
+        .map((k) => k.key);
+      for (let i = 0; i < keys.length; i += pageSize) yield keys.slice(i, i + pageSize);
     },
   };
 }

@@ -4,6 +4,7 @@ import {
   JOB_STATUSES,
   PipelineOptionsSchema,
   TargetSpecSchema,
+  VERIFICATION_PHASES,
   type CollectionPlan,
   type DlqEntry,
   type ErrorsPage,
@@ -83,6 +84,22 @@ export const NamespaceProgressSchema = z.object({
   extractionDone: z.boolean(),
 });
 
+const PhaseTimingSchema = z.object({ phase: z.enum(VERIFICATION_PHASES), seconds: z.number().min(0), done: z.boolean() });
+
+/** While VERIFYING: the phase, each phase's time, reconciliation's counters and ETA. */
+export const VerificationProgressSchema = z.object({
+  phase: z.enum(VERIFICATION_PHASES),
+  startedAt: timestamp,
+  phases: z.array(PhaseTimingSchema),
+  namespacesDone: count,
+  namespaces: count,
+  recordsChecked: count,
+  recordsTotal: count,
+  bucketsDone: count,
+  buckets: count,
+  etaSeconds: z.number().min(0).nullable(),
+});
+
 export const JobProgressSchema = z.object({
   namespaces: z.array(NamespaceProgressSchema),
   total: z.object({ sourceCount: count, extracted: count, loaded: count, failed: count }),
@@ -90,6 +107,7 @@ export const JobProgressSchema = z.object({
   etaSeconds: z.number().min(0).nullable(),
   consumerLag: count,
   updatedAt: timestamp,
+  verification: VerificationProgressSchema.optional(),
 });
 
 export const DlqEntrySchema = z.object({
@@ -100,6 +118,8 @@ export const DlqEntrySchema = z.object({
   at: timestamp,
   source: z.string().optional(),
 });
+
+const RecordMismatchSchema = z.object({ namespace: z.string(), id: z.string(), field: z.string(), reason: z.string() });
 
 export const VerificationReportSchema = z.object({
   passed: z.boolean(),
@@ -113,15 +133,36 @@ export const VerificationReportSchema = z.object({
       dlq: count,
       missing: count,
       missingSample: z.array(z.string()),
+      changed: count.optional(),
+      collisions: count.optional(),
+      unexpected: count.optional(),
       ok: z.boolean(),
     }),
   ),
+  namespacesTotal: count.optional(),
   sample: z.object({
     size: count,
     compared: count,
-    mismatches: z.array(z.object({ namespace: z.string(), id: z.string(), field: z.string(), reason: z.string() })),
+    mismatches: z.array(RecordMismatchSchema),
   }),
+  changed: z.array(RecordMismatchSchema).optional(),
+  unexpected: z.array(z.object({ namespace: z.string(), id: z.string() })).optional(),
+  idCollisions: z.array(z.object({ namespace: z.string(), id: z.string(), heldBy: z.string() })).optional(),
   problems: z.array(z.string()),
+  advice: z.array(z.string()).optional(),
+  phases: z.array(PhaseTimingSchema).optional(),
+  reconciliation: z
+    .object({
+      logRecords: count,
+      distinctRecords: count,
+      duplicateCopies: count,
+      targetRows: count,
+      expectedRows: z.number().int(),
+      lookups: count,
+      buckets: count,
+      bucketsDrilled: count,
+    })
+    .optional(),
   dlqSample: z.array(DlqEntrySchema),
 });
 

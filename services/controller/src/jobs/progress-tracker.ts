@@ -10,14 +10,9 @@ import {
   type JobRecord,
   type LogAdmin,
   type Logger,
+  type VerificationProgress,
 } from '@p2m/core';
 import { computeProgress, RateWindow, type OffsetsSnapshot } from './progress.ts';
-
-/**
- * What a VERIFYING job reports about its phases (verification's `onProgress`). Kept as the latest
- * value per job and shown in the job view as `progress.verification`; its type is verification's.
- */
-export type VerificationPhase = Record<string, unknown>;
 
 /**
  * Every job's latest progress as this controller measured it (checkpoints from the board, offsets
@@ -30,7 +25,7 @@ export class ProgressTracker {
   readonly #logger: Logger;
   readonly #progress = new Map<string, JobProgress>();
   readonly #rates = new Map<string, RateWindow>();
-  readonly #verification = new Map<string, VerificationPhase>();
+  readonly #verification = new Map<string, VerificationProgress>();
 
   constructor(deps: { board: JobBoard; admin: () => LogAdmin | null; logger: Logger }) {
     this.#board = deps.board;
@@ -85,7 +80,7 @@ export class ProgressTracker {
   }
 
   /** Verification's `onProgress` for this job: the latest phase goes into the job view. */
-  verificationListener(id: string): (phase: VerificationPhase) => void {
+  verificationListener(id: string): (phase: VerificationProgress) => void {
     return (phase) => void this.#verification.set(id, phase);
   }
 
@@ -96,6 +91,6 @@ export class ProgressTracker {
     // Not measured yet: the plan's namespaces and counts, and what the checkpoints say was extracted.
     const progress = live ?? record.finalProgress ?? computeProgress(record, this.#board.checkpoints.get(record.topicJobId), null, new RateWindow());
     const phase = record.status === 'VERIFYING' ? this.#verification.get(record.id) : undefined;
-    return phase ? Object.assign({}, progress, { verification: phase }) : progress;
+    return phase ? { ...progress, verification: phase } : progress;
   }
 }

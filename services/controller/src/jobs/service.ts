@@ -227,8 +227,10 @@ export class ControllerJobService implements JobService {
     const sink = this.#sinkFor(record);
     const source = record.mode === 'extract' ? this.#opts.sourceFactory({ ...record.spec.source, apiKey: secrets.apiKey }) : null;
     try {
-      // Verification's phase progress goes to `this.#tracker.verificationListener(record.id)`.
-      return await verifyJob({ record, log: this.#opts.log, sink, source, decode: this.#opts.decode, sampleSize: record.spec.options.verifySampleSize });
+      return await verifyJob(
+        { record, log: this.#opts.log, sink, source, decode: this.#opts.decode, sampleSize: record.spec.options.verifySampleSize, checkpoints: this.board.checkpoints.get(record.topicJobId) },
+        this.#tracker.verificationListener(record.id),
+      );
     } finally {
       await sink.close();
     }

@@ -1,25 +1,41 @@
 import {
-  dlqTopic,
+  DEFAULT_DEADLINE_MS,
   recordsTopic,
+  retry,
+  type Checkpoint,
   type CollectionPlan,
-  type DlqEntry,
   type JobRecord,
   type LogClient,
   type LogRecord,
-  type SinkReader,
-  type NamespaceVerification,
   type PineconeSourcePort,
-  type RecordMismatch,
-  type VectorRecord,
+  type RetryOptions,
+  type SinkReader,
+  type VerificationProgress,
   type VerificationReport,
 } from '@p2m/core';
+import { BucketLayout, MAX_BUCKETS } from './verify/buckets.ts';
+import { buildReport } from './verify/report.ts';
+import { DlqIndex } from './verify/dlq-index.ts';
+import type { JoinResult } from './verify/log-join.ts';
+import { joinLogWithTarget } from './verify/reconcile.ts';
+import { VerificationTracker } from './verify/phases.ts';
+import { compareSampleWithSource } from './verify/source-sample.ts';
+import { findUnexpectedRows } from './verify/unexpected.ts';
+
+export { compareRecords } from './verify/compare.ts';
 
 /**
  * Verification: nothing is assumed. After flush, index build and load, every record the extractor
- * published is accounted for as loaded (present in its namespace) or in the DLQ with a reason;
- * counts are checked against the source; a random sample is compared field by field against the
- * log and, when the source is reachable, against Pinecone itself. Any record missing, overwritten
- * or changed fails the job.
+ * published is accounted for: in the target as its latest copy in the log says, or in the DLQ with
+ * a reason. Counts are checked against the source and against the target's own count; target rows
+ * the log does not hold are named; a random sample is compared field by field with Pinecone itself.
+ * Any record missing, changed or unexplained fails the job.
+ *
+ * Memory does not grow with the index: the log is read once in batches joined with point lookups
+ * in the target (verify/reconcile.ts), and what is kept is per namespace, per hash bucket, per record
+ * that did not match, or per DLQ entry (12 bytes). Only when the target's row count disagrees with
+ * what the log accounts for is the target walked, bucket digests compared, and the disagreeing
+ * buckets drilled into (verify/unexpected.ts).
  */
 export interface VerifyDeps {
   record: JobRecord;
@@ -30,203 +46,122 @@ export interface VerifyDeps {
   decode: (value: Buffer) => Promise<LogRecord>;
   sampleSize: number;
   random?: () => number;
+  /**
+   * The extractor's checkpoints of the job whose topic is read (`record.topicJobId`): how many
+   * distinct records each namespace published, each page once however often it was sent.
+   */
+  checkpoints?: ReadonlyMap<string, Checkpoint> | undefined;
+  /** How long Milvus, Kafka and Pinecone trouble is ridden out inside a phase (default: the default deadlines). */
+  policies?: { sink?: RetryOptions; log?: RetryOptions; source?: RetryOptions };
+  /** Batch sizes and caps (tests make them small). */
+  tuning?: { batchSize?: number; inFlight?: number; maxNamed?: number; keysPerRound?: number; maxBuckets?: number };
 }
 
-const MISSING_SAMPLE = 20;
-const ID_BATCH = 500;
+/**
+ * Records per lookup: about 4 MB of them (three lookups in flight hold their records and the answers),
+ * 2,048 at most. Milvus Lite answers a lookup in time proportional to its keys (measured: the same
+ * per row for 512 or 8,192 keys), so smaller batches of large records cost nothing there.
+ */
+export function lookupBatch(plan: Pick<CollectionPlan, 'dimension' | 'hasSparse'>): number {
+  const rowBytes = (plan.dimension ?? 0) * 4 + (plan.hasSparse ? 512 : 0) + 512;
+  return Math.max(256, Math.min(2_048, Math.floor((4 * 1024 * 1024) / rowBytes)));
+}
 
-export async function verifyJob(deps: VerifyDeps): Promise<VerificationReport> {
-  const { record, sink } = deps;
-  const plan = record.plan;
-  const random = deps.random ?? Math.random;
-  const problems: string[] = [];
+interface Policies {
+  sink: RetryOptions;
+  log: RetryOptions;
+  source: RetryOptions;
+}
 
-  await sink.flush(plan);
-  await sink.createIndexes(plan);
-  await sink.loadCollection(plan);
-
-  // 1. What the log holds: distinct ids per namespace, and a uniform random sample of records.
-  const extracted = new Map<string, Set<string>>();
-  const sample: VectorRecord[] = [];
-  let seen = 0;
-  const latest = new Map<string, VectorRecord>();
-  await deps.log.scanToEnd(recordsTopic(record.topicJobId), async (m) => {
-    if (!m.value) return;
-    const r = await deps.decode(m.value);
-    if (r.kind !== 'vector') return;
-    let ids = extracted.get(r.namespace);
-    if (!ids) extracted.set(r.namespace, (ids = new Set()));
-    const key = `${r.namespace}\u0000${r.id}`;
-    if (ids.has(r.id)) {
-      // A re-published page: the sampled copy must be the latest one.
-      if (latest.has(key)) latest.set(key, r);
-      return;
-    }
-    ids.add(r.id);
-    seen++;
-    if (sample.length < deps.sampleSize) {
-      sample.push(r);
-      latest.set(key, r);
-    } else {
-      const j = Math.floor(random() * seen);
-      if (j < deps.sampleSize) {
-        const old = sample[j]!;
-        latest.delete(`${old.namespace}\u0000${old.id}`);
-        sample[j] = r;
-        latest.set(key, r);
-      }
-    }
-  });
-
-  // 2. The dead-letter queue, by namespace.
-  const dlq = new Map<string, Map<string, DlqEntry>>();
-  await deps.log.scanToEnd(dlqTopic(record.id), (m) => {
-    if (!m.value) return;
-    const entry = JSON.parse(m.value.toString('utf8')) as DlqEntry;
-    let byId = dlq.get(entry.namespace);
-    if (!byId) dlq.set(entry.namespace, (byId = new Map()));
-    byId.set(entry.id, entry);
-  });
-
-  // 3. Per namespace: counts and id reconciliation against the target.
-  const planned = new Map(plan.source.namespaces.map((n) => [n.name, n.recordCount]));
-  const names = [...new Set([...planned.keys(), ...extracted.keys()])].sort();
-  const counts = await sink.countByNamespace(plan, names);
-  const namespaces: NamespaceVerification[] = [];
-  for (const ns of names) {
-    const ids = extracted.get(ns) ?? new Set<string>();
-    const dead = dlq.get(ns) ?? new Map<string, DlqEntry>();
-    const target = await allTargetIds(sink, plan, ns);
-    const missing: string[] = [];
-    for (const id of ids) if (!target.has(id) && !dead.has(id)) missing.push(id);
-    const unexpected = [...target].filter((id) => !ids.has(id));
-    const sourceCount = planned.get(ns) ?? 0;
-    const targetCount = counts.get(ns) ?? 0;
-    const label = ns === '' ? 'the default namespace' : `namespace "${ns}"`;
-    const nsProblems: string[] = [];
-    if (record.mode === 'extract' && ids.size !== sourceCount) {
-      nsProblems.push(`${label}: the source reported ${sourceCount} records but ${ids.size} were extracted`);
-    }
-    if (missing.length > 0) {
-      nsProblems.push(`${label}: ${missing.length} extracted records are neither in the target nor in the DLQ (e.g. ${missing.slice(0, 3).map((i) => JSON.stringify(i)).join(', ')})`);
-    }
-    if (unexpected.length > 0) {
-      nsProblems.push(`${label}: the target holds ${unexpected.length} records that were not extracted (e.g. ${unexpected.slice(0, 3).map((i) => JSON.stringify(i)).join(', ')})`);
-    }
-    const loadedIds = [...ids].filter((id) => !dead.has(id) || target.has(id)).length;
-    if (targetCount !== target.size || targetCount !== loadedIds) {
-      nsProblems.push(`${label}: count(*) is ${targetCount}, ${target.size} distinct ids were read back, ${loadedIds} were expected`);
-    }
-    problems.push(...nsProblems);
-    namespaces.push({
-      namespace: ns,
-      sourceCount,
-      extracted: ids.size,
-      targetCount,
-      dlq: dead.size,
-      missing: missing.length,
-      missingSample: missing.slice(0, MISSING_SAMPLE),
-      ok: nsProblems.length === 0,
-    });
-  }
-
-  // 4. A random sample compared field by field: target vs log, and log vs source.
-  const mismatches: RecordMismatch[] = [];
-  const byNs = new Map<string, VectorRecord[]>();
-  for (const r of latest.values()) {
-    if (dlq.get(r.namespace)?.has(r.id)) continue;
-    let list = byNs.get(r.namespace);
-    if (!list) byNs.set(r.namespace, (list = []));
-    list.push(r);
-  }
-  let compared = 0;
-  for (const [ns, expected] of byNs) {
-    for (let i = 0; i < expected.length; i += ID_BATCH) {
-      const chunk = expected.slice(i, i + ID_BATCH);
-      const got = new Map((await sink.getRecords(plan, ns, chunk.map((r) => r.id))).map((r) => [r.id, r]));
-      const fromSource = deps.source ? new Map((await deps.source.fetch(ns, chunk.map((r) => r.id))).map((v) => [v.id, v])) : null;
-      for (const want of chunk) {
-        compared++;
-        const have = got.get(want.id);
-        if (!have) {
-          mismatches.push({ namespace: ns, id: want.id, field: '(record)', reason: 'missing from the target' });
-          continue;
-        }
-        mismatches.push(...compareRecords(want, have, plan));
-        if (fromSource) {
-          const src = fromSource.get(want.id);
-          if (!src) continue; // deleted at the source since extraction: the log is what was migrated
-          const asRecord: VectorRecord = {
-            kind: 'vector',
-            namespace: ns,
-            id: src.id,
-            values: src.values ? Float32Array.from(src.values) : null,
-            sparse: src.sparseValues ? { indices: Array.from(src.sparseValues.indices), values: Float32Array.from(src.sparseValues.values) } : null,
-            metadata: (src.metadata as VectorRecord['metadata']) ?? null,
-          };
-          for (const m of compareRecords(asRecord, want, plan)) mismatches.push({ ...m, reason: `log differs from the source: ${m.reason}` });
-        }
-      }
-    }
-  }
-  if (mismatches.length > 0) problems.push(`${mismatches.length} sampled records differ from the source (first: ${mismatches[0]!.id} ${mismatches[0]!.field}: ${mismatches[0]!.reason})`);
-
-  const dlqSample = [...dlq.values()].flatMap((m) => [...m.values()]).slice(0, 100);
+/**
+ * Retriable to the end: a failure that outlasts these is left retriable, so the controller's own
+ * deadline for Milvus trouble during verification decides (it fails the job naming Milvus).
+ */
+function policiesOf(deps: VerifyDeps): Policies {
+  const base = { retries: Infinity, deadlineMs: DEFAULT_DEADLINE_MS, maxDelayMs: 5_000 };
   return {
-    passed: problems.length === 0,
-    checkedAt: new Date().toISOString(),
-    namespaces,
-    sample: { size: deps.sampleSize, compared, mismatches: mismatches.slice(0, 100) },
-    problems,
-    dlqSample,
+    sink: { ...base, ...deps.policies?.sink },
+    log: { ...base, ...deps.policies?.log },
+    source: { ...base, maxDelayMs: 10_000, ...deps.policies?.source },
   };
 }
 
-async function allTargetIds(sink: SinkReader, plan: CollectionPlan, ns: string): Promise<Set<string>> {
-  const ids = new Set<string>();
-  let after: string | null = null;
-  for (;;) {
-    const page = await sink.listIds(plan, ns, after, 10_000);
-    for (const id of page) ids.add(id);
-    if (page.length < 10_000) return ids;
-    after = page[page.length - 1]!;
-  }
+/** How many records each namespace should have: what the extractor published, else what the source said. */
+function expectedSizes(plan: CollectionPlan, published: ReadonlyMap<string, number>): Map<string, number> {
+  const sizes = new Map(plan.source.namespaces.map((n) => [n.name, published.get(n.name) ?? n.recordCount]));
+  for (const [ns, n] of published) if (!sizes.has(ns)) sizes.set(ns, n);
+  return sizes;
 }
 
-/** Field-by-field equality: dense as exact float32, sparse exactly (by index), metadata deep-equal. */
-export function compareRecords(want: VectorRecord, have: VectorRecord, plan: CollectionPlan): RecordMismatch[] {
-  const out: RecordMismatch[] = [];
-  const at = (field: string, reason: string): void => void out.push({ namespace: want.namespace, id: want.id, field, reason });
-  if (plan.hasDense) {
-    const a = want.values;
-    const b = have.values;
-    if (!a || !b || a.length !== b.length) at(plan.names.vector, `length ${a?.length ?? 0} vs ${b?.length ?? 0}`);
-    else
-      for (let i = 0; i < a.length; i++)
-        if (Math.fround(a[i]!) !== Math.fround(b[i]!) && !(Number.isNaN(a[i]!) && Number.isNaN(b[i]!))) {
-          at(plan.names.vector, `value ${i} is ${b[i]} instead of ${a[i]}`);
-          break;
-        }
-  }
-  if (plan.hasSparse) {
-    const norm = (s: VectorRecord['sparse']): string =>
-      JSON.stringify(
-        s
-          ? s.indices.map((index, i) => [index, Math.fround(s.values[i]!)] as const).sort((x, y) => x[0] - y[0])
-          : [],
-      );
-    if (norm(want.sparse) !== norm(have.sparse)) at(plan.names.sparseVector, 'sparse indices or values differ');
-  }
-  if (!deepEqual(want.metadata ?? {}, have.metadata ?? {})) at('$meta', `metadata ${JSON.stringify(have.metadata)} instead of ${JSON.stringify(want.metadata)}`);
-  return out;
+/** Per namespace: its distinct records (the checkpoint's count, else the log's end marker, else its copies), and the rows the target should hold. */
+function accounting(names: string[], published: ReadonlyMap<string, number>, join: JoinResult) {
+  const distinct = (ns: string): number => {
+    const j = join.namespaces.get(ns);
+    return published.get(ns) ?? j?.published ?? j?.copies ?? 0;
+  };
+  const expected = new Map(
+    names.map((ns) => {
+      const j = join.namespaces.get(ns);
+      return [ns, distinct(ns) - (j ? j.absentInDlq + j.collisions + j.missing : 0)] as const;
+    }),
+  );
+  return { distinct, expected, expectedRows: [...expected.values()].reduce((a, b) => a + b, 0) };
 }
 
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a as object);
-  const kb = Object.keys(b as object);
-  if (ka.length !== kb.length) return false;
-  return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+export async function verifyJob(deps: VerifyDeps, onProgress?: (progress: VerificationProgress) => void): Promise<VerificationReport> {
+  const { record, sink } = deps;
+  const plan = record.plan;
+  const tracker = new VerificationTracker(onProgress);
+  const policies = policiesOf(deps);
+
+  await tracker.phase('flush', () => retry(() => sink.flush(plan), policies.sink));
+  await tracker.phase('indexes', () => retry(() => sink.createIndexes(plan), policies.sink));
+  await tracker.phase('load', () => retry(() => sink.loadCollection(plan), policies.sink));
+  const dlq = await tracker.phase('dlq', () => DlqIndex.read(deps.log, record.id));
+
+  const published = new Map([...(deps.checkpoints ?? [])].map(([ns, cp]) => [ns, cp.recordsPublished]));
+  const sizes = expectedSizes(plan, published);
+  const layout = new BucketLayout(sizes, deps.tuning?.maxBuckets ?? MAX_BUCKETS);
+  tracker.namespaces = sizes.size;
+  const topic = recordsTopic(record.topicJobId);
+  const withSource = deps.source !== null && record.mode === 'extract';
+  const join = await tracker.phase('reconcile', () =>
+    joinLogWithTarget({
+      plan,
+      jobId: record.id,
+      topic,
+      log: deps.log,
+      sink,
+      decode: deps.decode,
+      dlq,
+      layout,
+      tracker,
+      sinkPolicy: policies.sink,
+      logPolicy: policies.log,
+      random: deps.random ?? Math.random,
+      sampleSize: withSource ? deps.sampleSize : 0,
+      batchSize: deps.tuning?.batchSize ?? lookupBatch(plan),
+      inFlight: deps.tuning?.inFlight,
+      maxNamed: deps.tuning?.maxNamed,
+    }),
+  );
+
+  const names = [...new Set([...sizes.keys(), ...join.namespaces.keys()])].sort();
+  const { distinct, expected, expectedRows } = accounting(names, published, join);
+  const targetRows = await tracker.phase('settle', () => retry(() => sink.countRows(plan), policies.sink));
+  // The target holds other rows than the log accounts for: name them.
+  const stranger =
+    targetRows === expectedRows
+      ? null
+      : await tracker.phase('unexpected', () =>
+          findUnexpectedRows({ plan, topic, log: deps.log, sink, decode: deps.decode, layout, found: join.found, tracker, sinkPolicy: policies.sink, keysPerRound: deps.tuning?.keysPerRound }),
+        );
+  const source = deps.source;
+  const sampleResult =
+    source && withSource && join.sample.length > 0
+      ? await tracker.phase('sample', () => compareSampleWithSource({ plan, source, sample: join.sample, policy: policies.source, tracker, batchSize: record.spec.options.fetchBatchSize }))
+      : { compared: 0, mismatches: [] };
+
+  const planned = new Map(plan.source.namespaces.map((n) => [n.name, n.recordCount]));
+  return buildReport({ record, sampleSize: deps.sampleSize, names, planned, distinct, expected, join, dlq, stranger, targetRows, expectedRows, sampleResult, phases: tracker.timings(), buckets: layout.buckets });
 }

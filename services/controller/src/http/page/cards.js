@@ -111,9 +111,24 @@ function updateCard(card, job) {
   }));
 
   renderStopped(r, job);
+  renderVerification(r, job.status === 'VERIFYING' ? p.verification : undefined);
   renderJobError(r, job.error);
   renderReport(r, job.report, job.status);
   if (card.open && !card.pagedFurther && Date.now() - card.errorsAt > ERRORS_POLL_MS) void loadErrors(card, false);
+}
+
+// While VERIFYING: the phase, how far reconciliation is, its ETA, and the phases already done.
+function renderVerification(r, v) {
+  const box = tid(r, 'job-verification');
+  box.hidden = !v;
+  if (!v) return;
+  let text = `Verifying: ${v.phase}`;
+  if (v.phase === 'reconcile') text += ` \u2014 ${num(v.recordsChecked)} / ${num(v.recordsTotal)} log records checked, ${num(v.namespacesDone)} / ${num(v.namespaces)} namespaces`;
+  if (v.phase === 'unexpected') text += ` \u2014 ${num(v.bucketsDone)} / ${num(v.buckets)} buckets`;
+  if (v.etaSeconds !== null) text += `, ETA ${duration(v.etaSeconds)}`;
+  const done = v.phases.filter((t) => t.done).map((t) => `${t.phase} ${duration(t.seconds)}`);
+  if (done.length) text += ` (done: ${done.join(', ')})`;
+  box.textContent = text;
 }
 
 /**
@@ -199,5 +214,9 @@ function renderReport(r, report, status) {
     for (const problem of report.problems) ul.append(el('li', problem));
     box.append(ul);
   }
+  const rec = report.reconciliation;
+  if (rec) box.append(el('p', `Reconciled ${num(rec.logRecords)} log records (${num(rec.distinctRecords)} distinct) against ${num(rec.targetRows)} target rows.`, 'muted'));
+  if (report.phases && report.phases.length) box.append(el('p', `Took ${report.phases.map((t) => `${t.phase} ${duration(t.seconds)}`).join(', ')}.`, 'muted'));
+  for (const advice of report.advice || []) box.append(el('p', advice));
 }
 

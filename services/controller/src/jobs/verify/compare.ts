@@ -1,0 +1,63 @@
+import type { CollectionPlan, RecordMismatch, VectorRecord } from '@p2m/core';
+
+/**
+ * Field-by-field equality of what was published and what the target holds: dense values as exact
+ * float32, sparse values by index, metadata deep-equal. "No sparse values" has three spellings that
+ * mean the same (absent at the source, NULL in a nullable field, an empty row where the plan says
+ * `emptyRow`), and a zero weight adds nothing to an inner product (Milvus does not return it): all
+ * compare equal.
+ */
+export function compareRecords(want: VectorRecord, have: VectorRecord, plan: CollectionPlan): RecordMismatch[] {
+  const out: RecordMismatch[] = [];
+  const at = (field: string, reason: string): void => void out.push({ namespace: want.namespace, id: want.id, field, reason });
+  if (plan.hasDense) {
+    const a = want.values;
+    const b = have.values;
+    if (!a || !b || a.length !== b.length) at(plan.names.vector, `length ${a?.length ?? 0} vs ${b?.length ?? 0}`);
+    else
+      for (let i = 0; i < a.length; i++) {
+        const x = Math.fround(a[i]!);
+        const y = Math.fround(b[i]!);
+        if (x !== y && !(Number.isNaN(x) && Number.isNaN(y))) {
+          at(plan.names.vector, `value ${i} is ${y} instead of ${x}`);
+          break;
+        }
+      }
+  }
+  if (plan.hasSparse) {
+    const reason = sparseDifference(want.sparse, have.sparse);
+    if (reason) at(plan.names.sparseVector, reason);
+  }
+  if (!deepEqual(want.metadata ?? {}, have.metadata ?? {})) at('$meta', `metadata ${JSON.stringify(have.metadata)} instead of ${JSON.stringify(want.metadata)}`);
+  return out;
+}
+
+/** Non-zero entries sorted by index, values as float32. */
+function nonZero(s: VectorRecord['sparse']): { indices: number[]; values: number[] } {
+  if (!s || s.indices.length === 0) return { indices: [], values: [] };
+  const order: number[] = [];
+  for (let i = 0; i < s.indices.length; i++) if (Math.fround(s.values[i] ?? 0) !== 0) order.push(i);
+  order.sort((a, b) => s.indices[a]! - s.indices[b]!);
+  return { indices: order.map((i) => s.indices[i]!), values: order.map((i) => Math.fround(s.values[i]!)) };
+}
+
+function sparseDifference(want: VectorRecord['sparse'], have: VectorRecord['sparse']): string | null {
+  const a = nonZero(want);
+  const b = nonZero(have);
+  if (a.indices.length !== b.indices.length) return `${b.indices.length} sparse entries instead of ${a.indices.length}`;
+  for (let i = 0; i < a.indices.length; i++) {
+    if (a.indices[i] !== b.indices[i]) return `sparse index ${b.indices[i]} instead of ${a.indices[i]}`;
+    if (a.values[i] !== b.values[i]) return `sparse value at index ${a.indices[i]} is ${b.values[i]} instead of ${a.values[i]}`;
+  }
+  return null;
+}
+
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a as object);
+  const kb = Object.keys(b as object);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => Object.hasOwn(b as object, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
