@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { JOB_STATUSES, TERMINAL_STATUSES, type CollectionPlan, type DlqEntry, type JobStatus, type JobView, type NamespaceProgress } from '@p2m/core';
+import { JOB_STATUSES, TERMINAL_STATUSES, type DlqEntry, type JobStatus, type JobView, type NamespaceProgress } from '@p2m/core';
 import { ControllerClient, resolveConnection } from '../client.ts';
+import { planLines } from '../plan-lines.ts';
 import { duration, eta, followJob, formatReport, formatTable, nsLabel, num, percent, rate, type OutputStream } from '../follow.ts';
 
 /**
@@ -277,19 +278,4 @@ export function extractionState(view: JobView, ns: NamespaceProgress): string {
       return `stopped at ${num(ns.extracted)}`;
     }
   }
-}
-
-function planLines(plan: CollectionPlan): string[] {
-  const rows = plan.fields.map((f) => {
-    const type = f.dataType === 'VarChar' ? `VarChar(${f.maxLength})` : f.dataType === 'FloatVector' ? `FloatVector(${f.dim})` : f.dataType;
-    const notes = [f.isPrimaryKey ? 'primary key' : '', f.isPartitionKey ? 'partition key' : ''].filter(Boolean).join(', ');
-    return [f.name, type, f.role, notes];
-  });
-  const lines = [`Collection ${plan.collection}: ${plan.description}`, ...formatTable(['FIELD', 'TYPE', 'ROLE', 'NOTES'], rows), 'dynamic field ($meta): on (Pinecone metadata)'];
-  for (const i of plan.indexes) lines.push(`index on ${i.field}: ${i.indexType} / ${i.metricType}`);
-  if (plan.namespaceMode === 'partitions') {
-    lines.push(`partitions: ${Object.entries(plan.partitions).map(([ns, p]) => `${nsLabel(ns)} → ${p}`).join(', ')}`);
-  }
-  lines.push(`source: ${plan.source.index} (${plan.source.metric}, ${plan.source.vectorType}), ${num(plan.source.totalRecords)} records in ${plan.source.namespaces.length} namespaces`);
-  return lines;
 }
