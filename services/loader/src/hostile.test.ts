@@ -76,7 +76,7 @@ describe('hostile records at the loader', () => {
     const p = hybridPlan();
     const { batches, rejected } = plan(p, [rec('Doc-1'), rec('doc-1'), rec('DOC-1')]);
     expect(rejected).toEqual([]);
-    const deduped = batches.map(dedupeLastWins).flatMap((b) => b.records.map((r) => r.id));
+    const deduped = batches.map((b) => dedupeLastWins(p, b)).flatMap((b) => b.records.map((r) => r.id));
     expect(deduped).toEqual(['Doc-1', 'doc-1', 'DOC-1']);
   });
 

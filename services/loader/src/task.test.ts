@@ -97,8 +97,16 @@ describe('dedupeLastWins', () => {
     const r1 = rec('a', { metadata: { v: 1 } });
     const r2 = rec('b');
     const r3 = rec('a', { metadata: { v: 2 } });
-    const out = dedupeLastWins({ records: [r1, r2, r3], sources: ['0:0', '0:1', '0:2'], bytes: 3 });
+    const out = dedupeLastWins({ primaryKey: 'id' }, { records: [r1, r2, r3], sources: ['0:0', '0:1', '0:2'], bytes: 3 });
     expect(out.records).toEqual([r2, r3]);
     expect(out.sources).toEqual(['0:1', '0:2']);
+  });
+
+  it('keys by the primary key: one id from two namespaces is one row in id mode, two in namespaceAndId mode', () => {
+    const a = rec('x', { namespace: 'a' });
+    const b = rec('x', { namespace: 'b' });
+    const batch = { records: [a, b], sources: ['0:0', '0:1'], bytes: 2 };
+    expect(dedupeLastWins({ primaryKey: 'id' }, batch).records).toEqual([b]);
+    expect(dedupeLastWins({ primaryKey: 'namespaceAndId' }, batch).records).toEqual([a, b]);
   });
 });

@@ -1,5 +1,6 @@
 import {
   MILVUS_REQUEST_LIMIT_BYTES,
+  primaryKeyOf,
   rejectionReason,
   type CollectionPlan,
   type RowBatch,
@@ -73,12 +74,14 @@ export function planBatches(plan: CollectionPlan, records: SourcedRecord[], maxB
 }
 
 /**
- * Within one upsert request Milvus keeps one row per primary key; keep the last occurrence (the
- * latest in log order), as the source would.
+ * One upsert request must hold one row per primary key: keep the last occurrence (the latest in
+ * log order), as the source would. Keyed by the target's primary key, not by (namespace, id): with
+ * `primaryKey: "id"` and a partition key, the same id from two namespaces is one row, and a request
+ * carrying both left Milvus Lite storing a row that matched neither copy.
  */
-export function dedupeLastWins(batch: PlannedBatch): PlannedBatch {
+export function dedupeLastWins(plan: Pick<CollectionPlan, 'primaryKey'>, batch: PlannedBatch): PlannedBatch {
   const last = new Map<string, number>();
-  batch.records.forEach((r, i) => last.set(`${r.namespace}\u0000${r.id}`, i));
+  batch.records.forEach((r, i) => last.set(primaryKeyOf(plan, r.namespace, r.id), i));
   if (last.size === batch.records.length) return batch;
   const keep = [...last.values()].sort((a, b) => a - b);
   return {
