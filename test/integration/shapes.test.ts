@@ -116,8 +116,10 @@ describe('shapes through a cancel and resume, and a replay', () => {
 
   it('hybrid with partial sparse values: cancelled mid-load, resumed, then replayed into a new collection — exact each time', { timeout: LONG }, async () => {
     const shape = 'hybrid-partial-sparse';
-    const job = await create(runtime, shape, {}, { rateLimits: { upsertRecordsPerSecond: 300 } });
-    await waitForJob(runtime, job.id, (v) => v.progress.total.loaded >= 200, 'loading under way');
+    // Slow enough that the cancel lands mid-load (at 300/s the whole shape was loaded before the
+    // loaders saw the cancel on a busy CI machine): 1,200+ records take 20 s or more at 60/s.
+    const job = await create(runtime, shape, {}, { rateLimits: { upsertRecordsPerSecond: 60 } });
+    await waitForJob(runtime, job.id, (v) => v.progress.total.loaded >= 100, 'loading under way');
     await runtime.jobs!.cancel(job.id);
     expect((await waitForStatus(runtime, job.id, ['CANCELLED'])).progress.total.loaded).toBeLessThan(pairs(shape));
     await runtime.jobs!.resume(job.id);

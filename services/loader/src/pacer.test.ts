@@ -34,4 +34,16 @@ describe('PartitionPacer', () => {
     expect(await waiting).toBe(false); // after the first 2 s slice, not the whole 10 s
     expect(beats).toBe(1);
   });
+
+  it('cuts batches into writes of at most one second of budget, keeping order, sources and the partition', () => {
+    const pacer = new PartitionPacer(15, () => 0);
+    const records = Array.from({ length: 40 }, (_, i) => ({ kind: 'vector' as const, namespace: '', id: `r${i}`, values: null, sparse: null, metadata: null }));
+    const batch = { partition: 'p1', records, sources: records.map((_, i) => `0:${i}`), bytes: 400 };
+    const slices = pacer.slices([batch]);
+    expect(slices.map((b) => b.records.length)).toEqual([15, 15, 10]);
+    expect(slices.flatMap((b) => b.records)).toEqual(records);
+    expect(slices.flatMap((b) => b.sources)).toEqual(batch.sources);
+    expect(slices.every((b) => b.partition === 'p1')).toBe(true);
+    expect(new PartitionPacer(0.1).slices([batch]).length).toBe(40);
+  });
 });

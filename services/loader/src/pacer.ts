@@ -1,4 +1,5 @@
 import { sleep, type ConsumerBatch } from '@p2m/core';
+import type { PlannedBatch } from './task.ts';
 
 /**
  * Spaces a partition's upserts so it writes at most `ratePerSecond` records per second on average:
@@ -13,6 +14,24 @@ export class PartitionPacer {
   constructor(ratePerSecond: number, now: () => number = () => performance.now()) {
     this.#ratePerSecond = ratePerSecond;
     this.#now = now;
+  }
+
+  /**
+   * The batches cut into writes of at most one second of the partition's budget. A write's time is
+   * booked after it is sent, so an uncut batch of 300 records at 15 records/s would go out at once
+   * and make the limit a promise about the next batch only.
+   */
+  slices(batches: PlannedBatch[]): PlannedBatch[] {
+    const max = Math.max(1, Math.floor(this.#ratePerSecond));
+    return batches.flatMap((b) => {
+      if (b.records.length <= max) return [b];
+      const out: PlannedBatch[] = [];
+      for (let i = 0; i < b.records.length; i += max) {
+        const records = b.records.slice(i, i + max);
+        out.push({ partition: b.partition, records, sources: b.sources.slice(i, i + max), bytes: Math.ceil((b.bytes * records.length) / b.records.length) });
+      }
+      return out;
+    });
   }
 
   /** How long the next `records` of `partition` must wait, booking their time (ms). */
