@@ -170,6 +170,30 @@ describe('Milvus sink: the capability probe against Milvus Lite', () => {
     expect(capabilities.upsertHonoursPartitionKey).toMatchObject({ value: true, how: 'probed' });
     expect(capabilities.queryNeedsLoad).toMatchObject({ value: false, how: 'probed' });
     expect(capabilities.persistsAcknowledgedWrites).toMatchObject({ value: false, how: 'probed' });
+    // Lite's upsert merges $meta into the old row's: a key the new copy lacks stays.
+    expect(capabilities.upsertReplacesDynamicField).toMatchObject({ value: false, how: 'probed' });
+  });
+
+  it('an id written again keeps only the metadata of its latest copy (the plan deletes before upserting on Lite)', async () => {
+    const p = plan({ collection: 'rewrite', namespaces: ['', 'other'] });
+    expect(p.deleteBeforeUpsert).toBe(true);
+    await sink.createCollection(p);
+    expect((await write(p, [record('', 'x', { metadata: { keep: 1, gone: 'old' } }), record('', 'y', { metadata: { a: 1 } })])).rejected).toEqual([]);
+    // The same id again, then the same id from another namespace (id mode: one row), without metadata.
+    expect((await write(p, [record('', 'x', { metadata: { keep: 2 } })])).rejected).toEqual([]);
+    expect((await write(p, [record('other', 'y', {})])).rejected).toEqual([]);
+    await sink.flush(p);
+    await sink.createIndexes(p);
+    await sink.loadCollection(p);
+    const rows = await sink.readByKeys(p, [
+      { namespace: '', id: 'x' },
+      { namespace: 'other', id: 'y' },
+    ]);
+    expect(rows.find((r) => r.id === 'x')?.metadata).toEqual({ keep: 2 });
+    const y = rows.find((r) => r.id === 'y');
+    expect(y?.namespace).toBe('other');
+    expect(y?.metadata ?? {}).toEqual({});
+    expect(await sink.countRows(p)).toBe(2);
   });
 });
 

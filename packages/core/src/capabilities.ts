@@ -32,6 +32,11 @@ export interface TargetCapabilities {
   partitionKey: Capability<boolean>;
   /** Upsert routes rows by the partition key (Milvus 2.3.x's upsert does not: a server bug). */
   upsertHonoursPartitionKey: Capability<boolean>;
+  /**
+   * An upsert replaces the row's dynamic field ($meta) as a whole. Milvus Lite 3.2.2 merges it into
+   * the old row's instead (keys the new record lacks stay): measured by the probe.
+   */
+  upsertReplacesDynamicField: Capability<boolean>;
   maxPartitions: Capability<number>;
   dynamicField: Capability<boolean>;
   /** An acknowledged write survives a crash of the server without a flush (a write-ahead log); null = unknown. */

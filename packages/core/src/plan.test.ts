@@ -95,7 +95,7 @@ describe('planCollection: durability is asked of the target, not guessed', () =>
   it('the plan keeps the capabilities it was made from, each with what the job does about it', () => {
     const p = plan({ index: { metric: 'dotproduct' } });
     expect(p.target?.capabilities.serverVersion).toBe('v2.6.4');
-    expect(p.target?.decisions.map((d) => d.capability)).toEqual(['sparseVectors', 'nullableVectors', 'dynamicField', 'partitionKey', 'upsertHonoursPartitionKey', 'persistsAcknowledgedWrites', 'queryNeedsLoad']);
+    expect(p.target?.decisions.map((d) => d.capability)).toEqual(['sparseVectors', 'nullableVectors', 'dynamicField', 'partitionKey', 'upsertHonoursPartitionKey', 'persistsAcknowledgedWrites', 'queryNeedsLoad', 'upsertReplacesDynamicField']);
   });
 });
 

@@ -76,6 +76,12 @@ export interface CollectionPlan {
    * (Milvus Lite), or one that cannot tell, or when `options.flushBeforeCommit` says `always`.
    */
   flushBeforeCommit: boolean;
+  /**
+   * Loaders delete a batch's primary keys before upserting it: the target's upsert merges the
+   * dynamic field into the old row's (Milvus Lite), so a rewritten id would keep metadata keys its
+   * latest copy does not have. Absent in plans made before this existed (= false).
+   */
+  deleteBeforeUpsert?: boolean;
 }
 
 export const METRIC_MAP: Record<PineconeMetric, MilvusMetric> = { cosine: 'COSINE', euclidean: 'L2', dotproduct: 'IP' };
@@ -246,6 +252,11 @@ export function planCollection({ spec, index, namespaces, capabilities: caps }: 
           : 'unknown, so loaders commit offsets only after a flush (safe); set options.flushBeforeCommit to "never" for a target with a write-ahead log',
   );
   decide('queryNeedsLoad', 'verification builds the indexes and loads the collection before any query');
+  const deleteBeforeUpsert = caps.upsertReplacesDynamicField.value === false;
+  decide(
+    'upsertReplacesDynamicField',
+    deleteBeforeUpsert ? "loaders delete a batch's keys before upserting it, so a rewritten id keeps only its latest metadata" : 'upsert replaces a row whole, metadata included',
+  );
 
   const namespaceAndId = spec.target.primaryKey === 'namespaceAndId';
   const primaryKeyMaxLength = namespaceAndId ? Math.min(MAX_VARCHAR_LENGTH, String(NAMESPACE_MAX_LENGTH).length + 2 + NAMESPACE_MAX_LENGTH + spec.target.maxIdLength) : spec.target.maxIdLength;
@@ -304,6 +315,7 @@ export function planCollection({ spec, index, namespaces, capabilities: caps }: 
     },
     target: { capabilities: caps, decisions },
     flushBeforeCommit,
+    deleteBeforeUpsert,
   };
 }
 

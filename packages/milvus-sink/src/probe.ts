@@ -154,6 +154,8 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
       }
     }
 
+    const upsertReplacesDynamicField = await probeMetadataReplace(conn, keyed, write, attempt, ctx);
+
     // 2. Sparse vectors: a field the server creates is not yet one it can store (Milvus 2.3.5 creates
     // a type-104 field, then refuses every write to it), so each feature is written, not just declared.
     const sparseOf = (i: number): VectorRecord['sparse'] => ({ indices: [i], values: Float32Array.from([1]) });
@@ -194,6 +196,7 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
       emptySparseRows,
       partitionKey,
       upsertHonoursPartitionKey,
+      upsertReplacesDynamicField,
       maxPartitions: documented(MILVUS_MAX_PARTITIONS, 'Milvus and Zilliz Cloud hold at most 1,024 partitions per collection by default'),
       dynamicField,
       persistsAcknowledgedWrites,
@@ -202,6 +205,40 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
   } finally {
     for (const name of made) await conn.call(ctx(`dropping the probe collection "${name}"`), (c) => c.dropCollection({ collection_name: name, timeout: conn.timeout })).catch(() => undefined);
   }
+}
+
+type Attempt = <T>(fn: () => Promise<T>) => Promise<{ ok: true; value: T } | { ok: false; reason: string }>;
+
+/**
+ * Whether an upsert replaces the row's metadata or merges it into the old row's (Milvus Lite
+ * 3.2.2 merges: a key the new record lacks stays, so an id rewritten with other metadata would hold
+ * a mix of both). Writes one key twice, the second time without a metadata key the first had.
+ */
+async function probeMetadataReplace(
+  conn: MilvusConnection,
+  plan: CollectionPlan,
+  write: (plan: CollectionPlan, records: VectorRecord[]) => Promise<void>,
+  attempt: Attempt,
+  ctx: (what: string) => FailureContext,
+): Promise<Capability<boolean>> {
+  const row = (metadata: VectorRecord['metadata']): VectorRecord => ({ ...record('meta-row', 'k0', null), metadata });
+  const seen = await attempt(async () => {
+    await write(plan, [row({ probe: true, first: 1 })]);
+    await write(plan, [row({ probe: true })]);
+    // Indexed and loaded already when the partition-key routing was measured; if not, now.
+    await attempt(() => conn.call(ctx('indexing the probe collection'), (c) => c.createIndex({ collection_name: plan.collection, field_name: 'v', index_name: 'v', index_type: 'FLAT', metric_type: 'L2', timeout: conn.timeout })));
+    await conn.call(ctx('loading the probe collection'), (c) => c.loadCollectionSync({ collection_name: plan.collection, timeout: conn.longTimeout }));
+    const res = await conn.call(ctx('reading the probe row back'), (c) =>
+      c.query({ collection_name: plan.collection, filter: 'id == "meta-row"', output_fields: ['*'], consistency_level: 'Strong' as never, timeout: conn.timeout }),
+    );
+    return res.data.map((r) => (r['$meta'] ?? {}) as Record<string, unknown>);
+  });
+  if (!seen.ok || seen.value.length !== 1) {
+    return documented(true, `could not be measured (${seen.ok ? `${seen.value.length} rows read back` : seen.reason}); a Milvus server replaces the row`);
+  }
+  return 'first' in seen.value[0]!
+    ? probed(false, 'a row upserted again without a metadata key it had kept that key: upserts merge the dynamic field into the old row')
+    : probed(true, 'a row upserted again without a metadata key it had lost that key: upserts replace the dynamic field');
 }
 
 /** Whether the server kept the nullable flag it was given (a server that does not know the field ignores it). */

@@ -60,6 +60,12 @@ class FakeServer {
   connection(): MilvusConnection {
     const grpc: GrpcWriter = { upsert: async (request) => this.upsert(request), connectionEpoch: () => this.epochValue, close: () => undefined };
     const client = {
+      delete: async (req: { filter: string; partition_name?: string }) => {
+        const keys = [...req.filter.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
+        this.events.push(`delete ${keys.join(',')}${req.partition_name ? ` @${req.partition_name}` : ''}`);
+        for (const k of keys) this.unflushed.delete(k);
+        return { status: { error_code: 'Success', code: 0 }, delete_cnt: String(keys.length) };
+      },
       query: async (req: { filter: string }) => {
         this.queries++;
         const keys = [...req.filter.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
@@ -103,7 +109,9 @@ function plan(o: { metric?: 'cosine' | 'dotproduct'; partitionKey?: boolean; cap
     spec: parseJobSpec({ source: { apiKey: 'k', index: 'idx' }, target: { address: 'fake:19530', collection: 'c', partitionKey: o.partitionKey ?? true } }),
     index: { name: 'idx', dimension: 2, metric: o.metric ?? 'cosine', vectorType: 'dense', deployment: 'serverless', host: 'h', ready: true },
     namespaces: ['', 'tenant-a'].map((name) => ({ name, recordCount: 1 })),
-    capabilities: o.capabilities ?? liteCapabilities(),
+    // Lite, but with an upsert that replaces $meta: the tests below are about requests and flushes,
+    // the delete before an upsert (Lite's real answer) has its own test.
+    capabilities: o.capabilities ?? liteCapabilities({ upsertReplacesDynamicField: capability(true) }),
   });
 }
 
@@ -111,6 +119,22 @@ const rec = (id: string, extra: Partial<VectorRecord> = {}): VectorRecord => ({ 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('SinkWriter.write', () => {
+  it('where upsert merges metadata into the old row (Milvus Lite), each request is preceded by a delete of its keys, per partition', async () => {
+    const server = new FakeServer();
+    const lite = plan({ capabilities: liteCapabilities() });
+    expect(lite.deleteBeforeUpsert).toBe(true);
+    await createWriter(server.connection(), lite, server.reader(), { flushBeforeCommit: false }).write({ records: [rec('a'), rec('b', { values: Float32Array.from([1, 2, 3]) }), rec('c')] }, 0);
+    expect(server.events).toEqual(['delete a,c', 'upsert a,c [id+namespace+vector+$meta]']);
+    const parts = plan({ partitionKey: false, capabilities: liteCapabilities() });
+    const other = new FakeServer();
+    await createWriter(other.connection(), parts, other.reader(), { flushBeforeCommit: false }).write({ records: [rec('a', { namespace: 'tenant-a' }), rec('b')] }, 0);
+    expect(other.events).toEqual([`delete a @${parts.partitions['tenant-a']}`, `upsert a @${parts.partitions['tenant-a']} [id+vector+$meta]`, 'delete b', 'upsert b [id+vector+$meta]']);
+    // A target whose upsert replaces the row is not asked to delete.
+    const full = new FakeServer();
+    await createWriter(full.connection(), plan({ capabilities: fullCapabilities() }), full.reader(), { flushBeforeCommit: false }).write({ records: [rec('a')] }, 0);
+    expect(full.events).toEqual(['upsert a [id+namespace+vector+$meta]']);
+  });
+
   it('answers per record: invalid ones are never sent, the rest are acknowledged', async () => {
     const server = new FakeServer();
     const writer = createWriter(server.connection(), plan(), server.reader(), { flushBeforeCommit: false });

@@ -140,6 +140,7 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
     const written: Retained['groups'] = [];
     for (const { milvusPartition, indexes } of groups.values()) {
       const records = indexes.map((i) => batch.records[i]!);
+      if (plan.deleteBeforeUpsert) await deleteKeys(milvusPartition, records);
       const refused = await sendGroup(milvusPartition, records);
       for (const r of refused) rejected.push({ index: indexes[r.index]!, code: 'RECORD_REJECTED', reason: r.reason });
       refusedInARow = refused.length === records.length ? refusedInARow + refused.length : 0;
@@ -157,6 +158,22 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
     }
     if (options.flushBeforeCommit && written.length > 0) retained.push({ partition, epoch, groups: written });
     return { rejected };
+  }
+
+  /**
+   * Where upsert merges the dynamic field into the old row's (Milvus Lite), the old rows go first:
+   * an id written again (another namespace's copy in `id` mode, a newer copy of the record) must
+   * keep only the metadata of the copy written last.
+   */
+  async function deleteKeys(partition: string | undefined, records: VectorRecord[]): Promise<void> {
+    const target = partition && partition !== DEFAULT_PARTITION ? partition : undefined;
+    const keys = [...new Set(records.map((r) => primaryKeyOf(plan, r.namespace, r.id)))];
+    for (let i = 0; i < keys.length; i += KEYS_PER_LOOKUP) {
+      const chunk = keys.slice(i, i + KEYS_PER_LOOKUP);
+      await conn.call({ what: `deleting ${chunk.length} keys of "${plan.collection}" before rewriting them`, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection }, (c) =>
+        c.delete({ collection_name: plan.collection, filter: fieldIn(plan.primaryKeyField, chunk), ...(target ? { partition_name: target } : {}), timeout: conn.timeout }),
+      );
+    }
   }
 
   /** The primary keys of these records that the target holds (the read-back where no epoch says enough). */

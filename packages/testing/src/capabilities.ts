@@ -15,6 +15,7 @@ export function fullCapabilities(overrides: Partial<TargetCapabilities> = {}): T
     emptySparseRows: said(false),
     partitionKey: said(true),
     upsertHonoursPartitionKey: said(true),
+    upsertReplacesDynamicField: said(true),
     maxPartitions: said(1024),
     dynamicField: said(true),
     persistsAcknowledgedWrites: said<boolean | null>(true),
@@ -23,13 +24,14 @@ export function fullCapabilities(overrides: Partial<TargetCapabilities> = {}): T
   };
 }
 
-/** What Milvus Lite 3.2.2 answers to the probe (measured here): nullable sparse fields, no durability, queries unloaded. */
+/** What Milvus Lite 3.2.2 answers to the probe (measured here): nullable sparse fields, no durability, queries unloaded, upserts merge $meta. */
 export function liteCapabilities(overrides: Partial<TargetCapabilities> = {}): TargetCapabilities {
   return fullCapabilities({
     serverVersion: 'milvus_lite-3.2.2',
     milvusVersion: null,
     persistsAcknowledgedWrites: said<boolean | null>(false),
     queryNeedsLoad: said(false),
+    upsertReplacesDynamicField: said(false),
     ...overrides,
   });
 }

@@ -174,6 +174,7 @@ const CAPABILITY_NAMES = [
   'emptySparseRows',
   'partitionKey',
   'upsertHonoursPartitionKey',
+  'upsertReplacesDynamicField',
   'maxPartitions',
   'dynamicField',
   'persistsAcknowledgedWrites',
@@ -189,6 +190,7 @@ export const TargetCapabilitiesSchema = z.object({
   emptySparseRows: capability(z.boolean()),
   partitionKey: capability(z.boolean()),
   upsertHonoursPartitionKey: capability(z.boolean()),
+  upsertReplacesDynamicField: capability(z.boolean()),
   maxPartitions: capability(z.number().int()),
   dynamicField: capability(z.boolean()),
   persistsAcknowledgedWrites: capability(z.boolean().nullable()),
@@ -251,6 +253,7 @@ export const CollectionPlanSchema = z.object({
     })
     .optional(),
   flushBeforeCommit: z.boolean(),
+  deleteBeforeUpsert: z.boolean().optional(),
 });
 
 export const JobViewSchema = z.object({

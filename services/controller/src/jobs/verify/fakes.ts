@@ -185,6 +185,7 @@ export const CAPS: TargetCapabilities = {
   emptySparseRows: { value: true, how: 'documented', detail: '' },
   partitionKey: { value: true, how: 'documented', detail: '' },
   upsertHonoursPartitionKey: { value: true, how: 'documented', detail: '' },
+  upsertReplacesDynamicField: { value: true, how: 'documented', detail: '' },
   maxPartitions: { value: 1024, how: 'documented', detail: '' },
   dynamicField: { value: true, how: 'documented', detail: '' },
   persistsAcknowledgedWrites: { value: true, how: 'documented', detail: '' },
