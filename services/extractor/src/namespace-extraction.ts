@@ -42,6 +42,8 @@ export interface RunContext {
   source: PacedSource;
   encode: (record: LogRecord) => Promise<Buffer> | Buffer;
   topicPartitions: number;
+  /** See `ExtractionOptions.partitionById`. */
+  partitionById: boolean;
   fetchBatchSize: number;
   listLimit: number;
   retryPolicy: SourceRetryOptions;
@@ -191,7 +193,9 @@ class NamespaceExtraction {
     }
     const published = this.cp.recordsPublished + records.length;
     const values = records.length > 0 ? await this.persist('encode', () => Promise.all(records.map(async (r) => ctx.encode(r))), ctx.stop) : [];
-    const messages: OutgoingMessage[] = records.map((r, i) => ({ key: recordKey(this.ns, r.id), value: values[i]! }));
+    const messages: OutgoingMessage[] = records.map((r, i) =>
+      ctx.partitionById ? { key: recordKey(this.ns, r.id), value: values[i]!, partition: partitionOfId(r.id, ctx.topicPartitions) } : { key: recordKey(this.ns, r.id), value: values[i]! },
+    );
     // The last page carries the end markers: after this namespace's records on every partition.
     if (last) messages.push(...(await this.endMarkers(published)));
     await this.persist('send', () => ctx.sends.submit(messages), ctx.stop);
@@ -245,4 +249,11 @@ class NamespaceExtraction {
       },
     });
   }
+}
+
+/** The partition of an id's records when they are partitioned by id (FNV-1a over its UTF-8 bytes). */
+export function partitionOfId(id: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(id, 'utf8')) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  return h % partitions;
 }

@@ -42,6 +42,12 @@ export interface ExtractionOptions {
   encode: (record: LogRecord) => Promise<Buffer> | Buffer;
   topic: string;
   topicPartitions: number;
+  /**
+   * Records of one id go to one partition, whatever their namespace (`primaryKey: "id"`: copies of
+   * an id from several namespaces are one row, so they must be written in log order by one loader).
+   * Otherwise the partition follows the message key (namespace and id).
+   */
+  partitionById?: boolean;
   checkpoints: CheckpointStore;
   /** Namespaces to extract ('' or '__default__' = the default one). */
   namespaces: string[];
@@ -108,6 +114,7 @@ function runContext(opts: ExtractionOptions, stop: AbortSignal): RunContext {
     source,
     encode: opts.encode,
     topicPartitions: opts.topicPartitions,
+    partitionById: opts.partitionById ?? false,
     fetchBatchSize: opts.options.fetchBatchSize,
     listLimit: opts.listLimit ?? DEFAULT_LIST_LIMIT,
     retryPolicy,

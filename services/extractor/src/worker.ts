@@ -113,6 +113,7 @@ export class ExtractorWorker {
       encode,
       topic,
       topicPartitions: record.spec.options.topicPartitions,
+      partitionById: record.plan.primaryKey === 'id',
       checkpoints: this.checkpointStore(),
       namespaces: record.plan.source.namespaces.map((n) => n.name),
       options: record.spec.options,
