@@ -47,6 +47,7 @@ describe('Milvus standalone 2.3.5 as the target', () => {
       expect(caps.queryNeedsLoad).toMatchObject({ value: true, how: 'probed' });
       expect(caps.sparseVectors).toMatchObject({ value: false, how: 'probed' });
       expect(caps.upsertHonoursPartitionKey).toMatchObject({ value: false, how: 'probed' });
+      expect(caps.upsertReplacesDynamicField).toMatchObject({ value: true, how: 'probed' });
       expect(caps.partitionKey.value).toBe(true);
     } finally {
       await sink.close();
@@ -105,7 +106,7 @@ describe('Milvus standalone 2.3.5 as the target', () => {
       source: { apiKey: API_KEY, index: 'dense-src', controllerHostUrl: emulator.controllerHostUrl },
       target: { address: standalone(), collection, partitionKey: false },
       // Paced, so the kill lands mid-load on a quiet machine too.
-      options: { rateLimits: { upsertRecordsPerSecond: 1_500 } },
+      options: { rateLimits: { upsertRecordsPerSecond: 600 } },
     });
     const midway = async (): Promise<JobView> => {
       for (;;) {
