@@ -34,6 +34,15 @@ export class PartitionPacer {
     });
   }
 
+  /** A fetched batch cut into parts of at most one second of budget (messages, in order). */
+  parts(batch: ConsumerBatch): ConsumerBatch[] {
+    const max = Math.max(1, Math.floor(this.#ratePerSecond));
+    if (batch.messages.length <= max) return [batch];
+    const out: ConsumerBatch[] = [];
+    for (let i = 0; i < batch.messages.length; i += max) out.push({ ...batch, messages: batch.messages.slice(i, i + max) });
+    return out;
+  }
+
   /** How long the next `records` of `partition` must wait, booking their time (ms). */
   book(partition: number, records: number): number {
     const now = this.#now();

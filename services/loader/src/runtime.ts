@@ -82,12 +82,18 @@ export async function runLoader(opts: LoaderOptions): Promise<void> {
       const { counts: base, from } = await counts.before(batch);
       const fresh: ConsumerBatch = { ...batch, messages: batch.messages.filter((m) => BigInt(m.offset) >= from) };
       if (fresh.messages.length === 0) return; // all of it written and committed already
-      const next = await loadBatch(opts, fresh, base, pacer);
-      if (next === null) return; // abandoned: nothing offered, the batch will be read again
-      const last = fresh.messages[fresh.messages.length - 1]!;
-      counts.set(batch.partition, next, (BigInt(last.offset) + 1n).toString());
-      commits.offer(fresh, encodeCounts(next));
-      await commits.settle();
+      // Paced, a fetched batch can hold minutes of budget: it is loaded and committed a second's
+      // worth at a time, so progress (and a crash's redo) moves in steps of a second, not a fetch.
+      let counted = base;
+      for (const part of pacer ? pacer.parts(fresh) : [fresh]) {
+        const next = await loadBatch(opts, part, structuredClone(counted), pacer);
+        if (next === null) return; // abandoned: nothing more offered, the rest will be read again
+        const last = part.messages[part.messages.length - 1]!;
+        counts.set(batch.partition, next, (BigInt(last.offset) + 1n).toString());
+        commits.offer(part, encodeCounts(next));
+        await commits.settle();
+        counted = next;
+      }
     });
   } finally {
     clearInterval(timer);
