@@ -20,7 +20,9 @@ export interface MigrateOptions {
   description?: string;
   partitions?: boolean;
   maxIdLength?: string;
+  primaryKey?: string;
   idField?: string;
+  primaryKeyField?: string;
   vectorField?: string;
   sparseField?: string;
   namespaceField?: string;
@@ -35,7 +37,9 @@ export function specFromOptions(opts: MigrateOptions, env: NodeJS.ProcessEnv): J
   const apiKey = opts.apiKey ?? env.PINECONE_API_KEY ?? env.P2M_PINECONE_API_KEY;
   if (!apiKey) throw new EtlError('SPEC_INVALID', 'no Pinecone API key', { hint: 'pass --api-key or set PINECONE_API_KEY', field: 'source.apiKey' });
   const fields = Object.fromEntries(
-    Object.entries({ id: opts.idField, vector: opts.vectorField, sparseVector: opts.sparseField, namespace: opts.namespaceField }).filter(([, v]) => v !== undefined),
+    Object.entries({ id: opts.idField, primaryKey: opts.primaryKeyField, vector: opts.vectorField, sparseVector: opts.sparseField, namespace: opts.namespaceField }).filter(
+      ([, v]) => v !== undefined,
+    ),
   );
   const controllerHostUrl = opts.pineconeUrl ?? env.P2M_PINECONE_CONTROLLER_URL;
   return {
@@ -52,6 +56,7 @@ export function specFromOptions(opts: MigrateOptions, env: NodeJS.ProcessEnv): J
       ...(opts.description ? { description: opts.description } : {}),
       partitionKey: !opts.partitions,
       ...(opts.maxIdLength ? { maxIdLength: Number(opts.maxIdLength) } : {}),
+      ...(opts.primaryKey ? { primaryKey: opts.primaryKey as 'id' | 'namespaceAndId' } : {}),
       ...(Object.keys(fields).length ? { fields } : {}),
     },
     ...(opts.topicPartitions ? { options: { topicPartitions: Number(opts.topicPartitions) } } : {}),
@@ -173,6 +178,8 @@ export function register(program: Command): void {
     .option('--description <text>', 'collection description')
     .option('--partitions', 'one partition per namespace instead of a `namespace` partition-key field')
     .option('--max-id-length <n>', 'VARCHAR max_length of the primary key (1–65535, default 512)')
+    .option('--primary-key <mode>', 'id (default: the Pinecone id is the primary key) or namespaceAndId (one row per namespace and id: for ids reused across namespaces)')
+    .option('--primary-key-field <name>', 'rename the primary key field of namespaceAndId mode (default pk)')
     .option('--id-field <name>', 'rename the id field')
     .option('--vector-field <name>', 'rename the dense vector field')
     .option('--sparse-field <name>', 'rename the sparse vector field')
