@@ -33,14 +33,18 @@ const JOB_OPTIONS = opt('job-options') ? (JSON.parse(opt('job-options')!) as Rec
 interface Variant {
   repo?: string;
   env?: Record<string, string>;
+  /** This variant's `--sink-latency-ms` (e.g. 0 and 50 side by side). */
+  sinkLatencyMs?: number;
 }
 const VARIANTS: [string, Variant][] = Object.entries(opt('variants') ? (JSON.parse(opt('variants')!) as Record<string, Variant>) : { '': {} });
 const log = (line: string): void => void process.stderr.write(`[bench:pipeline ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 const bench = await startBench({ writer: WRITER, jobOptions: JOB_OPTIONS });
-const proxy = SINK_LATENCY_MS > 0 ? await startLatencyProxy(bench.address, SINK_LATENCY_MS) : null;
-const address = proxy?.address ?? bench.address;
+/** One latency proxy in front of Milvus per round trip asked for (the option's and the variants'). */
+const proxies = new Map<number, Awaited<ReturnType<typeof startLatencyProxy>>>();
+const latencyOf = (v: Variant): number => v.sinkLatencyMs ?? SINK_LATENCY_MS;
 try {
+  for (const ms of new Set(VARIANTS.map(([, v]) => latencyOf(v)))) if (ms > 0) proxies.set(ms, await startLatencyProxy(bench.address, ms));
   const index = `bench-${KIND}-${RECORDS}`;
   log(`seeding the emulator with ${RECORDS} ${KIND} records`);
   await bench.emulator.load(index, KIND, RECORDS);
@@ -49,6 +53,7 @@ try {
       const collection = `bench_pipe_${KIND}_${loaders}_${Date.now().toString(36)}`;
       const profileDir = PROFILE ? join(BENCH_STACK.stateDir!, 'profiles', collection) : undefined;
       log(`round ${round}: ${loaders} loader(s)${loaders === 0 ? ' (the extractor alone)' : ''}, ${RECORDS} records${variant ? `, variant ${variant}` : ''}`);
+      const address = proxies.get(latencyOf(v))?.address ?? bench.address;
       const run = await measurePipeline({ ...bench.base, index, address }, loaders, RECORDS, {
         collection,
         kind: KIND,
@@ -63,7 +68,7 @@ try {
           round,
           ...(variant ? { variant } : {}),
           kind: KIND,
-          sink_latency_ms: SINK_LATENCY_MS,
+          sink_latency_ms: latencyOf(v),
           loaders,
           records: run.records,
           rows_per_s: run.rowsPerSec,
@@ -82,7 +87,7 @@ try {
     }
   }
 } finally {
-  await proxy?.close();
+  for (const proxy of proxies.values()) await proxy.close();
   await bench.close(argv.includes('--keep-stack'));
 }
 process.exit(0);

@@ -132,6 +132,12 @@ export async function measurePipeline(setup: PipelineSetup, loaders: number, rec
         ...(setup.options ? { options: setup.options } : {}),
       });
       jobId = job.id;
+      // Set-up postponed by a slow Milvus or Kafka leaves the job PENDING for its owner, this
+      // controller, to finish: wait for it, or the services would wait for a topic forever.
+      for (let status = job.status, until = Date.now() + 120_000; status === 'PENDING'; status = (await controller.jobs!.get(jobId)).status) {
+        if (Date.now() > until) throw new Error(`job ${jobId} still PENDING after 120 s: its set-up (topics, collection) did not finish`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
     } finally {
       await controller.stop();
     }
