@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { milvusLiteVersion } from '@p2m/stack';
 import { benchPlan, DIM, NAMESPACES, SPARSE_NON_ZEROS, vectorRecords, type DatasetKind } from './lib/dataset.ts';
 import { LATENCY_TEXT } from './lib/emulator-child.ts';
-import { measurePipeline, profileSummary, type PipelineRun, type PipelineSetup } from './lib/pipeline-bench.ts';
+import { measurePipeline, p2mCpuMsPerRecord, profileSummary, type PipelineRun, type PipelineSetup } from './lib/pipeline-bench.ts';
 import { round2 } from './lib/proc.ts';
 import { measureNodeSdk, measurePymilvus, measureWriter, type SinkRun } from './lib/sink-bench.ts';
 import { measureDirectCopy, measureSourceCeiling, type SourceRun } from './lib/source-bench.ts';
@@ -162,6 +162,8 @@ function variant(kind: DatasetKind, records: number, sinkRows: number, d: Detail
     pipeline_cpu_ms_per_row: Math.round(msPerRow * 1000) / 1000,
     machine_cpu_limit_rows_per_s: cpuLimit,
     ratio_vs_machine_cpu_limit: ratio(bestPipeline, cpuLimit),
+    // p2m's own share of that CPU, from the same run: what p2m's code can change.
+    p2m_cpu_ms_per_record: p2mCpuMsPerRecord(bestRun),
   };
 }
 
@@ -215,6 +217,10 @@ function markdown(
     row('pipeline CPU per record, all processes (ms)', (v) => String(v['pipeline_cpu_ms_per_row'])),
     row(`machine CPU limit (${m.cpus} cores / CPU per record)`, (v) => n(v['machine_cpu_limit_rows_per_s'] as number)),
     row('ratio vs machine CPU limit', (v) => String(v['ratio_vs_machine_cpu_limit'])),
+    row('p2m CPU per record (ms): extractor / loaders / controller / total', (v) => {
+      const c = v['p2m_cpu_ms_per_record'] as ReturnType<typeof p2mCpuMsPerRecord>;
+      return `${c.extractor} / ${c.loader} / ${c.controller} / ${c.total}`;
+    }),
     row('ratio vs direct copy', (v) => String(v.ratio_vs_direct_copy)),
     row('ratio vs Node SDK', (v) => String(v.ratio_vs_node_sdk)),
     '',

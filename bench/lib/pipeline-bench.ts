@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { dlqTopic, loaderGroup, recordsTopic, type LogClient } from '@p2m/core';
+import { dlqTopic, isRetriable, loaderGroup, recordsTopic, type LogClient } from '@p2m/core';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { REPO_ROOT, serviceArgs } from '@p2m/stack';
 import type { Runtime } from '@p2m/cli';
@@ -61,9 +61,15 @@ export interface Service {
   stopped: Promise<void>;
 }
 
-export function startService(role: 'extractor' | 'loader', name: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Service> {
-  const child = spawn(process.execPath, serviceArgs(role, nodeArgs), {
-    cwd: REPO_ROOT,
+/**
+ * `repo` runs the service from another checkout (its `bin/p2m.js`), e.g. main's for a before/after
+ * in the same sitting; it must read the job records this checkout's controller writes.
+ */
+export function startService(role: 'extractor' | 'loader', name: string, env: Record<string, string>, nodeArgs: string[] = [], repo?: string): Promise<Service> {
+  const args = serviceArgs(role, nodeArgs);
+  if (repo) args[args.length - 3] = join(repo, 'bin', 'p2m.js');
+  const child = spawn(process.execPath, args, {
+    cwd: repo ?? REPO_ROOT,
     env: { ...process.env, ...env, P2M_SERVICE_ID: name, P2M_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -95,7 +101,7 @@ export async function stopService(s: Service): Promise<void> {
 }
 
 /** One run into `opts.collection`, which the job creates and this drops afterwards. */
-export async function measurePipeline(setup: PipelineSetup, loaders: number, records: number, opts: { collection: string; kind: DatasetKind; profileDir?: string; env?: Record<string, string> }): Promise<PipelineRun> {
+export async function measurePipeline(setup: PipelineSetup, loaders: number, records: number, opts: { collection: string; kind: DatasetKind; profileDir?: string; env?: Record<string, string>; repo?: string | undefined }): Promise<PipelineRun> {
   const services: Service[] = [];
   const sink = createMilvusSink({ address: setup.address, timeoutMs: 300_000 });
   try {
@@ -103,8 +109,8 @@ export async function measurePipeline(setup: PipelineSetup, loaders: number, rec
     const profileArgs = (who: string): string[] => (opts.profileDir ? [`--cpu-prof`, `--cpu-prof-dir=${join(opts.profileDir, who)}`] : []);
     if (opts.profileDir) for (const who of ['extractor', 'loader']) mkdirSync(join(opts.profileDir, who), { recursive: true });
     const started = await Promise.all([
-      startService('extractor', 'bench-extractor', { ...setup.env, ...opts.env }, profileArgs('extractor')),
-      ...Array.from({ length: loaders }, (_, i) => startService('loader', `bench-loader-${i + 1}`, { ...setup.env, ...opts.env }, i === 0 ? profileArgs('loader') : [])),
+      startService('extractor', 'bench-extractor', { ...setup.env, ...opts.env }, profileArgs('extractor'), opts.repo),
+      ...Array.from({ length: loaders }, (_, i) => startService('loader', `bench-loader-${i + 1}`, { ...setup.env, ...opts.env }, i === 0 ? profileArgs('loader') : [], opts.repo)),
     ]);
     services.push(...started);
     const [extractor, ...loaderServices] = started as [Service, ...Service[]];
@@ -126,6 +132,12 @@ export async function measurePipeline(setup: PipelineSetup, loaders: number, rec
         ...(setup.options ? { options: setup.options } : {}),
       });
       jobId = job.id;
+      // Set-up postponed by a slow Milvus or Kafka leaves the job PENDING for its owner, this
+      // controller, to finish: wait for it, or the services would wait for a topic forever.
+      for (let status = job.status, until = Date.now() + 120_000; status === 'PENDING'; status = (await controller.jobs!.get(jobId)).status) {
+        if (Date.now() > until) throw new Error(`job ${jobId} still PENDING after 120 s: its set-up (topics, collection) did not finish`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
     } finally {
       await controller.stop();
     }
@@ -136,18 +148,27 @@ export async function measurePipeline(setup: PipelineSetup, loaders: number, rec
     const deadline = Date.now() + 3_600_000;
     try {
       for (;;) {
-        const committed = await admin.groupOffsets(loaderGroup(jobId), recordsTopic(jobId));
-        loaded = committed.reduce((sum, o) => {
-          const counts = o.metadata ? (JSON.parse(o.metadata) as { l?: number; d?: number }) : {};
-          return sum + (counts.l ?? 0) + (counts.d ?? 0);
-        }, 0);
+        let polled = false;
         const now = performance.now();
-        if (!extractSeconds) {
-          const high = (await admin.topicOffsets(recordsTopic(jobId))).reduce((sum, o) => sum + Number(o.high), 0);
-          if (high >= records) extractSeconds = (now - t0) / 1000;
+        try {
+          const committed = await admin.groupOffsets(loaderGroup(jobId), recordsTopic(jobId));
+          loaded = committed.reduce((sum, o) => {
+            const counts = o.metadata ? (JSON.parse(o.metadata) as { l?: number; d?: number }) : {};
+            return sum + (counts.l ?? 0) + (counts.d ?? 0);
+          }, 0);
+          if (!extractSeconds) {
+            const high = (await admin.topicOffsets(recordsTopic(jobId))).reduce((sum, o) => sum + Number(o.high), 0);
+            if (high >= records) extractSeconds = (now - t0) / 1000;
+          }
+          polled = true;
+        } catch (err) {
+          // A topic just created may not be known to the broker's metadata yet: poll again.
+          if (!isRetriable(err)) throw err;
         }
-        if (loaded >= records) {
+        // Without loaders the extractor is measured alone: done once everything is in the topic.
+        if (polled && (loaded >= records || (loaders === 0 && extractSeconds > 0))) {
           loadedAt = now;
+          if (loaders === 0) loaded = records;
           break;
         }
         if (services.some((s) => s.child.exitCode !== null)) throw new Error('a pipeline process exited during the run');
@@ -157,7 +178,7 @@ export async function measurePipeline(setup: PipelineSetup, loaders: number, rec
     } finally {
       await admin.close();
     }
-    const flushSeconds = await secondsOf(() => sink.flush(benchPlan(opts.kind, opts.collection, setup.address)));
+    const flushSeconds = loaders === 0 ? 0 : await secondsOf(() => sink.flush(benchPlan(opts.kind, opts.collection, setup.address)));
     const cpu = meter.stop();
     const machine1 = machineCpu();
     const peak = { extractor: memoryMb(extractor.child.pid!).peak, loaders: loaderServices.map((s) => memoryMb(s.child.pid!).peak) };
@@ -210,6 +231,20 @@ export async function measurePipeline(setup: PipelineSetup, loaders: number, rec
     await sink.dropCollection(opts.collection).catch(() => undefined);
     await sink.close();
   }
+}
+
+/**
+ * CPU milliseconds per record of p2m's own processes: the extractor, the loaders together, and the
+ * controller (in the bench it is the bench process: it creates the job and polls the offsets).
+ */
+export function p2mCpuMsPerRecord(run: PipelineRun): { extractor: number; loader: number; controller: number; total: number } {
+  const per = (seconds: number): number => Math.round((seconds * 1e6) / run.records) / 1000;
+  const loaders = Object.entries(run.cpuSeconds)
+    .filter(([name]) => name.startsWith('loader'))
+    .reduce((sum, [, s]) => sum + s, 0);
+  const extractor = run.cpuSeconds['extractor'] ?? 0;
+  const controller = run.cpuSeconds['controller'] ?? 0;
+  return { extractor: per(extractor), loader: per(loaders), controller: per(controller), total: per(extractor + loaders + controller) };
 }
 
 /** The run's `--cpu-prof` files summarised (summariseProfile), by process; null for a run without them. */

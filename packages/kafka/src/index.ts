@@ -1,3 +1,5 @@
+// First: KafkaJS must find the fast CRC-32C in place when it loads (see crc32c.ts).
+import './crc32c.ts';
 export { createKafka } from './client.ts';
 export type { KafkaClient, KafkaOptions } from './client.ts';
 export { KafkaLogAdmin } from './admin.ts';
