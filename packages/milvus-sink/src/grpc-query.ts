@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { parseAddress } from './grpc-writer.ts';
+import { milvusGrpcClient, parseAddress } from './grpc-writer.ts';
 
 /**
  * Queries on a gRPC channel of verification's own (`MilvusService/Query`), request and answer as
@@ -16,13 +16,7 @@ const QUERY = '/milvus.proto.milvus.MilvusService/Query';
 
 export function createQueryChannel(options: { address: string; token?: string | undefined; ssl?: boolean | undefined }): QueryChannel {
   const { target, tls } = parseAddress(options.address, options.ssl);
-  const client = new grpc.Client(target, tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure(), {
-    'grpc.max_send_message_length': -1,
-    'grpc.max_receive_message_length': -1,
-    // No keepalive pings (servers answer frequent ones with GOAWAY); every call has a deadline.
-    'grpc.initial_reconnect_backoff_ms': 250,
-    'grpc.max_reconnect_backoff_ms': 2_000,
-  });
+  const client = milvusGrpcClient(target, tls);
   const metadata = new grpc.Metadata({ waitForReady: true });
   if (options.token) metadata.set('authorization', Buffer.from(options.token, 'utf8').toString('base64'));
   return {

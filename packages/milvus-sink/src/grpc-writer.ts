@@ -131,6 +131,21 @@ export function decodeMutationResult(bytes: Buffer): MutationResult {
   return out;
 }
 
+/**
+ * A gRPC client to Milvus for p2m's own channels (writes, verification's queries): no message size
+ * limits; no keepalive pings (servers refuse frequent ones with GOAWAY "too_many_pings", and every
+ * call has a deadline, which is what notices a dead connection); after a Milvus restart, back within
+ * about a second (grpc-js defaults back off up to 120 s).
+ */
+export function milvusGrpcClient(target: string, tls: boolean): grpc.Client {
+  return new grpc.Client(target, tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure(), {
+    'grpc.max_send_message_length': -1,
+    'grpc.max_receive_message_length': -1,
+    'grpc.initial_reconnect_backoff_ms': 250,
+    'grpc.max_reconnect_backoff_ms': 2_000,
+  });
+}
+
 export function parseAddress(address: string, ssl: boolean | undefined): { target: string; tls: boolean } {
   const m = /^(?:(https?):\/\/)?([^/:]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(address.trim());
   if (!m) throw new EtlError('TARGET_UNSUPPORTED', `"${address}" is not a Milvus address (host:port or https://host)`, { retriable: false, field: 'target.address' });
@@ -141,15 +156,7 @@ export function parseAddress(address: string, ssl: boolean | undefined): { targe
 
 export function createGrpcWriter(options: GrpcWriterOptions): GrpcWriter {
   const { target, tls } = parseAddress(options.address, options.ssl);
-  const client = new grpc.Client(target, tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure(), {
-    'grpc.max_send_message_length': -1,
-    'grpc.max_receive_message_length': -1,
-    // No keepalive pings: servers refuse frequent ones ("too_many_pings", GOAWAY), and every call
-    // has a deadline, which is what notices a dead connection here.
-    // After a Milvus restart, be back within about a second (grpc-js defaults back off up to 120 s).
-    'grpc.initial_reconnect_backoff_ms': 250,
-    'grpc.max_reconnect_backoff_ms': 2_000,
-  });
+  const client = milvusGrpcClient(target, tls);
   // Every connectivity change of the channel (READY → IDLE when the server closes the connection,
   // CONNECTING, READY again) moves the epoch. grpc-js calls watchers synchronously as the state
   // changes, so a connection lost to a server restart is counted long before a call on a new

@@ -1,6 +1,7 @@
 import { endianness } from 'node:os';
 import { DYNAMIC_FIELD, type CollectionPlan, type Metadata, type VectorRecord } from '@p2m/core';
 import { decodeStatus, Reader, type MutationResult } from './grpc-writer.ts';
+import { varintSize } from './upsert-request.ts';
 
 /**
  * Verification's read path, column-wise (pure, no I/O): a `QueryRequest` (milvus.proto.milvus) in
@@ -21,14 +22,6 @@ export interface QueryRequestOptions {
   params?: Record<string, string> | undefined;
 }
 
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 128) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
 
 /** Protobuf fields written into a growing list of chunks (requests are small: a filter and names). */
 class Encoder {

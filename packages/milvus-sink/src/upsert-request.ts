@@ -23,7 +23,8 @@ const SPARSE_FLOAT_VECTOR = 104;
 const LITTLE_ENDIAN = endianness() === 'LE';
 const EMPTY_JSON = Buffer.from('{}');
 
-function varintSize(v: number): number {
+/** Bytes of `v` as a protobuf varint. */
+export function varintSize(v: number): number {
   let n = 1;
   while (v >= 128) {
     v = Math.floor(v / 128);
