@@ -19,8 +19,14 @@ const sdkGroups = (except) =>
   Object.entries(SDKS)
     .filter(([system]) => system !== except)
     .map(([system, group]) => ({ group, message: `only ${SDK_OWNER[system]} imports this system's client: go through its port (packages/core/src/ports.ts)` }));
-const deepImport = { group: ['**/packages/*/src/**', '**/services/*/src/**'], message: 'import the package by its entry point (@p2m/<name>), not a file inside it' };
-const testOnly = { group: TEST_ONLY, message: 'test code (fakes, test stacks) never ships in production code: use it from *.test.ts, *.fixture.ts or a testing/ folder' };
+const deepImport = {
+  group: ['**/packages/*/src/**', '**/services/*/src/**'],
+  message: 'import the package by its entry point (@p2m/<name>), not a file inside it',
+};
+const testOnly = {
+  group: TEST_ONLY,
+  message: 'test code (fakes, test stacks) never ships in production code: use it from *.test.ts, *.fixture.ts or a testing/ folder',
+};
 const otherServices = (own) => ({
   group: SERVICES.filter((s) => s !== own).flatMap((s) => [`@p2m/${s}`, `@p2m/${s}/*`]),
   message: 'services never import each other: share through a package (packages/*)',
@@ -28,10 +34,21 @@ const otherServices = (own) => ({
 const restrict = (patterns) => ({ '@typescript-eslint/no-restricted-imports': ['error', { patterns }] });
 
 /** Test code: fakes and SDKs are fine, reaching into another package's files or another service is not. */
-const TEST_FILES = ['**/*.test.ts', '**/*.fixture.ts', '**/src/testing/**', '**/conformance/**', 'services/controller/src/http/harness.ts', 'services/controller/src/http/preview.ts', 'packages/testing/**'];
+const TEST_FILES = [
+  '**/*.test.ts',
+  '**/*.fixture.ts',
+  '**/src/testing/**',
+  '**/conformance/**',
+  'services/controller/src/http/harness.ts',
+  'services/controller/src/http/preview.ts',
+  'packages/testing/**',
+];
 
 const areas = [
-  { files: 'packages/core/src/**/*.ts', patterns: [...sdkGroups(null), { group: [...SERVERS, '@p2m/*'], message: 'the core imports no server and no other p2m package' }, testOnly] },
+  {
+    files: 'packages/core/src/**/*.ts',
+    patterns: [...sdkGroups(null), { group: [...SERVERS, '@p2m/*'], message: 'the core imports no server and no other p2m package' }, testOnly],
+  },
   { files: 'packages/kafka/src/**/*.ts', patterns: [...sdkGroups('kafka'), testOnly, deepImport] },
   { files: 'packages/pinecone-source/src/**/*.ts', patterns: [...sdkGroups('pinecone'), testOnly, deepImport] },
   { files: 'packages/milvus-sink/src/**/*.ts', patterns: [...sdkGroups('milvus'), testOnly, deepImport] },

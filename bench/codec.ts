@@ -29,7 +29,14 @@ function makeRecord(i: number): VectorRecord {
     id: `doc-${i.toString().padStart(8, '0')}`,
     values,
     sparse: { indices: [...indices].sort((a, b) => a - b), values: new Float32Array(SPARSE).map(() => Math.random()) },
-    metadata: { title: `Document number ${i}`, year: 1990 + (i % 35), score: Math.random(), published: i % 2 === 0, tags: ['news', 'science', 'bench'], author: 'A. N. Author' },
+    metadata: {
+      title: `Document number ${i}`,
+      year: 1990 + (i % 35),
+      score: Math.random(),
+      published: i % 2 === 0,
+      tags: ['news', 'science', 'bench'],
+      author: 'A. N. Author',
+    },
   };
 }
 

@@ -190,7 +190,9 @@ class RawHttpClient {
 
   constructor(url: URL, headers: Record<string, string>) {
     this.url = url;
-    this.headerText = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    this.headerText = Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
   }
 
   get(path: string, keep: boolean): Promise<{ status: number; body: Buffer; size: number }> {
@@ -210,7 +212,10 @@ class RawHttpClient {
         socket = net.connect({
           host: this.url.hostname,
           port: Number(this.url.port),
-          onread: { buffer: this.readBuffer, callback: (n: number, b: Uint8Array) => (socket as net.Socket & { handler: typeof onChunk }).handler(n, b as Buffer) },
+          onread: {
+            buffer: this.readBuffer,
+            callback: (n: number, b: Uint8Array) => (socket as net.Socket & { handler: typeof onChunk }).handler(n, b as Buffer),
+          },
         });
         (socket as net.Socket & { handler: typeof onChunk }).handler = onChunk;
         socket.setNoDelay(true);

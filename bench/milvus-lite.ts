@@ -50,7 +50,8 @@ function failed(status: Status | undefined): boolean {
 }
 function check<T extends { status?: Status } | Status>(res: T, what: string): T {
   const status = 'status' in res && res.status ? res.status : (res as Status);
-  if (failed(status)) throw new Error(`${what}: ${status.reason ?? JSON.stringify(status)} (error_code ${String(status.error_code)}, code ${String(status.code)})`);
+  if (failed(status))
+    throw new Error(`${what}: ${status.reason ?? JSON.stringify(status)} (error_code ${String(status.error_code)}, code ${String(status.code)})`);
   return res;
 }
 
@@ -79,7 +80,8 @@ async function createHybrid(name: string, opts: { partitionKey: boolean; sparse:
 }
 
 async function indexAndLoad(name: string, metric: string, sparse: boolean, dense = true): Promise<void> {
-  if (dense) check(await client.createIndex({ collection_name: name, field_name: 'vector', index_type: 'AUTOINDEX', metric_type: metric }), 'createIndex dense');
+  if (dense)
+    check(await client.createIndex({ collection_name: name, field_name: 'vector', index_type: 'AUTOINDEX', metric_type: metric }), 'createIndex dense');
   if (sparse) {
     check(
       await client.createIndex({ collection_name: name, field_name: 'sparse_vector', index_type: 'SPARSE_INVERTED_INDEX', metric_type: 'IP' }),
@@ -114,7 +116,11 @@ async function probe(name: string, fn: () => Promise<{ ok: boolean; detail?: unk
     const r = await fn();
     into[name] = { ...r, ms: Math.round(performance.now() - t0) };
   } catch (err) {
-    into[name] = { ok: false, error: err instanceof Error ? err.message.slice(0, 400) : JSON.stringify(err).slice(0, 400), ms: Math.round(performance.now() - t0) };
+    into[name] = {
+      ok: false,
+      error: err instanceof Error ? err.message.slice(0, 400) : JSON.stringify(err).slice(0, 400),
+      ms: Math.round(performance.now() - t0),
+    };
   }
 }
 
@@ -144,7 +150,10 @@ async function probes(): Promise<void> {
     await createHybrid(pk, { partitionKey: true, sparse: true, dense: true });
     const d = check(await client.describeCollection({ collection_name: pk }), 'describe');
     const nsField = d.schema.fields.find((f) => f.name === 'namespace');
-    return { ok: d.schema.enable_dynamic_field === true && nsField?.is_partition_key === true, detail: d.schema.fields.map((f) => [f.name, f.data_type, f.is_partition_key]) };
+    return {
+      ok: d.schema.enable_dynamic_field === true && nsField?.is_partition_key === true,
+      detail: d.schema.fields.map((f) => [f.name, f.data_type, f.is_partition_key]),
+    };
   });
   await probe('create_partition_key_after_primary_key', async () => {
     const name = `${prefix}_pk_order`;
@@ -168,7 +177,18 @@ async function probes(): Promise<void> {
   // Weights must be finite and non-negative for Milvus (checked by 3.x and by Milvus's own insert validation).
   const sparseVal = Array.from(Float32Array.from([0.5, 1.25, 3.1415927, 1e-7]));
   const denseRow = denseVector(r);
-  const metadata = { s: 'hello "world" \\ ünïcødé 🚀', i: 42, big: 9007199254740991, f: 0.1, neg: -3.5, b: true, fb: false, tags: ['a', 'b"c', ''], empty: '', emptyList: [] as string[] };
+  const metadata = {
+    s: 'hello "world" \\ ünïcødé 🚀',
+    i: 42,
+    big: 9007199254740991,
+    f: 0.1,
+    neg: -3.5,
+    b: true,
+    fb: false,
+    tags: ['a', 'b"c', ''],
+    empty: '',
+    emptyList: [] as string[],
+  };
   const rows = [
     { namespace: 'ns1', id: 'a', vector: denseRow, sparse_vector: { indices: sparseIdx, values: sparseVal }, ...metadata },
     { namespace: 'ns1', id: 'b"q\\', vector: denseVector(r), sparse_vector: { 3: 1.5 }, x: 1 },
@@ -215,21 +235,38 @@ async function probes(): Promise<void> {
     return { ok: n1 === 2 && n2 === 1, detail: { ns1: n1, ns2: n2 } };
   });
   await probe('query_id_in', async () => {
-    const res = check(await client.query({ collection_name: pk, filter: 'id in ["a", "c", "nope"]', output_fields: ['id'], consistency_level: 'Strong' as never }), 'query');
+    const res = check(
+      await client.query({ collection_name: pk, filter: 'id in ["a", "c", "nope"]', output_fields: ['id'], consistency_level: 'Strong' as never }),
+      'query',
+    );
     return { ok: res.data.length === 2, detail: res.data.map((d) => d['id']) };
   });
   await probe('filter_escaped_quote_backslash', async () => {
-    const res = check(await client.query({ collection_name: pk, filter: 'id == "b\\"q\\\\"', output_fields: ['id'], consistency_level: 'Strong' as never }), 'query');
+    const res = check(
+      await client.query({ collection_name: pk, filter: 'id == "b\\"q\\\\"', output_fields: ['id'], consistency_level: 'Strong' as never }),
+      'query',
+    );
     return { ok: res.data.length === 1 && res.data[0]?.['id'] === 'b"q\\', detail: res.data.map((d) => d['id']) };
   });
   await probe('dense_float32_exact', async () => {
-    const res = check(await client.query({ collection_name: pk, filter: 'id == "a"', output_fields: ['vector'], consistency_level: 'Strong' as never }), 'query');
+    const res = check(
+      await client.query({ collection_name: pk, filter: 'id == "a"', output_fields: ['vector'], consistency_level: 'Strong' as never }),
+      'query',
+    );
     const got = res.data[0]?.['vector'] as number[];
     const mismatch = got.findIndex((v, i) => Math.fround(v) !== denseRow[i]);
     return { ok: got.length === dim && mismatch === -1, detail: { len: got.length, firstMismatch: mismatch } };
   });
   await probe('sparse_exact_incl_uint32_max', async () => {
-    const res = check(await client.query({ collection_name: pk, filter: 'id in ["a", "b\\"q\\\\"]', output_fields: ['id', 'sparse_vector'], consistency_level: 'Strong' as never }), 'query');
+    const res = check(
+      await client.query({
+        collection_name: pk,
+        filter: 'id in ["a", "b\\"q\\\\"]',
+        output_fields: ['id', 'sparse_vector'],
+        consistency_level: 'Strong' as never,
+      }),
+      'query',
+    );
     const a = res.data.find((d) => d['id'] === 'a')?.['sparse_vector'] as Record<string, number>;
     const b = res.data.find((d) => d['id'] === 'b"q\\')?.['sparse_vector'] as Record<string, number>;
     const ok = sparseIdx.every((ix, k) => Math.fround(a[String(ix)] ?? NaN) === sparseVal[k]) && Object.keys(a).length === 4 && b['3'] === 1.5;
@@ -259,12 +296,26 @@ async function probes(): Promise<void> {
     const name = `${prefix}_order`;
     await createHybrid(name, { partitionKey: false, sparse: false, dense: true });
     const ids = Array.from({ length: 300 }, (_, i) => `id-${(i * 7919) % 1000}-${i}`);
-    for (let i = 0; i < 3; i++) check(await client.upsert({ collection_name: name, data: ids.slice(i * 100, i * 100 + 100).map((id) => ({ id, vector: denseVector(r) })) }), 'upsert');
+    for (let i = 0; i < 3; i++)
+      check(await client.upsert({ collection_name: name, data: ids.slice(i * 100, i * 100 + 100).map((id) => ({ id, vector: denseVector(r) })) }), 'upsert');
     await indexAndLoad(name, 'L2', false);
-    const expected = [...ids].filter((x) => x > 'id-5').sort().slice(0, 5);
-    const plain = check(await client.query({ collection_name: name, filter: 'id > "id-5"', output_fields: ['id'], limit: 5, consistency_level: 'Strong' as never }), 'query');
+    const expected = [...ids]
+      .filter((x) => x > 'id-5')
+      .sort()
+      .slice(0, 5);
+    const plain = check(
+      await client.query({ collection_name: name, filter: 'id > "id-5"', output_fields: ['id'], limit: 5, consistency_level: 'Strong' as never }),
+      'query',
+    );
     const iter = check(
-      await client.query({ collection_name: name, filter: 'id > "id-5"', output_fields: ['id'], limit: 5, consistency_level: 'Strong' as never, params: { iterator: 'True' } } as never),
+      await client.query({
+        collection_name: name,
+        filter: 'id > "id-5"',
+        output_fields: ['id'],
+        limit: 5,
+        consistency_level: 'Strong' as never,
+        params: { iterator: 'True' },
+      } as never),
       'query',
     );
     const got = (res: { data: Record<string, unknown>[] }): string[] => res.data.map((d) => String(d['id']));
@@ -272,49 +323,85 @@ async function probes(): Promise<void> {
     const iterOk = JSON.stringify(got(iter)) === JSON.stringify(expected);
     return { ok: plainOk || iterOk, detail: { plainLimitInPkOrder: plainOk, iteratorParamInPkOrder: iterOk } };
   });
-  await probe('same_id_two_namespaces_partition_key_both_kept', async () => {
-    // Pinecone ids are unique per namespace; a Milvus primary key is unique per collection.
-    const n = await count(pk, 'id == "a"');
-    check(await client.upsert({ collection_name: pk, data: [{ namespace: 'ns9', id: 'a', vector: denseVector(r), sparse_vector: { 1: 1 } }] }), 'upsert');
-    const after = check(await client.query({ collection_name: pk, filter: 'id == "a"', output_fields: ['namespace'], consistency_level: 'Strong' as never }), 'query');
-    check(await client.upsert({ collection_name: pk, data: [rows[0]!] }), 'restore');
-    return { ok: after.data.length === 2, detail: { before: n, after: after.data.map((d) => d['namespace']) } };
-  }, observations);
-  await probe('sdk_queryIterator_all_ids', async () => {
-    const it = await client.queryIterator({ collection_name: pk, batchSize: 1, output_fields: ['id'], filter: 'id != ""' });
-    const ids: string[] = [];
-    for await (const batch of it as AsyncIterable<{ id: string }[]>) ids.push(...batch.map((x) => x.id));
-    return { ok: ids.length === 3, detail: ids };
-  }, observations);
+  await probe(
+    'same_id_two_namespaces_partition_key_both_kept',
+    async () => {
+      // Pinecone ids are unique per namespace; a Milvus primary key is unique per collection.
+      const n = await count(pk, 'id == "a"');
+      check(await client.upsert({ collection_name: pk, data: [{ namespace: 'ns9', id: 'a', vector: denseVector(r), sparse_vector: { 1: 1 } }] }), 'upsert');
+      const after = check(
+        await client.query({ collection_name: pk, filter: 'id == "a"', output_fields: ['namespace'], consistency_level: 'Strong' as never }),
+        'query',
+      );
+      check(await client.upsert({ collection_name: pk, data: [rows[0]!] }), 'restore');
+      return { ok: after.data.length === 2, detail: { before: n, after: after.data.map((d) => d['namespace']) } };
+    },
+    observations,
+  );
+  await probe(
+    'sdk_queryIterator_all_ids',
+    async () => {
+      const it = await client.queryIterator({ collection_name: pk, batchSize: 1, output_fields: ['id'], filter: 'id != ""' });
+      const ids: string[] = [];
+      for await (const batch of it as AsyncIterable<{ id: string }[]>) ids.push(...batch.map((x) => x.id));
+      return { ok: ids.length === 3, detail: ids };
+    },
+    observations,
+  );
   await probe('rejects_id_over_max_length', async () => {
-    const res = await client.upsert({ collection_name: pk, data: [{ namespace: 'ns1', id: 'x'.repeat(65), vector: denseVector(r), sparse_vector: { 1: 1 } }] }).catch((e: unknown) => e);
+    const res = await client
+      .upsert({ collection_name: pk, data: [{ namespace: 'ns1', id: 'x'.repeat(65), vector: denseVector(r), sparse_vector: { 1: 1 } }] })
+      .catch((e: unknown) => e);
     const st = (res as { status?: Status }).status;
-    return { ok: res instanceof Error || failed(st), detail: res instanceof Error ? res.message : { error_code: st?.error_code, code: st?.code, reason: st?.reason } };
+    return {
+      ok: res instanceof Error || failed(st),
+      detail: res instanceof Error ? res.message : { error_code: st?.error_code, code: st?.code, reason: st?.reason },
+    };
   });
   await probe('rejects_sparse_index_uint32_max', async () => {
-    const res = await client.upsert({ collection_name: pk, data: [{ namespace: 'ns1', id: 'sx', vector: denseVector(r), sparse_vector: { indices: [4294967295], values: [1] } }] }).catch((e: unknown) => e);
+    const res = await client
+      .upsert({ collection_name: pk, data: [{ namespace: 'ns1', id: 'sx', vector: denseVector(r), sparse_vector: { indices: [4294967295], values: [1] } }] })
+      .catch((e: unknown) => e);
     const st = (res as { status?: Status }).status;
-    return { ok: res instanceof Error || failed(st), detail: res instanceof Error ? res.message : { error_code: st?.error_code, code: st?.code, reason: st?.reason } };
+    return {
+      ok: res instanceof Error || failed(st),
+      detail: res instanceof Error ? res.message : { error_code: st?.error_code, code: st?.code, reason: st?.reason },
+    };
   });
   await probe('rejects_negative_sparse_weight', async () => {
-    const res = await client.upsert({ collection_name: pk, data: [{ namespace: 'ns1', id: 'sn', vector: denseVector(r), sparse_vector: { indices: [5], values: [-1] } }] }).catch((e: unknown) => e);
+    const res = await client
+      .upsert({ collection_name: pk, data: [{ namespace: 'ns1', id: 'sn', vector: denseVector(r), sparse_vector: { indices: [5], values: [-1] } }] })
+      .catch((e: unknown) => e);
     const st = (res as { status?: Status }).status;
-    return { ok: res instanceof Error || failed(st), detail: res instanceof Error ? res.message : { error_code: st?.error_code, code: st?.code, reason: st?.reason } };
+    return {
+      ok: res instanceof Error || failed(st),
+      detail: res instanceof Error ? res.message : { error_code: st?.error_code, code: st?.code, reason: st?.reason },
+    };
   });
   await probe(
     'accepts_empty_sparse_vector',
     async () => {
       // Milvus stores an empty sparse row (a hybrid record without sparse values); Lite 3 refuses it.
-      const res = await client.upsert({ collection_name: pk, data: [{ namespace: 'ns1', id: 'se', vector: denseVector(r), sparse_vector: { indices: [], values: [] } }] }).catch((e: unknown) => e);
+      const res = await client
+        .upsert({ collection_name: pk, data: [{ namespace: 'ns1', id: 'se', vector: denseVector(r), sparse_vector: { indices: [], values: [] } }] })
+        .catch((e: unknown) => e);
       const st = (res as { status?: Status }).status;
-      return { ok: !(res instanceof Error) && !failed(st), detail: res instanceof Error ? res.message : { error_code: st?.error_code, code: st?.code, reason: st?.reason } };
+      return {
+        ok: !(res instanceof Error) && !failed(st),
+        detail: res instanceof Error ? res.message : { error_code: st?.error_code, code: st?.code, reason: st?.reason },
+      };
     },
     observations,
   );
   await probe('rejects_wrong_dim', async () => {
-    const res = await client.upsert({ collection_name: pk, data: [{ namespace: 'ns1', id: 'wd', vector: [1, 2, 3], sparse_vector: { 1: 1 } }] }).catch((e: unknown) => e);
+    const res = await client
+      .upsert({ collection_name: pk, data: [{ namespace: 'ns1', id: 'wd', vector: [1, 2, 3], sparse_vector: { 1: 1 } }] })
+      .catch((e: unknown) => e);
     const st = (res as { status?: Status }).status;
-    return { ok: res instanceof Error || failed(st), detail: res instanceof Error ? res.message : { error_code: st?.error_code, code: st?.code, reason: st?.reason } };
+    return {
+      ok: res instanceof Error || failed(st),
+      detail: res instanceof Error ? res.message : { error_code: st?.error_code, code: st?.code, reason: st?.reason },
+    };
   });
 
   await probe('partitions_create_upsert_count', async () => {
@@ -322,23 +409,53 @@ async function probes(): Promise<void> {
     check(await client.createPartition({ collection_name: parts, partition_name: 'p_one' }), 'createPartition');
     check(await client.createPartition({ collection_name: parts, partition_name: 'p_two' }), 'createPartition');
     const list = check(await client.listPartitions({ collection_name: parts }), 'listPartitions');
-    check(await client.upsert({ collection_name: parts, partition_name: 'p_one', data: [{ id: 'a', vector: denseVector(r) }, { id: 'b', vector: denseVector(r) }] }), 'upsert p_one');
+    check(
+      await client.upsert({
+        collection_name: parts,
+        partition_name: 'p_one',
+        data: [
+          { id: 'a', vector: denseVector(r) },
+          { id: 'b', vector: denseVector(r) },
+        ],
+      }),
+      'upsert p_one',
+    );
     check(await client.upsert({ collection_name: parts, partition_name: 'p_two', data: [{ id: 'c', vector: denseVector(r) }] }), 'upsert p_two');
     check(await client.upsert({ collection_name: parts, data: [{ id: 'd', vector: denseVector(r) }] }), 'upsert _default');
     check(await client.upsert({ collection_name: parts, partition_name: 'p_one', data: [{ id: 'a', vector: denseVector(r) }] }), 'upsert p_one again');
     await indexAndLoad(parts, 'L2', false);
     const all = await count(parts);
-    const noFilter = { p_one: await count(parts, undefined, ['p_one']), p_two: await count(parts, undefined, ['p_two']), _default: await count(parts, undefined, ['_default']) };
-    const withFilter = { p_one: await count(parts, 'id != ""', ['p_one']), p_two: await count(parts, 'id != ""', ['p_two']), _default: await count(parts, 'id != ""', ['_default']) };
+    const noFilter = {
+      p_one: await count(parts, undefined, ['p_one']),
+      p_two: await count(parts, undefined, ['p_two']),
+      _default: await count(parts, undefined, ['_default']),
+    };
+    const withFilter = {
+      p_one: await count(parts, 'id != ""', ['p_one']),
+      p_two: await count(parts, 'id != ""', ['p_two']),
+      _default: await count(parts, 'id != ""', ['_default']),
+    };
     const right = (c: Record<string, number>): boolean => c['p_one'] === 2 && c['p_two'] === 1 && c['_default'] === 1;
-    return { ok: all === 4 && (right(noFilter) || right(withFilter)), detail: { partitions: list.partition_names, all, countNoFilterOk: right(noFilter), countWithFilterOk: right(withFilter), noFilter, withFilter } };
+    return {
+      ok: all === 4 && (right(noFilter) || right(withFilter)),
+      detail: { partitions: list.partition_names, all, countNoFilterOk: right(noFilter), countWithFilterOk: right(withFilter), noFilter, withFilter },
+    };
   });
   await probe('create_existing_collection_fails', async () => {
     const res: unknown = await client
-      .createCollection({ collection_name: parts, fields: [{ name: 'id', data_type: DataType.VarChar, max_length: 8, is_primary_key: true }, { name: 'v', data_type: DataType.FloatVector, dim: 2 }] })
+      .createCollection({
+        collection_name: parts,
+        fields: [
+          { name: 'id', data_type: DataType.VarChar, max_length: 8, is_primary_key: true },
+          { name: 'v', data_type: DataType.FloatVector, dim: 2 },
+        ],
+      })
       .catch((e: unknown) => e);
     const st = res as Status;
-    return { ok: res instanceof Error || failed(st), detail: res instanceof Error ? res.message : { error_code: st.error_code, code: st.code, reason: st.reason } };
+    return {
+      ok: res instanceof Error || failed(st),
+      detail: res instanceof Error ? res.message : { error_code: st.error_code, code: st.code, reason: st.reason },
+    };
   });
 }
 
@@ -403,7 +520,9 @@ async function throughput(): Promise<Record<string, unknown>[]> {
       maxBatchMs: Math.round(latencies[latencies.length - 1] ?? 0),
       flushMs: Math.round(flushMs),
       clientCpuSeconds: +((clientCpu.user + clientCpu.system) / 1e6).toFixed(2),
-      ...(server0 !== null && server1 !== null ? { serverCpuSeconds: +(server1 - server0).toFixed(2), serverCpuRowsPerSec: Math.round(done / Math.max(server1 - server0, 0.01)) } : {}),
+      ...(server0 !== null && server1 !== null
+        ? { serverCpuSeconds: +(server1 - server0).toFixed(2), serverCpuRowsPerSec: Math.round(done / Math.max(server1 - server0, 0.01)) }
+        : {}),
     });
     await client.dropCollection({ collection_name: name });
   }
@@ -419,7 +538,13 @@ async function main(): Promise<void> {
   const failedFeatures = Object.entries(features)
     .filter(([, v]) => !v.ok)
     .map(([k]) => k);
-  console.log(JSON.stringify({ address, version: version.version, dim, features, failedFeatures, observations, upserts, totalSeconds: +((performance.now() - t0) / 1000).toFixed(1) }, null, 2));
+  console.log(
+    JSON.stringify(
+      { address, version: version.version, dim, features, failedFeatures, observations, upserts, totalSeconds: +((performance.now() - t0) / 1000).toFixed(1) },
+      null,
+      2,
+    ),
+  );
   await client.closeConnection();
 }
 

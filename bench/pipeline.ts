@@ -49,42 +49,43 @@ try {
   log(`seeding the emulator with ${RECORDS} ${KIND} records`);
   await bench.emulator.load(index, KIND, RECORDS);
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const loaders of LOADERS) for (const [variant, v] of VARIANTS) {
-      const collection = `bench_pipe_${KIND}_${loaders}_${Date.now().toString(36)}`;
-      const profileDir = PROFILE ? join(BENCH_STACK.stateDir!, 'profiles', collection) : undefined;
-      log(`round ${round}: ${loaders} loader(s)${loaders === 0 ? ' (the extractor alone)' : ''}, ${RECORDS} records${variant ? `, variant ${variant}` : ''}`);
-      const address = proxies.get(latencyOf(v))?.address ?? bench.address;
-      const run = await measurePipeline({ ...bench.base, index, address }, loaders, RECORDS, {
-        collection,
-        kind: KIND,
-        ...(profileDir ? { profileDir } : {}),
-        ...(v.env ? { env: v.env } : {}),
-        ...(v.repo ? { repo: resolve(v.repo) } : {}),
-      });
-      const cpuTotal = Object.values(run.cpuSeconds).reduce((a, b) => a + b, 0);
-      const profile = profileSummary(run);
-      process.stdout.write(
-        `${JSON.stringify({
-          round,
-          ...(variant ? { variant } : {}),
+    for (const loaders of LOADERS)
+      for (const [variant, v] of VARIANTS) {
+        const collection = `bench_pipe_${KIND}_${loaders}_${Date.now().toString(36)}`;
+        const profileDir = PROFILE ? join(BENCH_STACK.stateDir!, 'profiles', collection) : undefined;
+        log(`round ${round}: ${loaders} loader(s)${loaders === 0 ? ' (the extractor alone)' : ''}, ${RECORDS} records${variant ? `, variant ${variant}` : ''}`);
+        const address = proxies.get(latencyOf(v))?.address ?? bench.address;
+        const run = await measurePipeline({ ...bench.base, index, address }, loaders, RECORDS, {
+          collection,
           kind: KIND,
-          sink_latency_ms: latencyOf(v),
-          loaders,
-          records: run.records,
-          rows_per_s: run.rowsPerSec,
-          durable_rows_per_s: run.durableRowsPerSec,
-          flush_seconds: run.flushSeconds,
-          seconds: run.seconds,
-          extract_seconds: run.extractSeconds,
-          cpu_ms_per_row: Math.round((cpuTotal * 1e6) / run.records) / 1000,
-          p2m_cpu_ms_per_record: p2mCpuMsPerRecord(run),
-          cpu_seconds: run.cpuSeconds,
-          peak_rss_mb: run.peakRssMb,
-          machine: run.machine,
-          ...(profile ? { profile } : {}),
-        })}\n`,
-      );
-    }
+          ...(profileDir ? { profileDir } : {}),
+          ...(v.env ? { env: v.env } : {}),
+          ...(v.repo ? { repo: resolve(v.repo) } : {}),
+        });
+        const cpuTotal = Object.values(run.cpuSeconds).reduce((a, b) => a + b, 0);
+        const profile = profileSummary(run);
+        process.stdout.write(
+          `${JSON.stringify({
+            round,
+            ...(variant ? { variant } : {}),
+            kind: KIND,
+            sink_latency_ms: latencyOf(v),
+            loaders,
+            records: run.records,
+            rows_per_s: run.rowsPerSec,
+            durable_rows_per_s: run.durableRowsPerSec,
+            flush_seconds: run.flushSeconds,
+            seconds: run.seconds,
+            extract_seconds: run.extractSeconds,
+            cpu_ms_per_row: Math.round((cpuTotal * 1e6) / run.records) / 1000,
+            p2m_cpu_ms_per_record: p2mCpuMsPerRecord(run),
+            cpu_seconds: run.cpuSeconds,
+            peak_rss_mb: run.peakRssMb,
+            machine: run.machine,
+            ...(profile ? { profile } : {}),
+          })}\n`,
+        );
+      }
   }
 } finally {
   for (const proxy of proxies.values()) await proxy.close();

@@ -99,17 +99,40 @@ async function measureSinks(kind: DatasetKind, address: string, milvusPid: numbe
       sdkSweep.push(await measureNodeSdk(address, kind, records, batch, milvusPid));
     }
     log(`${kind} round ${round}: pymilvus + numpy`);
-    pymilvus.push(...(await measurePymilvus(address, kind, records, round === 1 ? (kind === 'dense' ? PY_BATCHES : [PY_BATCHES[0]!]) : [bestBatch(pymilvus)], milvusPid, PYTHON)));
+    pymilvus.push(
+      ...(await measurePymilvus(
+        address,
+        kind,
+        records,
+        round === 1 ? (kind === 'dense' ? PY_BATCHES : [PY_BATCHES[0]!]) : [bestBatch(pymilvus)],
+        milvusPid,
+        PYTHON,
+      )),
+    );
     log(`${kind} round ${round}: p2m writer, SDK fallback (P2M_MILVUS_WRITER=sdk)`);
     writers.push(await measureWriter(address, kind, records, WRITER_BATCH, milvusPid, 'sdk'));
   }
   return { sdkSweep, pymilvus, writers };
 }
 
-async function pipelineRun(setup: PipelineSetup, kind: DatasetKind, loaders: number, records: number, profileDir?: string, writer?: string): Promise<PipelineRun> {
+async function pipelineRun(
+  setup: PipelineSetup,
+  kind: DatasetKind,
+  loaders: number,
+  records: number,
+  profileDir?: string,
+  writer?: string,
+): Promise<PipelineRun> {
   const collection = `bench_pipe_${kind}_${loaders}_${Date.now().toString(36)}`;
-  log(`${kind}: pipeline with ${loaders} loader process(es), ${records} records${profileDir ? ' (loader CPU profile)' : ''}${writer ? `, loaders writing through the ${writer} path` : ''}`);
-  const run = await measurePipeline(setup, loaders, records, { collection, kind, ...(profileDir ? { profileDir } : {}), ...(writer ? { env: { P2M_MILVUS_WRITER: writer } } : {}) });
+  log(
+    `${kind}: pipeline with ${loaders} loader process(es), ${records} records${profileDir ? ' (loader CPU profile)' : ''}${writer ? `, loaders writing through the ${writer} path` : ''}`,
+  );
+  const run = await measurePipeline(setup, loaders, records, {
+    collection,
+    kind,
+    ...(profileDir ? { profileDir } : {}),
+    ...(writer ? { env: { P2M_MILVUS_WRITER: writer } } : {}),
+  });
   log(`${kind}: ${loaders} loader(s): ${run.rowsPerSec} rows/s (in the topic after ${run.extractSeconds} s, loaded after ${run.seconds} s)`);
   return run;
 }
@@ -171,7 +194,21 @@ function variant(kind: DatasetKind, records: number, sinkRows: number, d: Detail
 function cpuShares(run: PipelineRun): Record<string, { seconds: number; share: number }> {
   const groups: Record<string, number> = {};
   for (const [name, s] of Object.entries(run.cpuSeconds)) {
-    const key = name.startsWith('loader') ? 'loaders (p2m)' : name === 'extractor' ? 'extractor (p2m)' : name === 'controller' ? 'controller + bench (p2m)' : name === 'milvus' ? 'Milvus server (Lite)' : name === 'kafka' ? 'Kafka broker' : name === 'registry' ? 'schema registry' : name === 'emulator' ? 'Pinecone emulator' : name;
+    const key = name.startsWith('loader')
+      ? 'loaders (p2m)'
+      : name === 'extractor'
+        ? 'extractor (p2m)'
+        : name === 'controller'
+          ? 'controller + bench (p2m)'
+          : name === 'milvus'
+            ? 'Milvus server (Lite)'
+            : name === 'kafka'
+              ? 'Kafka broker'
+              : name === 'registry'
+                ? 'schema registry'
+                : name === 'emulator'
+                  ? 'Pinecone emulator'
+                  : name;
     groups[key] = (groups[key] ?? 0) + s;
   }
   const total = Object.values(groups).reduce((a, b) => a + b, 0);
@@ -212,7 +249,11 @@ function markdown(
     row('**source ceiling** (list + fetch within rate limits)', (v) => `**${n(v.source_ceiling_rows_per_s)}**`),
     row('direct copy (list → fetch → SDK upsert, page by page)', (v) => n(v.direct_copy_rows_per_s)),
     row('p2m pipeline by loader processes', pipe),
-    row('p2m pipeline, loaders on the SDK write path (before)', (v) => (v['pipeline_sdk_writer_rows_per_s'] ? `${n(v['pipeline_sdk_writer_rows_per_s'] as number)} (${v['pipeline_sdk_writer_loaders'] as number} loader${v['pipeline_sdk_writer_loaders'] === 1 ? '' : 's'})` : '—')),
+    row('p2m pipeline, loaders on the SDK write path (before)', (v) =>
+      v['pipeline_sdk_writer_rows_per_s']
+        ? `${n(v['pipeline_sdk_writer_rows_per_s'] as number)} (${v['pipeline_sdk_writer_loaders'] as number} loader${v['pipeline_sdk_writer_loaders'] === 1 ? '' : 's'})`
+        : '—',
+    ),
     row('**ratio vs limit** (best pipeline / min(sink, source))', (v) => `**${v.ratio_vs_limit}**`),
     row('pipeline CPU per record, all processes (ms)', (v) => String(v['pipeline_cpu_ms_per_row'])),
     row(`machine CPU limit (${m.cpus} cores / CPU per record)`, (v) => n(v['machine_cpu_limit_rows_per_s'] as number)),
@@ -236,11 +277,30 @@ function markdown(
     row('ratio vs direct copy, stored', (v) => String(v['ratio_vs_direct_copy_durable'])),
     row('ratio vs Node SDK, stored', (v) => String(v['ratio_vs_node_sdk_durable'])),
     '',
-    '| peak RSS (VmHWM), MB | ' + Object.keys(rss).map((k) => `${n(Number(k))} records`).join(' | ') + ' |',
-    '|---|' + Object.keys(rss).map(() => '---|').join(''),
-    '| extractor | ' + Object.values(rss).map((r) => String(r['extractor'])).join(' | ') + ' |',
-    '| loader (largest) | ' + Object.values(rss).map((r) => String(r['loader'])).join(' | ') + ' |',
-    '| loader on the SDK write path (before) | ' + Object.values(rss).map((r) => String(r['loader_sdk_writer'] ?? '—')).join(' | ') + ' |',
+    '| peak RSS (VmHWM), MB | ' +
+      Object.keys(rss)
+        .map((k) => `${n(Number(k))} records`)
+        .join(' | ') +
+      ' |',
+    '|---|' +
+      Object.keys(rss)
+        .map(() => '---|')
+        .join(''),
+    '| extractor | ' +
+      Object.values(rss)
+        .map((r) => String(r['extractor']))
+        .join(' | ') +
+      ' |',
+    '| loader (largest) | ' +
+      Object.values(rss)
+        .map((r) => String(r['loader']))
+        .join(' | ') +
+      ' |',
+    '| loader on the SDK write path (before) | ' +
+      Object.values(rss)
+        .map((r) => String(r['loader_sdk_writer'] ?? '—'))
+        .join(' | ') +
+      ' |',
     '',
     `| where the CPU goes (dense pipeline, 2 loaders; the machine was busy ${machineShare.busy} CPU s, the pipeline's processes used ${machineShare.own}) | CPU s | share |`,
     '|---|---|---|',
@@ -263,7 +323,9 @@ async function main(): Promise<void> {
     os: `${osType()} ${release()}`,
     loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
   };
-  log(`mode ${QUICK ? 'quick' : 'full'}: ${RECORDS} dense records, ${HYBRID_RECORDS} hybrid, ${SINK_ROWS} rows per sink measurement; starting the bench stack in ${BENCH_STACK.stateDir}`);
+  log(
+    `mode ${QUICK ? 'quick' : 'full'}: ${RECORDS} dense records, ${HYBRID_RECORDS} hybrid, ${SINK_ROWS} rows per sink measurement; starting the bench stack in ${BENCH_STACK.stateDir}`,
+  );
   const bench = await startBench({ writer: PIPELINE_WRITER, jobOptions: JOB_OPTIONS });
   const { address, pids, emulator, kafka, base } = bench;
   try {
@@ -304,7 +366,8 @@ async function main(): Promise<void> {
         directCopyRows: DIRECT_COPY_ROWS,
         source: LATENCY_TEXT,
         milvus: `Milvus Lite ${milvusLiteVersion()}`,
-        pipeline: 'p2m service extractor + N × p2m service loader processes; the controller (in the bench process) creates the job; rate = records committed by the loaders / time since job creation',
+        pipeline:
+          'p2m service extractor + N × p2m service loader processes; the controller (in the bench process) creates the job; rate = records committed by the loaders / time since job creation',
         pipelineWriter: PIPELINE_WRITER,
         jobOptions: JOB_OPTIONS ?? 'job defaults (6 topic partitions, 16 MB batches, fetch 100 ids per call, 4 namespaces at once)',
       };
@@ -328,11 +391,28 @@ async function main(): Promise<void> {
       log(`${kind}: source ceiling (list + fetch within the rate limits)`);
       const sourceRuns: SourceRun[] = [];
       for (let round = 0; round < 2; round++) {
-        sourceRuns.push(await measureSourceCeiling({ controllerHostUrl: emulator.controllerHostUrl, apiKey: emulator.apiKey, index, fetchIds: 100, maxFetchesInFlight: 8, pids: { emulator: emulator.pid } }));
+        sourceRuns.push(
+          await measureSourceCeiling({
+            controllerHostUrl: emulator.controllerHostUrl,
+            apiKey: emulator.apiKey,
+            index,
+            fetchIds: 100,
+            maxFetchesInFlight: 8,
+            pids: { emulator: emulator.pid },
+          }),
+        );
       }
       const source = [...sourceRuns].sort((a, b) => b.rowsPerSec - a.rowsPerSec)[0]!;
       log(`${kind}: source ceiling ${source.rowsPerSec} rows/s; direct copy of ${DIRECT_COPY_ROWS} records`);
-      const directCopy = await measureDirectCopy({ controllerHostUrl: emulator.controllerHostUrl, apiKey: emulator.apiKey, index, kind, address, limit: DIRECT_COPY_ROWS, pids: { emulator: emulator.pid, milvus: pids.milvus } });
+      const directCopy = await measureDirectCopy({
+        controllerHostUrl: emulator.controllerHostUrl,
+        apiKey: emulator.apiKey,
+        index,
+        kind,
+        address,
+        limit: DIRECT_COPY_ROWS,
+        pids: { emulator: emulator.pid, milvus: pids.milvus },
+      });
       const setup: PipelineSetup = { ...base, index };
       if (kind === 'dense') {
         // Kafka's and the services' JIT warm up once, as the other measurements had their warm-up call.

@@ -48,7 +48,11 @@ interface Service {
 const services: Service[] = [];
 
 function start(role: 'controller' | 'extractor' | 'loader', name: string, env: Record<string, string>): Promise<Service> {
-  const child = spawn(process.execPath, serviceArgs(role), { cwd: REPO_ROOT, env: { ...process.env, ...env, P2M_SERVICE_ID: name, P2M_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, serviceArgs(role), {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env, P2M_SERVICE_ID: name, P2M_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const service = { name, child, exited };
   services.push(service);
@@ -122,7 +126,11 @@ const env: Record<string, string> = {
 };
 const url = `http://127.0.0.1:${port}`;
 const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-  const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${apiToken}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${apiToken}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 };
@@ -140,8 +148,12 @@ try {
   if (WARMUP > 0) {
     const warmIndex = `${index}-warmup`;
     await emulator.load(warmIndex, KIND, WARMUP, { dim: DIM, namespaces: NAMESPACES });
-    const warm = await api<JobView>('POST', '/v1/jobs', { source: { apiKey: emulator.apiKey, index: warmIndex, controllerHostUrl: emulator.controllerHostUrl }, target: { address, collection: `${collection}_warmup` } });
-    for (let v = warm; !['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(v.status); v = await api<JobView>('GET', `/v1/jobs/${warm.id}`)) await new Promise((r) => setTimeout(r, 1_000));
+    const warm = await api<JobView>('POST', '/v1/jobs', {
+      source: { apiKey: emulator.apiKey, index: warmIndex, controllerHostUrl: emulator.controllerHostUrl },
+      target: { address, collection: `${collection}_warmup` },
+    });
+    for (let v = warm; !['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(v.status); v = await api<JobView>('GET', `/v1/jobs/${warm.id}`))
+      await new Promise((r) => setTimeout(r, 1_000));
     warmupJob = warm.id;
     log(`warm-up job of ${WARMUP} records done`);
   }
@@ -155,7 +167,10 @@ try {
   log(`controller idle: ${idle} MB; creating the job`);
   const resettable = resetPeak(pid);
   const t0 = performance.now();
-  const job = await api<JobView>('POST', '/v1/jobs', { source: { apiKey: emulator.apiKey, index, controllerHostUrl: emulator.controllerHostUrl }, target: { address, collection } });
+  const job = await api<JobView>('POST', '/v1/jobs', {
+    source: { apiKey: emulator.apiKey, index, controllerHostUrl: emulator.controllerHostUrl },
+    target: { address, collection },
+  });
   jobId = job.id;
   let verifyingAt = 0;
   let endAt = 0;

@@ -15,7 +15,16 @@ export const SPARSE_NON_ZEROS = 50;
 
 /** The benchmark's dataset; `shape` changes its dimension or namespaces (the verification bench runs dim 8). */
 export function datasetOptions(kind: DatasetKind, count: number, shape: { dim?: number; namespaces?: number } = {}): GeneratorOptions {
-  return { seed: 7, count, dim: shape.dim ?? DIM, namespaces: shape.namespaces ?? NAMESPACES, sparse: kind === 'hybrid', sparseNonZeros: SPARSE_NON_ZEROS, edgeCases: false, float32: true };
+  return {
+    seed: 7,
+    count,
+    dim: shape.dim ?? DIM,
+    namespaces: shape.namespaces ?? NAMESPACES,
+    sparse: kind === 'hybrid',
+    sparseNonZeros: SPARSE_NON_ZEROS,
+    edgeCases: false,
+    float32: true,
+  };
 }
 
 export const metricOf = (kind: DatasetKind): 'cosine' | 'dotproduct' => (kind === 'hybrid' ? 'dotproduct' : 'cosine');

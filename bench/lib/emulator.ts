@@ -19,7 +19,10 @@ export class BenchEmulator {
   }
 
   static async start(): Promise<BenchEmulator> {
-    const child = fork(join(import.meta.dirname, 'emulator-child.ts'), [], { execArgv: ['--expose-gc', '--max-old-space-size=16384'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(join(import.meta.dirname, 'emulator-child.ts'), [], {
+      execArgv: ['--expose-gc', '--max-old-space-size=16384'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     const ready = await next<{ controllerHostUrl: string; apiKey: string }>(child, 'ready');
     return new BenchEmulator(child, ready.controllerHostUrl, ready.apiKey);
   }

@@ -65,7 +65,13 @@ export interface Service {
  * `repo` runs the service from another checkout (its `bin/p2m.js`), e.g. main's for a before/after
  * in the same sitting; it must read the job records this checkout's controller writes.
  */
-export function startService(role: 'extractor' | 'loader', name: string, env: Record<string, string>, nodeArgs: string[] = [], repo?: string): Promise<Service> {
+export function startService(
+  role: 'extractor' | 'loader',
+  name: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  repo?: string,
+): Promise<Service> {
   const args = serviceArgs(role, nodeArgs);
   if (repo) args[args.length - 3] = join(repo, 'bin', 'p2m.js');
   const child = spawn(process.execPath, args, {
@@ -101,7 +107,12 @@ export async function stopService(s: Service): Promise<void> {
 }
 
 /** One run into `opts.collection`, which the job creates and this drops afterwards. */
-export async function measurePipeline(setup: PipelineSetup, loaders: number, records: number, opts: { collection: string; kind: DatasetKind; profileDir?: string; env?: Record<string, string>; repo?: string | undefined }): Promise<PipelineRun> {
+export async function measurePipeline(
+  setup: PipelineSetup,
+  loaders: number,
+  records: number,
+  opts: { collection: string; kind: DatasetKind; profileDir?: string; env?: Record<string, string>; repo?: string | undefined },
+): Promise<PipelineRun> {
   const services: Service[] = [];
   const sink = createMilvusSink({ address: setup.address, timeoutMs: 300_000 });
   try {
@@ -110,7 +121,9 @@ export async function measurePipeline(setup: PipelineSetup, loaders: number, rec
     if (opts.profileDir) for (const who of ['extractor', 'loader']) mkdirSync(join(opts.profileDir, who), { recursive: true });
     const started = await Promise.all([
       startService('extractor', 'bench-extractor', { ...setup.env, ...opts.env }, profileArgs('extractor'), opts.repo),
-      ...Array.from({ length: loaders }, (_, i) => startService('loader', `bench-loader-${i + 1}`, { ...setup.env, ...opts.env }, i === 0 ? profileArgs('loader') : [], opts.repo)),
+      ...Array.from({ length: loaders }, (_, i) =>
+        startService('loader', `bench-loader-${i + 1}`, { ...setup.env, ...opts.env }, i === 0 ? profileArgs('loader') : [], opts.repo),
+      ),
     ]);
     services.push(...started);
     const [extractor, ...loaderServices] = started as [Service, ...Service[]];
@@ -219,7 +232,10 @@ export async function measurePipeline(setup: PipelineSetup, loaders: number, rec
     };
     if (opts.profileDir) {
       const newest = (who: string): string | undefined => {
-        const file = readdirSync(join(opts.profileDir!, who)).filter((f) => f.endsWith('.cpuprofile')).sort().pop();
+        const file = readdirSync(join(opts.profileDir!, who))
+          .filter((f) => f.endsWith('.cpuprofile'))
+          .sort()
+          .pop();
         // Relative to the repository, so results never carry a path of the machine they ran on.
         return file ? relative(process.cwd(), join(opts.profileDir!, who, file)) : undefined;
       };
@@ -290,7 +306,9 @@ export function summariseProfile(file: string, skipMs = 0): Record<string, numbe
     const c = categoryOf(id);
     ms[c] = (ms[c] ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000;
   });
-  const busy = Object.entries(ms).filter(([k]) => k !== 'idle').reduce((sum, [, v]) => sum + v, 0);
+  const busy = Object.entries(ms)
+    .filter(([k]) => k !== 'idle')
+    .reduce((sum, [, v]) => sum + v, 0);
   return Object.fromEntries(
     Object.entries(ms)
       .filter(([k]) => k !== 'idle')

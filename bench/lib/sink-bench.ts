@@ -54,7 +54,12 @@ const processCpu = (): number => {
 };
 
 /** `flush` flushes the collection and answers the seconds it took (the server's work is the same whoever asks). */
-async function withCollection<T>(address: string, kind: DatasetKind, label: string, fn: (collection: string, flush: () => Promise<number>) => Promise<T>): Promise<T> {
+async function withCollection<T>(
+  address: string,
+  kind: DatasetKind,
+  label: string,
+  fn: (collection: string, flush: () => Promise<number>) => Promise<T>,
+): Promise<T> {
   const collection = `bench_${label}_${Date.now().toString(36)}`;
   const sink = createMilvusSink({ address, timeoutMs: 300_000 });
   const plan = benchPlan(kind, collection, address);
@@ -95,7 +100,15 @@ export async function measureNodeSdk(address: string, kind: DatasetKind, records
 }
 
 /** p2m's write path alone; `concurrency` upserts in flight (the loader runs one per process). */
-export async function measureWriter(address: string, kind: DatasetKind, records: VectorRecord[], batch: number, serverPid: number, writer: MilvusWriterKind, concurrency = 1): Promise<SinkRun> {
+export async function measureWriter(
+  address: string,
+  kind: DatasetKind,
+  records: VectorRecord[],
+  batch: number,
+  serverPid: number,
+  writer: MilvusWriterKind,
+  concurrency = 1,
+): Promise<SinkRun> {
   return withCollection(address, kind, `w${writer}${batch}`, async (collection, flush) => {
     const plan = benchPlan(kind, collection, address);
     const sink = createMilvusSink({ address, writer, timeoutMs: 120_000 });
@@ -116,7 +129,15 @@ export async function measureWriter(address: string, kind: DatasetKind, records:
       await Promise.all(Array.from({ length: concurrency }, lane));
       const seconds = (performance.now() - t0) / 1000;
       const flushSeconds = await flush();
-      return finish(concurrency > 1 ? `writer_${writer}_x${concurrency}` : `writer_${writer}`, batch, records.length, seconds, meter.stop(), processCpu() - c0, flushSeconds);
+      return finish(
+        concurrency > 1 ? `writer_${writer}_x${concurrency}` : `writer_${writer}`,
+        batch,
+        records.length,
+        seconds,
+        meter.stop(),
+        processCpu() - c0,
+        flushSeconds,
+      );
     } finally {
       await sink.close();
     }
@@ -127,7 +148,14 @@ export async function measureWriter(address: string, kind: DatasetKind, records:
  * pymilvus (the venv of the stack's Milvus Lite) with numpy arrays: the rows go to the script as a
  * raw float32 matrix plus one JSON line per row (id, namespace, metadata, sparse).
  */
-export async function measurePymilvus(address: string, kind: DatasetKind, records: VectorRecord[], batches: number[], serverPid: number, python: string): Promise<SinkRun[]> {
+export async function measurePymilvus(
+  address: string,
+  kind: DatasetKind,
+  records: VectorRecord[],
+  batches: number[],
+  serverPid: number,
+  python: string,
+): Promise<SinkRun[]> {
   const dir = mkdtempSync(join(tmpdir(), 'p2m-bench-py-'));
   try {
     const matrix = Buffer.allocUnsafe(records.length * DIM * 4);
@@ -135,14 +163,35 @@ export async function measurePymilvus(address: string, kind: DatasetKind, record
     writeFileSync(join(dir, 'vectors.f32'), matrix);
     writeFileSync(
       join(dir, 'rows.jsonl'),
-      records.map((r) => JSON.stringify({ id: r.id, namespace: r.namespace, metadata: r.metadata ?? {}, ...(r.sparse ? { sparse: [r.sparse.indices, Array.from(r.sparse.values)] } : {}) })).join('\n'),
+      records
+        .map((r) =>
+          JSON.stringify({
+            id: r.id,
+            namespace: r.namespace,
+            metadata: r.metadata ?? {},
+            ...(r.sparse ? { sparse: [r.sparse.indices, Array.from(r.sparse.values)] } : {}),
+          }),
+        )
+        .join('\n'),
     );
     const out: SinkRun[] = [];
     for (const batch of batches) {
       out.push(
         await withCollection(address, kind, `py${batch}`, async (collection) => {
           const meter = new CpuMeter({ server: serverPid }).start();
-          const result = await runPython(python, [join(import.meta.dirname, 'pymilvus_upsert.py'), '--uri', `http://${address}`, '--collection', collection, '--dir', dir, '--dim', String(DIM), '--batch', String(batch)]);
+          const result = await runPython(python, [
+            join(import.meta.dirname, 'pymilvus_upsert.py'),
+            '--uri',
+            `http://${address}`,
+            '--collection',
+            collection,
+            '--dir',
+            dir,
+            '--dim',
+            String(DIM),
+            '--batch',
+            String(batch),
+          ]);
           const cpu = meter.stop();
           const r = JSON.parse(result) as { rows: number; seconds: number; cpu_seconds: number; flush_seconds: number };
           return finish('pymilvus', batch, r.rows, r.seconds, cpu, r.cpu_seconds, r.flush_seconds);
@@ -163,6 +212,8 @@ function runPython(python: string, args: string[]): Promise<string> {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').pop() ?? '') : reject(new Error(`pymilvus script exited ${code}: ${err.slice(-600)}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out.trim().split('\n').pop() ?? '') : reject(new Error(`pymilvus script exited ${code}: ${err.slice(-600)}`)),
+    );
   });
 }

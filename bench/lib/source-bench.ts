@@ -27,7 +27,14 @@ export interface SourceRun {
  * list chain at once (a list page needs the previous page's token), each page's fetch started as
  * soon as it is listed, both within the same rate budgets the extractor uses. No Kafka, no sink.
  */
-export async function measureSourceCeiling(opts: { controllerHostUrl: string; apiKey: string; index: string; fetchIds: number; maxFetchesInFlight: number; pids: Record<string, number> }): Promise<SourceRun> {
+export async function measureSourceCeiling(opts: {
+  controllerHostUrl: string;
+  apiKey: string;
+  index: string;
+  fetchIds: number;
+  maxFetchesInFlight: number;
+  pids: Record<string, number>;
+}): Promise<SourceRun> {
   const source = createPineconeSource({ apiKey: opts.apiKey, index: opts.index, controllerHostUrl: opts.controllerHostUrl });
   await source.describeIndex();
   const budgets = createSourceBudgets(RATE_LIMITS);
@@ -68,7 +75,14 @@ export async function measureSourceCeiling(opts: { controllerHostUrl: string; ap
   const seconds = (performance.now() - t0) / 1000;
   const cpu = meter.stop();
   const own = process.cpuUsage(c0);
-  return { rows, seconds: round2(seconds), rowsPerSec: Math.round(rows / seconds), listCalls, fetchCalls, cpuSeconds: { client: round2((own.user + own.system) / 1e6), ...cpu } };
+  return {
+    rows,
+    seconds: round2(seconds),
+    rowsPerSec: Math.round(rows / seconds),
+    listCalls,
+    fetchCalls,
+    cpuSeconds: { client: round2((own.user + own.system) / 1e6), ...cpu },
+  };
 }
 
 /**
@@ -76,7 +90,15 @@ export async function measureSourceCeiling(opts: { controllerHostUrl: string; ap
  * them as rows with the official Milvus SDK, next page — namespace after namespace, until `limit`
  * records are copied.
  */
-export async function measureDirectCopy(opts: { controllerHostUrl: string; apiKey: string; index: string; kind: DatasetKind; address: string; limit: number; pids: Record<string, number> }): Promise<SourceRun> {
+export async function measureDirectCopy(opts: {
+  controllerHostUrl: string;
+  apiKey: string;
+  index: string;
+  kind: DatasetKind;
+  address: string;
+  limit: number;
+  pids: Record<string, number>;
+}): Promise<SourceRun> {
   const source: PineconeSourcePort = createPineconeSource({ apiKey: opts.apiKey, index: opts.index, controllerHostUrl: opts.controllerHostUrl });
   await source.describeIndex();
   const collection = `bench_direct_${Date.now().toString(36)}`;
@@ -116,7 +138,16 @@ export async function measureDirectCopy(opts: { controllerHostUrl: string; apiKe
     const own = process.cpuUsage(c0);
     const cpuSeconds = { client: round2((own.user + own.system) / 1e6), ...meter.stop() };
     const flushSeconds = await secondsOf(() => sink.flush(plan));
-    return { rows, seconds: round2(seconds), rowsPerSec: Math.round(rows / seconds), listCalls, fetchCalls, cpuSeconds, flushSeconds: round2(flushSeconds), durableRowsPerSec: Math.round(rows / (seconds + flushSeconds)) };
+    return {
+      rows,
+      seconds: round2(seconds),
+      rowsPerSec: Math.round(rows / seconds),
+      listCalls,
+      fetchCalls,
+      cpuSeconds,
+      flushSeconds: round2(flushSeconds),
+      durableRowsPerSec: Math.round(rows / (seconds + flushSeconds)),
+    };
   } finally {
     await client.closeConnection();
     await sink.dropCollection(collection).catch(() => undefined);

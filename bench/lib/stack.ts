@@ -26,7 +26,15 @@ export function parsePorts(text: string | undefined): Record<string, number> {
  */
 export const BENCH_STACK: StackOptionsInput = {
   stateDir: resolve(import.meta.dirname, '..', '..', '.p2m-bench'),
-  ports: { kafka: 29092, kafkaController: 29093, registry: 28081, milvus: 29530, emulator: 25080, controller: 28080, ...parsePorts(process.env['P2M_BENCH_PORTS']) },
+  ports: {
+    kafka: 29092,
+    kafkaController: 29093,
+    registry: 28081,
+    milvus: 29530,
+    emulator: 25080,
+    controller: 28080,
+    ...parsePorts(process.env['P2M_BENCH_PORTS']),
+  },
   components: ['kafka', 'registry', 'milvus'],
   loaders: 0,
   log: (line) => process.stderr.write(`${line}\n`),

@@ -145,10 +145,21 @@ async function api(base: () => string, token: string, method: string, path: stri
 export async function runChaos(env: ChaosEnv, options: ChaosOptions): Promise<ChaosResult> {
   const started = Date.now();
   const vectors = options.vectors ?? 'hybrid';
-  const data: GeneratorOptions = { seed: options.seed, count: options.count, dim: options.dim ?? 16, namespaces: options.namespaces ?? 3, sparse: vectors === 'hybrid', sparseNonZeros: 8, edgeCases: false };
+  const data: GeneratorOptions = {
+    seed: options.seed,
+    count: options.count,
+    dim: options.dim ?? 16,
+    namespaces: options.namespaces ?? 3,
+    sparse: vectors === 'hybrid',
+    sparseNonZeros: 8,
+    edgeCases: false,
+  };
   const plan = schedule(options.seed, options.faults, options.kinds);
   env.log(`chaos: seed ${options.seed}, ${options.count} ${vectors} records, schedule ${JSON.stringify(plan)}`);
-  const index = `chaos-${options.tag}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 45);
+  const index = `chaos-${options.tag}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 45);
   const collection = `chaos_${options.tag}`.replace(/[^A-Za-z0-9_]/g, '_');
 
   const emulator: Emulator = await startEmulator({ port: 0, apiKey: API_KEY, rateLimits: false, seed: options.seed });
@@ -169,7 +180,12 @@ export async function runChaos(env: ChaosEnv, options: ChaosOptions): Promise<Ch
     const created = await api(base, options.apiToken, 'POST', '/v1/jobs', {
       source: { apiKey: API_KEY, index, controllerHostUrl: emulator.controllerHostUrl },
       target: { address: env.milvusAddress, collection, ...(options.partitions ? { partitionKey: false } : {}) },
-      options: { batchBytes: 256 * 1024, topicPartitions: 6, fetchBatchSize: 50, rateLimits: { listPerSecond: 200, fetchPerSecond: options.fetchPerSecond ?? 100 } },
+      options: {
+        batchBytes: 256 * 1024,
+        topicPartitions: 6,
+        fetchBatchSize: 50,
+        rateLimits: { listPerSecond: 200, fetchPerSecond: options.fetchPerSecond ?? 100 },
+      },
     });
     if (created.status !== 201) throw new Error(`POST /v1/jobs answered ${created.status}: ${JSON.stringify(created.body)}`);
     const jobId: string = created.body.id;
@@ -197,7 +213,7 @@ export async function runChaos(env: ChaosEnv, options: ChaosOptions): Promise<Ch
       let v: any = null;
       for (;;) {
         v = await view();
-        if (v && (v.status !== 'IN_PROGRESS' && v.status !== 'PENDING')) break;
+        if (v && v.status !== 'IN_PROGRESS' && v.status !== 'PENDING') break;
         if (v && share(v) >= fault.atShare) break;
         if (Date.now() > deadline) throw new Error(`chaos: timed out waiting to inject ${fault.kind}`);
         await sleep(200);
@@ -256,7 +272,14 @@ export async function runChaos(env: ChaosEnv, options: ChaosOptions): Promise<Ch
           const s = fault.source!;
           // 5xx, dropped connections and slow answers from the fault injector; 429s from request
           // budgets far below the job's own.
-          emulator.setFaults({ errorRate: s.errorRate, errorStatuses: s.statuses, dropRate: s.dropRate, latencyMs: s.latencyMs, controlPlane: true, seed: options.seed });
+          emulator.setFaults({
+            errorRate: s.errorRate,
+            errorStatuses: s.statuses,
+            dropRate: s.dropRate,
+            latencyMs: s.latencyMs,
+            controlPlane: true,
+            seed: options.seed,
+          });
           emulator.setRateLimits({ fetch: s.fetchPerSecond, list: s.fetchPerSecond * 2, describe_index_stats: 2, list_namespaces: 2 });
           await sleep(fault.downMs);
           emulator.setFaults({});
@@ -281,7 +304,9 @@ export async function runChaos(env: ChaosEnv, options: ChaosOptions): Promise<Ch
     // comparison's own failure is one more problem, never one that hides the job's error.
     const problems =
       planView.status === 200
-        ? await compareTargetToSource(env.milvusAddress, planView.body as CollectionPlan, data).catch((err: unknown) => [`comparing the target with the source failed: ${err instanceof Error ? err.message : String(err)}`])
+        ? await compareTargetToSource(env.milvusAddress, planView.body as CollectionPlan, data).catch((err: unknown) => [
+            `comparing the target with the source failed: ${err instanceof Error ? err.message : String(err)}`,
+          ])
         : [`GET plan answered ${planView.status}`];
     const stats = emulator.stats();
     return {
@@ -321,7 +346,10 @@ export async function compareTargetToSource(address: string, plan: CollectionPla
     byId.set(g.id, toVectorRecord(g));
   }
   const sink = createMilvusSink({ address });
-  const canon = (x: unknown): string => JSON.stringify(x, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
+  const canon = (x: unknown): string =>
+    JSON.stringify(x, (_k, v) =>
+      v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+    );
   const sparseKey = (s: VectorRecord['sparse']) => canon(s ? s.indices.map((x, j) => [x, s.values[j]]).sort((a, b) => a[0]! - b[0]!) : []);
   try {
     for (const [ns, byId] of expected) {

@@ -178,7 +178,9 @@ try {
   log('chaos: faults injected (time since start, kind, what):');
   for (const f of result.injected) log(`  +${(f.elapsedMs / 1000).toFixed(1)}s  ${f.firedAt}  ${f.kind.padEnd(16)} ${f.detail}  (loaded ${f.loadedAtFire})`);
   for (const f of result.skipped) log(`  skipped ${f.kind} at ${f.atShare}: the job was already past loading`);
-  log(`chaos: emulator answered ${JSON.stringify(result.emulator.statuses)}; injected ${result.emulator.errors} errors, ${result.emulator.drops} dropped connections, ${result.emulator.delayed} slow answers`);
+  log(
+    `chaos: emulator answered ${JSON.stringify(result.emulator.statuses)}; injected ${result.emulator.errors} errors, ${result.emulator.drops} dropped connections, ${result.emulator.delayed} slow answers`,
+  );
   const failures: string[] = [];
   if (result.status !== 'SUCCESSFUL') failures.push(`job ${result.jobId} is ${result.status}: ${JSON.stringify(result.error)}`);
   if (result.dlq !== 0) failures.push(`the DLQ holds ${result.dlq} records`);
@@ -187,7 +189,9 @@ try {
   const missingKinds = kinds.filter((k) => !kindsSeen.has(k));
   if (missingKinds.length > 0 && faults >= kinds.length) failures.push(`fault kinds never injected while the job ran: ${missingKinds.join(', ')}`);
   if (failures.length === 0) {
-    log(`chaos: PASSED seed ${seed} on Milvus ${target}: ${count} records, ${result.injected.length} faults, job SUCCESSFUL, DLQ empty, target equals source (${result.seconds} s)`);
+    log(
+      `chaos: PASSED seed ${seed} on Milvus ${target}: ${count} records, ${result.injected.length} faults, job SUCCESSFUL, DLQ empty, target equals source (${result.seconds} s)`,
+    );
     exitCode = 0;
   } else {
     log(`chaos: FAILED seed ${seed} (replay: ${replay}):\n  ${failures.join('\n  ')}`);

@@ -157,11 +157,24 @@ describe('bad job specs are refused before anything is created', () => {
   // The emulator, like Pinecone, cannot create an index Milvus could not take (dimension above
   // 32,768; a sparse index without dotproduct), so the planner's refusal is checked directly.
   it('a dimension or metric the target cannot take (the planner)', () => {
-    const index = (o: Partial<IndexDescription>): IndexDescription => ({ name: 'big', dimension: 16, metric: 'cosine', vectorType: 'dense', deployment: 'serverless', host: 'http://127.0.0.1:1', ready: true, ...o });
-    const plan = (i: IndexDescription) => () => planCollection({ spec: parseJobSpec(spec()), index: i, namespaces: [{ name: '', recordCount: 1 }], capabilities: fullCapabilities() });
+    const index = (o: Partial<IndexDescription>): IndexDescription => ({
+      name: 'big',
+      dimension: 16,
+      metric: 'cosine',
+      vectorType: 'dense',
+      deployment: 'serverless',
+      host: 'http://127.0.0.1:1',
+      ready: true,
+      ...o,
+    });
+    const plan = (i: IndexDescription) => () =>
+      planCollection({ spec: parseJobSpec(spec()), index: i, namespaces: [{ name: '', recordCount: 1 }], capabilities: fullCapabilities() });
     for (const [i, message] of [
       [index({ dimension: 40_000 }), /^index "big" has dimension 40000, which Milvus cannot store \(1–32768\)$/],
-      [index({ vectorType: 'sparse', dimension: null, metric: 'euclidean' }), /^sparse index "big" uses metric "euclidean"; Milvus sparse vectors support inner product only$/],
+      [
+        index({ vectorType: 'sparse', dimension: null, metric: 'euclidean' }),
+        /^sparse index "big" uses metric "euclidean"; Milvus sparse vectors support inner product only$/,
+      ],
     ] as const) {
       let caught: unknown;
       try {

@@ -30,8 +30,14 @@ describe('p2m demo in a terminal', () => {
     const exit = await run.exited;
     const terminal = run.text();
     expect(exit.code, terminal).toBe(0);
-    expect(run.lines.filter((l) => isJsonLine(l.text)), terminal).toEqual([]);
-    expect(run.lines.filter((l) => NODE_WARNING.test(l.text)), terminal).toEqual([]);
+    expect(
+      run.lines.filter((l) => isJsonLine(l.text)),
+      terminal,
+    ).toEqual([]);
+    expect(
+      run.lines.filter((l) => NODE_WARNING.test(l.text)),
+      terminal,
+    ).toEqual([]);
     expect(terminal).toMatch(/^p2m demo: logs go to \S+/m);
     expect(terminal).toMatch(/^Job \S+ SUCCESSFUL after/m);
     expect(terminal).toContain('Verification PASSED');

@@ -33,7 +33,20 @@ function cliEnv(): Record<string, string> {
 }
 
 function migrateArgs(emulator: Emulator, index: string, extra: string[] = []): string[] {
-  return ['migrate', '--source-index', index, '--collection', uniqueName('cli'), '--pinecone-url', emulator.controllerHostUrl, '--milvus-address', milvusAddress(), '--loaders', '1', ...extra];
+  return [
+    'migrate',
+    '--source-index',
+    index,
+    '--collection',
+    uniqueName('cli'),
+    '--pinecone-url',
+    emulator.controllerHostUrl,
+    '--milvus-address',
+    milvusAddress(),
+    '--loaders',
+    '1',
+    ...extra,
+  ];
 }
 
 /** The line that says how the job ended ("Job <id> SUCCESSFUL after 4s: …"). */
@@ -62,7 +75,9 @@ describe('p2m migrate in a terminal', () => {
       if (exit === null) run.kill();
       const took = exit === null ? Infinity : exit.at - line.at;
       if (!line.text.includes('SUCCESSFUL') || exit?.code !== 0 || took > EXIT_WITHIN_MS) {
-        lateOrFailed.push(`run ${i + 1}: "${line.text}", exit ${exit === null ? 'none within 60 s' : `${exit.code ?? exit.signal} ${took} ms after it`}\n${run.text().slice(-1500)}`);
+        lateOrFailed.push(
+          `run ${i + 1}: "${line.text}", exit ${exit === null ? 'none within 60 s' : `${exit.code ?? exit.signal} ${took} ms after it`}\n${run.text().slice(-1500)}`,
+        );
       }
     }
     expect(lateOrFailed).toEqual([]);

@@ -27,7 +27,11 @@ export interface CliRun {
 /** Runs `p2m ...args`; `env` is the whole environment (nothing of the test process leaks in unasked). */
 export function runCli(args: string[], env: Record<string, string>): CliRun {
   const started = Date.now();
-  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, join(REPO_ROOT, 'bin', 'p2m.js'), ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, join(REPO_ROOT, 'bin', 'p2m.js'), ...args], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (child.pid === undefined) throw new Error(`could not start p2m ${args.join(' ')}`);
   const lines: TerminalLine[] = [];
   const waiters = new Set<{ match: (l: TerminalLine) => boolean; resolve: (l: TerminalLine) => void }>();

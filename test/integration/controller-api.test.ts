@@ -45,7 +45,10 @@ function refusedA(): Set<string> {
 async function targetCount(plan: CollectionPlan): Promise<number> {
   const sink = createMilvusSink({ address: milvusAddress() });
   try {
-    const counts = await sink.countByNamespace(plan, plan.source.namespaces.map((n) => n.name));
+    const counts = await sink.countByNamespace(
+      plan,
+      plan.source.namespaces.map((n) => n.name),
+    );
     return [...counts.values()].reduce((a, b) => a + b, 0);
   } finally {
     await sink.close();
@@ -159,7 +162,10 @@ describe('controller HTTP API on the real stack (controller, extractor, loaders 
     expect(notJson.body.error.issues[0].path).toBe('(body)');
 
     // A spec that is valid but names a namespace the index does not have: refused with its field.
-    const unknownNs = await api.post('/v1/jobs', { ...specFor('api-src', uniqueName('api_ns'), emulator), source: { ...specFor('api-src', 'x', emulator).source, namespaces: ['no-such-ns'] } });
+    const unknownNs = await api.post('/v1/jobs', {
+      ...specFor('api-src', uniqueName('api_ns'), emulator),
+      source: { ...specFor('api-src', 'x', emulator).source, namespaces: ['no-such-ns'] },
+    });
     expect(unknownNs.status).toBe(400);
     expect(unknownNs.body.error.issues.map((i: { path: string }) => i.path)).toEqual(['source.namespaces']);
   });
@@ -241,8 +247,16 @@ describe('controller HTTP API on the real stack (controller, extractor, loaders 
     expect(plan.body.namespaceMode).toBe('partitionKey');
     expect(plan.body.hasDense && plan.body.hasSparse).toBe(true);
     expect(plan.body.maxIdLength).toBe(MAX_ID);
-    expect(plan.body.fields.map((f) => `${f.name}:${f.dataType}`).sort()).toEqual(['id:VarChar', 'namespace:VarChar', 'sparse_vector:SparseFloatVector', 'vector:FloatVector']);
-    expect(plan.body.indexes.map((i) => `${i.field}:${i.indexType}:${i.metricType}`).sort()).toEqual(['sparse_vector:SPARSE_INVERTED_INDEX:IP', 'vector:AUTOINDEX:IP']);
+    expect(plan.body.fields.map((f) => `${f.name}:${f.dataType}`).sort()).toEqual([
+      'id:VarChar',
+      'namespace:VarChar',
+      'sparse_vector:SparseFloatVector',
+      'vector:FloatVector',
+    ]);
+    expect(plan.body.indexes.map((i) => `${i.field}:${i.indexType}:${i.metricType}`).sort()).toEqual([
+      'sparse_vector:SPARSE_INVERTED_INDEX:IP',
+      'vector:AUTOINDEX:IP',
+    ]);
   });
 
   it('GET /v1/jobs/{id}/errors pages through exactly the refused records, each with its reason', async () => {
@@ -303,7 +317,10 @@ describe('controller HTTP API on the real stack (controller, extractor, loaders 
     ]);
     expect(a.status, a.text).toBe(201);
     expect(b.status, b.text).toBe(201);
-    const [doneA, doneB] = await Promise.all([pollJob(api, a.body.id, ['SUCCESSFUL', 'FAILED', 'CANCELLED']), pollJob(api, b.body.id, ['SUCCESSFUL', 'FAILED', 'CANCELLED'])]);
+    const [doneA, doneB] = await Promise.all([
+      pollJob(api, a.body.id, ['SUCCESSFUL', 'FAILED', 'CANCELLED']),
+      pollJob(api, b.body.id, ['SUCCESSFUL', 'FAILED', 'CANCELLED']),
+    ]);
     expect(doneA.error).toBeUndefined();
     expect(doneB.error).toBeUndefined();
     expect([doneA.status, doneB.status]).toEqual(['SUCCESSFUL', 'SUCCESSFUL']);

@@ -119,7 +119,10 @@ export async function startService(role: ServiceRole, options: ServiceOptions = 
   });
   const timeoutMs = options.startTimeoutMs ?? 120_000;
   await new Promise<void>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${name} did not report "service started" within ${timeoutMs} ms:\n${chunks.join('').slice(-3000)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => rej(new Error(`${name} did not report "service started" within ${timeoutMs} ms:\n${chunks.join('').slice(-3000)}`)),
+      timeoutMs,
+    );
     started = () => {
       clearTimeout(timer);
       res();
@@ -179,7 +182,11 @@ export class ApiClient {
     return next;
   }
 
-  async request<T = any>(method: string, path: string, options: { body?: unknown; token?: string | null; rawBody?: string; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+  async request<T = any>(
+    method: string,
+    path: string,
+    options: { body?: unknown; token?: string | null; rawBody?: string; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...options.headers };
     const token = options.token === undefined ? this.token : options.token;
     if (token !== null) headers.authorization = `Bearer ${token}`;
@@ -213,7 +220,10 @@ export async function pollJob(api: ApiClient, id: string, statuses: readonly str
     if (res.status !== 200) throw new Error(`GET /v1/jobs/${id} answered ${res.status}: ${res.text}`);
     last = res.body;
     if (statuses.includes(last.status)) return last;
-    if (Date.now() > deadline) throw new Error(`job ${id} still ${last.status} after ${timeoutMs} ms (waiting for ${statuses.join('|')}): ${JSON.stringify(last.progress?.total)} ${JSON.stringify(last.error ?? null)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `job ${id} still ${last.status} after ${timeoutMs} ms (waiting for ${statuses.join('|')}): ${JSON.stringify(last.progress?.total)} ${JSON.stringify(last.error ?? null)}`,
+      );
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

@@ -61,7 +61,9 @@ describe('loader crashes (separate processes, SIGKILL while loading)', () => {
    * loader is nearly always between fetching a batch and committing it: the kill lands mid-batch.
    */
   async function midLoad(id: string, victim: ServiceProcess, loaders: number): Promise<number> {
-    await victim.waitForLine((l) => l.msg === 'joined the consumer group' && l.groupId === loaderGroup(id) && Array.isArray(l.assigned) && l.assigned.length > 0);
+    await victim.waitForLine(
+      (l) => l.msg === 'joined the consumer group' && l.groupId === loaderGroup(id) && Array.isArray(l.assigned) && l.assigned.length > 0,
+    );
     // Exactly this test's loaders in the job's group (once the last one to start has joined).
     let members = await groupMembers(loaderGroup(id));
     for (let i = 0; i < 60 && members !== loaders; i++) {
@@ -111,40 +113,48 @@ describe('loader crashes (separate processes, SIGKILL while loading)', () => {
     return (last?.assigned ?? []).map((a) => a.partition);
   }
 
-  it('one of two loaders SIGKILLed mid-batch and restarted, then SIGTERMed mid-load: the target equals the source exactly', async () => {
-    const id = await extractedJob('crash_ld_restart');
-    const [a1, b1] = await Promise.all([spawnService('loader', 'loader-a1'), spawnService('loader', 'loader-b1')]);
-    const atKill = await midLoad(id, a1, 2);
-    expect((await a1.kill('SIGKILL')).signal).toBe('SIGKILL');
-    const a2 = await spawnService('loader', 'loader-a2');
+  it(
+    'one of two loaders SIGKILLed mid-batch and restarted, then SIGTERMed mid-load: the target equals the source exactly',
+    async () => {
+      const id = await extractedJob('crash_ld_restart');
+      const [a1, b1] = await Promise.all([spawnService('loader', 'loader-a1'), spawnService('loader', 'loader-b1')]);
+      const atKill = await midLoad(id, a1, 2);
+      expect((await a1.kill('SIGKILL')).signal).toBe('SIGKILL');
+      const a2 = await spawnService('loader', 'loader-a2');
 
-    // The restarted loader gets the dead one's partitions back once its session expired, and loads
-    // what was not committed. In the middle of that, SIGTERM: it finishes or abandons its batch,
-    // commits only what Milvus acknowledged, leaves the group and exits 0 within 10 s; the other
-    // loader takes every partition over and finishes.
-    const atRejoin = await midLoad(id, a2, 2);
-    expect(atRejoin).toBeGreaterThan(atKill);
-    expect(await stopService(a2)).toEqual({ code: 0, signal: null, withinGrace: true });
+      // The restarted loader gets the dead one's partitions back once its session expired, and loads
+      // what was not committed. In the middle of that, SIGTERM: it finishes or abandons its batch,
+      // commits only what Milvus acknowledged, leaves the group and exits 0 within 10 s; the other
+      // loader takes every partition over and finishes.
+      const atRejoin = await midLoad(id, a2, 2);
+      expect(atRejoin).toBeGreaterThan(atKill);
+      expect(await stopService(a2)).toEqual({ code: 0, signal: null, withinGrace: true });
 
-    await expectExact(id);
-    expect(lastAssignment(b1, id).sort((x, y) => x - y)).toEqual(Array.from({ length: PARTITIONS }, (_, i) => i));
-    // SIGTERM when idle: exit 0 within 10 s as well.
-    expect(await stopService(b1)).toEqual({ code: 0, signal: null, withinGrace: true });
-  }, LONG);
+      await expectExact(id);
+      expect(lastAssignment(b1, id).sort((x, y) => x - y)).toEqual(Array.from({ length: PARTITIONS }, (_, i) => i));
+      // SIGTERM when idle: exit 0 within 10 s as well.
+      expect(await stopService(b1)).toEqual({ code: 0, signal: null, withinGrace: true });
+    },
+    LONG,
+  );
 
-  it('one of three loaders SIGKILLed and not restarted: the other two finish and the target equals the source exactly', async () => {
-    const id = await extractedJob('crash_ld_gone');
-    const loaders = await Promise.all([spawnService('loader', 'loader-c'), spawnService('loader', 'loader-d'), spawnService('loader', 'loader-e')]);
-    const [victim, ...survivors] = loaders;
-    await midLoad(id, victim, 3);
-    expect((await victim.kill('SIGKILL')).signal).toBe('SIGKILL');
+  it(
+    'one of three loaders SIGKILLed and not restarted: the other two finish and the target equals the source exactly',
+    async () => {
+      const id = await extractedJob('crash_ld_gone');
+      const loaders = await Promise.all([spawnService('loader', 'loader-c'), spawnService('loader', 'loader-d'), spawnService('loader', 'loader-e')]);
+      const [victim, ...survivors] = loaders;
+      await midLoad(id, victim, 3);
+      expect((await victim.kill('SIGKILL')).signal).toBe('SIGKILL');
 
-    await expectExact(id);
-    // The survivors took the dead member's partitions over: between them they own all of them.
-    const owned = survivors.flatMap((p) => lastAssignment(p, id));
-    expect(owned.sort((a, b) => a - b)).toEqual(Array.from({ length: PARTITIONS }, (_, i) => i));
-    expect(victim.hasExited()).toBe(true);
+      await expectExact(id);
+      // The survivors took the dead member's partitions over: between them they own all of them.
+      const owned = survivors.flatMap((p) => lastAssignment(p, id));
+      expect(owned.sort((a, b) => a - b)).toEqual(Array.from({ length: PARTITIONS }, (_, i) => i));
+      expect(victim.hasExited()).toBe(true);
 
-    for (const p of survivors) expect(await stopService(p)).toEqual({ code: 0, signal: null, withinGrace: true });
-  }, LONG);
+      for (const p of survivors) expect(await stopService(p)).toEqual({ code: 0, signal: null, withinGrace: true });
+    },
+    LONG,
+  );
 });

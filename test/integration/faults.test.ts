@@ -5,7 +5,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedCounts, type Emulator, type GeneratorOptions } from '@p2m/emulator';
 import type { Runtime } from '@p2m/cli';
-import { API_KEY, expectTargetEqualsSource, milvusAddress, startPipeline, startSeededEmulator, uniqueName, unloadableBySparseRules, waitForStatus } from './pipeline-harness.ts';
+import {
+  API_KEY,
+  expectTargetEqualsSource,
+  milvusAddress,
+  startPipeline,
+  startSeededEmulator,
+  uniqueName,
+  unloadableBySparseRules,
+  waitForStatus,
+} from './pipeline-harness.ts';
 import { waitForJob } from './processes.ts';
 
 // Hybrid (dense + sparse), 3 namespaces, no edge cases: nothing here may legitimately go to the DLQ.

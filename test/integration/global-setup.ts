@@ -35,7 +35,10 @@ export const TEST_STANDALONE_PORTS: MilvusStandalonePorts = {
  * `milvus` is Milvus Lite; `milvus-standalone` the WAL-backed standalone server beside it (tests
  * for a real server's behaviour use it), started in parallel with the others.
  */
-const COMPONENTS = (process.env.P2M_TEST_STACK_COMPONENTS || 'kafka,registry,milvus,milvus-standalone,emulator').split(',').map((s) => s.trim()).filter(Boolean);
+const COMPONENTS = (process.env.P2M_TEST_STACK_COMPONENTS || 'kafka,registry,milvus,milvus-standalone,emulator')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 
 /**
  * Several test runs may share .p2m-test (engineers in one checkout): each holds a lease (a file
@@ -78,7 +81,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   try {
     const stack = await provider.start();
     project.provide('p2mStack', stack);
-    process.stderr.write(`[test stack] ${provider.kind} stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${components.join(', ')} (state in ${stack.stateDir})\n`);
+    process.stderr.write(
+      `[test stack] ${provider.kind} stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${components.join(', ')} (state in ${stack.stateDir})\n`,
+    );
   } catch (err) {
     rmSync(lease, { force: true });
     if (process.env.P2M_KEEP_STACK !== '1' && otherLiveLeases(stateDir).length === 0) await provider.stop().catch(() => undefined);

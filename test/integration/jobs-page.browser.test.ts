@@ -18,7 +18,16 @@ import { API_KEY, milvusAddress, startSeededEmulator, uniqueName, unloadableBySp
 
 const CHROMIUM = process.env.P2M_CHROMIUM || '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
 const SHOTS = resolve(import.meta.dirname, '../../test-artifacts/jobs-page');
 
@@ -59,7 +68,8 @@ async function revocableSource(emulator: Emulator): Promise<{ controllerHostUrl:
   const indexHosts = new Map<string, string>();
   let dataUrl = '';
   const data = createServer((req, res) => {
-    if (revoked) return void res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 7, message: 'The API key was revoked', details: [] }));
+    if (revoked)
+      return void res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 7, message: 'The API key was revoked', details: [] }));
     forward(indexHosts.get('page-fail')!, req, res);
   });
   dataUrl = await listen(data);
@@ -105,7 +115,8 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('Jobs page in Chromium against the rea
 
   /** Under CI each test fails (not skips) without Chromium. */
   const requireChromium = (): void => {
-    if (!HAVE_CHROMIUM) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium, as .ci/run does) or set P2M_CHROMIUM`);
+    if (!HAVE_CHROMIUM)
+      throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium, as .ci/run does) or set P2M_CHROMIUM`);
   };
 
   beforeAll(async () => {
@@ -116,7 +127,10 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('Jobs page in Chromium against the rea
     await seedIndex({ ...DATA_FAIL, index: 'page-fail', url: emulator.controllerHostUrl, apiKey: API_KEY, concurrency: 4 });
     emulator.setFaults({ latencyMs: LIST_LATENCY_MS, operations: ['list'], indexes: ['page-slow', 'page-fail'] });
     const controller = await startService('controller', { apiToken: token, name: 'page-controller' });
-    services = [controller, ...(await Promise.all([startService('extractor', { name: 'page-extractor' }), startService('loader', { name: 'page-loaders', loaders: 2 })]))];
+    services = [
+      controller,
+      ...(await Promise.all([startService('extractor', { name: 'page-extractor' }), startService('loader', { name: 'page-loaders', loaders: 2 })])),
+    ];
     api = new ApiClient(controller.url, token);
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
@@ -159,7 +173,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('Jobs page in Chromium against the rea
     const t = doneJob.progress.total;
     expect(t.loaded + t.failed).toBe(t.sourceCount);
     expect(t.failed).toBeGreaterThan(0);
-    await expect.poll(() => c.getByTestId('job-progress-text').textContent()).toBe(`${t.loaded.toLocaleString('en-US')} / ${t.sourceCount.toLocaleString('en-US')} loaded (100.0%)`);
+    await expect
+      .poll(() => c.getByTestId('job-progress-text').textContent())
+      .toBe(`${t.loaded.toLocaleString('en-US')} / ${t.sourceCount.toLocaleString('en-US')} loaded (100.0%)`);
     expect(await c.getByTestId('job-status').textContent()).toBe('SUCCESSFUL');
     expect(await c.getByTestId('job-progress').getAttribute('aria-valuenow')).toBe('100.0');
     expect(await c.getByTestId('job-failed').textContent()).toBe(t.failed.toLocaleString('en-US'));
@@ -180,7 +196,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('Jobs page in Chromium against the rea
     await c.waitFor({ timeout: 30_000 });
     // Running and loading, as the page shows it.
     await expect.poll(() => c.getAttribute('data-status'), { timeout: 60_000 }).toBe('IN_PROGRESS');
-    await expect.poll(async () => Number((await c.getByTestId('job-progress').getAttribute('aria-valuenow')) ?? 0), { timeout: 120_000, interval: 300 }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => Number((await c.getByTestId('job-progress').getAttribute('aria-valuenow')) ?? 0), { timeout: 120_000, interval: 300 })
+      .toBeGreaterThan(0);
     expect(await c.getByTestId('job-rate').textContent()).toMatch(/rec\/s$/);
     await shot('3-slow-job-running');
 
@@ -244,7 +262,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('Jobs page in Chromium against the rea
       });
       expect(created.status, created.text).toBe(201);
       // Some of it extracted, then the key is revoked: a permanent error stops the job where it was.
-      await expect.poll(async () => (await api.get<JobView>(`/v1/jobs/${created.body.id}`)).body.progress.total.extracted, { timeout: 120_000, interval: 300 }).toBeGreaterThan(0);
+      await expect
+        .poll(async () => (await api.get<JobView>(`/v1/jobs/${created.body.id}`)).body.progress.total.extracted, { timeout: 120_000, interval: 300 })
+        .toBeGreaterThan(0);
       source.revoke();
       failed = await pollJob(api, created.body.id, ['FAILED', 'SUCCESSFUL', 'CANCELLED'], 120_000);
     } finally {
@@ -290,7 +310,8 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('Jobs page in Chromium against the rea
 
   it('filters by status and pages through the jobs as the API lists them', async () => {
     requireChromium();
-    const list = async (query: string) => (await api.get<{ jobs: JobView[]; total: number; next: string | null; counts: Record<string, number> }>(`/v1/jobs?${query}`)).body;
+    const list = async (query: string) =>
+      (await api.get<{ jobs: JobView[]; total: number; next: string | null; counts: Record<string, number> }>(`/v1/jobs?${query}`)).body;
     const ids = async () => page.getByTestId('job-card').evaluateAll((els) => els.map((e) => e.getAttribute('data-job-id')));
     // Two jobs a page, so the jobs this file created alone make three pages.
     await page.goto(`${api.baseUrl}/?per-page=2`);

@@ -27,7 +27,10 @@ describe('Kafka admin and readers (real broker)', () => {
   });
 
   afterAll(async () => {
-    await kafka.admin().deleteTopic(topic).catch(() => undefined);
+    await kafka
+      .admin()
+      .deleteTopic(topic)
+      .catch(() => undefined);
     await kafka.close();
   });
 
@@ -97,7 +100,10 @@ describe('Kafka admin and readers (real broker)', () => {
       expect(read).toHaveLength(1);
       expect(read[0]!.value!.equals(value)).toBe(true);
     } finally {
-      await kafka.admin().deleteTopic(big).catch(() => undefined);
+      await kafka
+        .admin()
+        .deleteTopic(big)
+        .catch(() => undefined);
     }
   });
 

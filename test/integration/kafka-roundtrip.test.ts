@@ -41,7 +41,15 @@ function makeRecord(i: number, random: () => number): VectorRecord {
     metadata:
       i % 11 === 0
         ? null
-        : { title: `Titre n°${i} ✓`, year: 1900 + (i % 120), score: random(), big: 2 ** 40 + i, flag: i % 2 === 0, tags: i % 3 === 0 ? [] : ['a', `t${i % 7}`], neg: -i },
+        : {
+            title: `Titre n°${i} ✓`,
+            year: 1900 + (i % 120),
+            score: random(),
+            big: 2 ** 40 + i,
+            flag: i % 2 === 0,
+            tags: i % 3 === 0 ? [] : ['a', `t${i % 7}`],
+            neg: -i,
+          },
   };
 }
 
@@ -83,7 +91,10 @@ describe('Kafka adapter + schema registry round trip (real broker, broker killed
   });
 
   afterAll(async () => {
-    await kafka?.admin().deleteTopic(topic).catch(() => undefined);
+    await kafka
+      ?.admin()
+      .deleteTopic(topic)
+      .catch(() => undefined);
     await kafka?.close();
   });
 
@@ -149,7 +160,10 @@ describe('Kafka adapter + schema registry round trip (real broker, broker killed
         const next = BigInt(last.offset) + 1n;
         try {
           await retry(
-            () => consumerCommit(batch.topic, [{ partition: batch.partition, offset: next.toString(), metadata: JSON.stringify({ member, consumed: consumed.size }) }]),
+            () =>
+              consumerCommit(batch.topic, [
+                { partition: batch.partition, offset: next.toString(), metadata: JSON.stringify({ member, consumed: consumed.size }) },
+              ]),
             { retries: Infinity, deadlineMs: 120_000, maxDelayMs: 2_000, shouldRetry: (err) => isRetriable(err) && !batch.isStale() },
           );
           committed.set(batch.partition, next);

@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRecords, type Emulator, type GeneratorOptions } from '@p2m/emulator';
 import type { Runtime } from '@p2m/cli';
-import { API_KEY, expectTargetEqualsSource, milvusAddress, startPipeline, startSeededEmulator, uniqueName, unloadableBySparseRules, waitForStatus } from './pipeline-harness.ts';
+import {
+  API_KEY,
+  expectTargetEqualsSource,
+  milvusAddress,
+  startPipeline,
+  startSeededEmulator,
+  uniqueName,
+  unloadableBySparseRules,
+  waitForStatus,
+} from './pipeline-harness.ts';
 
 // 100,000 hybrid records in 3 namespaces (incl. the default one) with the generator's edge cases
 // (512-char ids, punctuation, unicode, every metadata type, empty and near-40 KB metadata).

@@ -259,7 +259,11 @@ describe('Milvus sink: partition-key mode, hybrid dense + sparse', () => {
         want.map((r) => r.id),
       );
       expect(got.map((r) => r.id)).toEqual(want.map((r) => r.id));
-      for (const w of want) expectSameRecord(got.find((g) => g.id === w.id), w);
+      for (const w of want)
+        expectSameRecord(
+          got.find((g) => g.id === w.id),
+          w,
+        );
     }
     // Ids that do not exist are simply absent.
     expect((await sink.getRecords(p(), 'ns-a', ['nope', 'a:doc-1', 'doc-1'])).map((r) => r.id)).toEqual(['a:doc-1']);
@@ -314,7 +318,12 @@ describe('Milvus sink: partition-key mode, hybrid dense + sparse', () => {
   it('a batch the server refuses as a whole, record by record too, fails instead of filling the DLQ', async () => {
     // The plan says 16 dimensions, the collection has 8: only the server can tell.
     const wrong = { ...p(), dimension: 16, fields: p().fields.map((f) => (f.dim ? { ...f, dim: 16 } : f)) };
-    const err = await rejection(write(wrong, [{ ...record('ns-a', 'wrong-dim'), values: dense(16) }, { ...record('ns-a', 'wrong-dim-2'), values: dense(16) }]));
+    const err = await rejection(
+      write(wrong, [
+        { ...record('ns-a', 'wrong-dim'), values: dense(16) },
+        { ...record('ns-a', 'wrong-dim-2'), values: dense(16) },
+      ]),
+    );
     expect(err.code).toBe('TARGET_UNSUPPORTED');
     expect(err.retriable).toBe(false);
     expect(err.message).toMatch(/refuses every record of a batch of 2/);
@@ -326,7 +335,8 @@ describe('Milvus sink: partition-key mode, hybrid dense + sparse', () => {
 
 describe('Milvus sink: partitions mode, renamed fields, dense only', () => {
   const namespaces = ['', 'books', 'we"ird\\ns/é'];
-  const p = (): CollectionPlan => plan({ collection: 'parts', partitionKey: false, metric: 'euclidean', namespaces, maxIdLength: 64, fields: { id: 'pk', vector: 'embedding' } });
+  const p = (): CollectionPlan =>
+    plan({ collection: 'parts', partitionKey: false, metric: 'euclidean', namespaces, maxIdLength: 64, fields: { id: 'pk', vector: 'embedding' } });
   const records: VectorRecord[] = [];
 
   it('creates one partition per namespace', async () => {
@@ -344,9 +354,20 @@ describe('Milvus sink: partitions mode, renamed fields, dense only', () => {
       records.push(record(ns, `${ns || 'default'}-${WEIRD_IDS[0]}`, { metadata: { tag: 'weird' } }));
     }
     // A mixed batch (grouped by partition here) and a batch for one partition.
-    await write(p(), records.filter((r) => r.namespace !== 'books'));
-    await write(p(), records.filter((r) => r.namespace === 'books'), 'books');
-    await write(p(), records.filter((r) => r.namespace === 'books'), 'books');
+    await write(
+      p(),
+      records.filter((r) => r.namespace !== 'books'),
+    );
+    await write(
+      p(),
+      records.filter((r) => r.namespace === 'books'),
+      'books',
+    );
+    await write(
+      p(),
+      records.filter((r) => r.namespace === 'books'),
+      'books',
+    );
 
     await sink.flush(p());
     await sink.createIndexes(p());
@@ -363,7 +384,11 @@ describe('Milvus sink: partitions mode, renamed fields, dense only', () => {
         want.map((r) => r.id),
       );
       expect(got).toHaveLength(want.length);
-      for (const w of want) expectSameRecord(got.find((g) => g.id === w.id), w);
+      for (const w of want)
+        expectSameRecord(
+          got.find((g) => g.id === w.id),
+          w,
+        );
       expect(await allIds(p(), ns, 2)).toEqual(want.map((r) => r.id).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
     }
     // A namespace's records are not visible from another namespace's partition.
@@ -377,7 +402,8 @@ describe('Milvus sink: partitions mode, renamed fields, dense only', () => {
 });
 
 describe('Milvus sink: sparse-only index with a renamed sparse field', () => {
-  const p = (): CollectionPlan => plan({ collection: 'sparse', vectorType: 'sparse', dimension: null, fields: { sparseVector: 'splade', namespace: 'tenant' } });
+  const p = (): CollectionPlan =>
+    plan({ collection: 'sparse', vectorType: 'sparse', dimension: null, fields: { sparseVector: 'splade', namespace: 'tenant' } });
 
   it('stores and reads back sparse vectors', async () => {
     expect(p().fields.map((f) => [f.name, f.dataType])).toEqual([
@@ -387,7 +413,11 @@ describe('Milvus sink: sparse-only index with a renamed sparse field', () => {
     ]);
     await sink.createCollection(p());
     const records = Array.from({ length: 20 }, (_, i) =>
-      record(i % 2 ? 'ns-a' : '', `s-${i}`, { values: null, sparse: { indices: [i, 100 + i, 4_000_000_000 + i], values: Float32Array.from([i + 1, 0.25, 1e-3]) }, metadata: { i } }),
+      record(i % 2 ? 'ns-a' : '', `s-${i}`, {
+        values: null,
+        sparse: { indices: [i, 100 + i, 4_000_000_000 + i], values: Float32Array.from([i + 1, 0.25, 1e-3]) },
+        metadata: { i },
+      }),
     );
     await write(p(), records);
     const noSparse = await write(p(), [record('', 'no-sparse', { values: null })]);
@@ -400,7 +430,11 @@ describe('Milvus sink: sparse-only index with a renamed sparse field', () => {
       'ns-a',
       records.filter((r) => r.namespace === 'ns-a').map((r) => r.id),
     );
-    for (const w of records.filter((r) => r.namespace === 'ns-a')) expectSameRecord(got.find((g) => g.id === w.id), w);
+    for (const w of records.filter((r) => r.namespace === 'ns-a'))
+      expectSameRecord(
+        got.find((g) => g.id === w.id),
+        w,
+      );
   });
 });
 
@@ -429,7 +463,9 @@ describe('Milvus sink: namespaceAndId keys', () => {
     for (const partitionKey of [true, false]) {
       const p = plan({ collection: `nsid_${String(partitionKey)}`, primaryKey: 'namespaceAndId', partitionKey, namespaces: ['', 'tenant-a', 'Tenant_B.2024'] });
       await sink.createCollection(p);
-      const records = ['', 'tenant-a', 'Tenant_B.2024'].flatMap((ns) => ['r0', 'r1', 'r2'].map((id) => record(ns, id, { metadata: { owner: ns || 'default' } })));
+      const records = ['', 'tenant-a', 'Tenant_B.2024'].flatMap((ns) =>
+        ['r0', 'r1', 'r2'].map((id) => record(ns, id, { metadata: { owner: ns || 'default' } })),
+      );
       expect((await write(p, records)).rejected).toEqual([]);
       await sink.flush(p);
       await sink.createIndexes(p);
@@ -437,7 +473,11 @@ describe('Milvus sink: namespaceAndId keys', () => {
       expect(Object.fromEntries(await sink.countByNamespace(p, ['', 'tenant-a', 'Tenant_B.2024']))).toEqual({ '': 3, 'tenant-a': 3, 'Tenant_B.2024': 3 });
       for (const ns of ['', 'tenant-a', 'Tenant_B.2024']) {
         const got = await sink.getRecords(p, ns, ['r0', 'r1', 'r2']);
-        for (const want of records.filter((r) => r.namespace === ns)) expectSameRecord(got.find((g) => g.id === want.id), want);
+        for (const want of records.filter((r) => r.namespace === ns))
+          expectSameRecord(
+            got.find((g) => g.id === want.id),
+            want,
+          );
         expect(await allIds(p, ns, 2)).toEqual(['r0', 'r1', 'r2']);
       }
       expect(Object.fromEntries(await sink.holdersOf(p, ['r1']))).toEqual({ r1: expect.arrayContaining(['', 'tenant-a', 'Tenant_B.2024']) as string[] });

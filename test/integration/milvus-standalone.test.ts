@@ -21,7 +21,8 @@ interface Status {
   reason?: string;
 }
 /** Milvus answers errors in-band; some servers set only one of code / error_code. */
-const failed = (s: Status | undefined): boolean => s !== undefined && ((s.code !== undefined && s.code !== 0) || (s.error_code !== undefined && s.error_code !== 'Success'));
+const failed = (s: Status | undefined): boolean =>
+  s !== undefined && ((s.code !== undefined && s.code !== 0) || (s.error_code !== undefined && s.error_code !== 'Success'));
 const ok = (what: string, s: Status | undefined): void => {
   if (failed(s)) throw new Error(`${what}: ${s?.error_code}/${s?.code} ${s?.reason}`);
 };
@@ -33,7 +34,12 @@ async function connect(address = milvusStandaloneAddress()): Promise<MilvusClien
 }
 
 function rows(prefix: string, count: number): { id: string; vector: number[]; color: string; rank: number }[] {
-  return Array.from({ length: count }, (_, i) => ({ id: `${prefix}-${i}`, vector: Array.from({ length: DIM }, (_, d) => ((i * 31 + d * 7) % 97) / 97 + 0.01), color: i % 2 ? 'red' : 'blue', rank: i }));
+  return Array.from({ length: count }, (_, i) => ({
+    id: `${prefix}-${i}`,
+    vector: Array.from({ length: DIM }, (_, d) => ((i * 31 + d * 7) % 97) / 97 + 0.01),
+    color: i % 2 ? 'red' : 'blue',
+    rank: i,
+  }));
 }
 
 /** count(*) at strong consistency: every acknowledged write is counted. */
@@ -156,7 +162,9 @@ describe('Milvus standalone server (test stack component milvus-standalone)', ()
       ],
     });
     const insert = failed(create) ? undefined : await client.insert({ collection_name: collection, data: [{ id: 'a', sparse_vector: { 1: 0.5, 7: 0.25 } }] });
-    const index = failed(create) ? undefined : await client.createIndex({ collection_name: collection, field_name: 'sparse_vector', index_type: 'SPARSE_INVERTED_INDEX', metric_type: 'IP' });
+    const index = failed(create)
+      ? undefined
+      : await client.createIndex({ collection_name: collection, field_name: 'sparse_vector', index_type: 'SPARSE_INVERTED_INDEX', metric_type: 'IP' });
     expect(failed(create) || (failed(insert?.status) && failed(index)), JSON.stringify({ create, insert: insert?.status, index })).toBe(true);
     if (!failed(create)) {
       expect(Number(insert!.insert_cnt)).toBe(0);
@@ -165,7 +173,7 @@ describe('Milvus standalone server (test stack component milvus-standalone)', ()
   });
 });
 
-describe('p2m stack up --milvus standalone: the standalone server as the stack\'s Milvus', () => {
+describe("p2m stack up --milvus standalone: the standalone server as the stack's Milvus", () => {
   it('serves at the Milvus port instead of Lite, stays on a plain up, and stack down stops it within its bound', { timeout: 180_000 }, async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'p2m-stack-standalone-'));
     // A second instance beside the test stack's: its own ports, 100 above the test stack's block.

@@ -62,7 +62,10 @@ describe('every documented route of the real controller', () => {
     await seedIndex({ ...DATA_SLOW, index: 'routes-slow', url: emulator.controllerHostUrl, apiKey: API_KEY, concurrency: 4 });
     emulator.setFaults({ latencyMs: 1000, operations: ['list'], indexes: ['routes-slow'] });
     const controller = await startService('controller', { apiToken: token, name: 'routes-controller' });
-    services = [controller, ...(await Promise.all([startService('extractor', { name: 'routes-extractor' }), startService('loader', { name: 'routes-loaders', loaders: 2 })]))];
+    services = [
+      controller,
+      ...(await Promise.all([startService('extractor', { name: 'routes-extractor' }), startService('loader', { name: 'routes-loaders', loaders: 2 })])),
+    ];
     api = new ApiClient(controller.url, token);
     spec = (collection, index = 'routes-src') => ({
       source: { apiKey: API_KEY, index, controllerHostUrl: emulator.controllerHostUrl },
@@ -84,7 +87,12 @@ describe('every documented route of the real controller', () => {
   it('the document is OpenAPI 3.1, names every route the server has, and exactly /healthz, /metrics and / are public', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(ops.map((o) => o.operationId).sort()).toEqual((ROUTES as readonly RouteSpec[]).map((r) => r.operationId).sort());
-    expect(ops.filter((o) => o.public).map((o) => `${o.method} ${o.path}`).sort()).toEqual(['GET /', 'GET /healthz', 'GET /metrics']);
+    expect(
+      ops
+        .filter((o) => o.public)
+        .map((o) => `${o.method} ${o.path}`)
+        .sort(),
+    ).toEqual(['GET /', 'GET /healthz', 'GET /metrics']);
     expect(doc.security).toEqual([{ bearerAuth: [] }]);
   });
 
@@ -92,7 +100,10 @@ describe('every documented route of the real controller', () => {
     const wrong = [null, 'wrong-token-0123456789abcdef', token.slice(0, -1), `${token} extra`, ''];
     for (const op of ops) {
       for (const t of wrong) {
-        const res = await api.request(op.method, urlOf(op, '20990101-00000000'), { token: t, body: op.method === 'POST' ? spec(uniqueName('unauth')) : undefined });
+        const res = await api.request(op.method, urlOf(op, '20990101-00000000'), {
+          token: t,
+          body: op.method === 'POST' ? spec(uniqueName('unauth')) : undefined,
+        });
         if (op.public) {
           expect(res.status, `${op.method} ${op.path} without the token`).toBe(200);
         } else {
@@ -202,7 +213,10 @@ describe('every documented route of the real controller', () => {
     expect([...seen.keys()].sort()).toEqual(ops.map((o) => o.operationId).sort());
     for (const o of ops) {
       const success = [...o.statuses].filter((s) => s < 300);
-      expect(success.some((s) => seen.get(o.operationId)!.has(s)), `${o.operationId} answered a success status`).toBe(true);
+      expect(
+        success.some((s) => seen.get(o.operationId)!.has(s)),
+        `${o.operationId} answered a success status`,
+      ).toBe(true);
     }
   });
 });

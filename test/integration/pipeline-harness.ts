@@ -30,7 +30,11 @@ export async function startPipeline(roles: Roles = { controller: {}, extractor: 
   return startRuntime(runtimeConfig(), roles);
 }
 
-export async function startSeededEmulator(index: string, data: GeneratorOptions & { metric?: 'cosine' | 'euclidean' | 'dotproduct' }, options: Parameters<typeof startEmulator>[0] = {}): Promise<Emulator> {
+export async function startSeededEmulator(
+  index: string,
+  data: GeneratorOptions & { metric?: 'cosine' | 'euclidean' | 'dotproduct' },
+  options: Parameters<typeof startEmulator>[0] = {},
+): Promise<Emulator> {
   const emulator = await startEmulator({ port: 0, apiKey: API_KEY, rateLimits: false, ...options });
   await seedIndex({ ...data, index, url: emulator.controllerHostUrl, apiKey: API_KEY, concurrency: 4 });
   return emulator;
@@ -58,7 +62,12 @@ export function uniqueName(prefix: string): string {
  * The whole target compared with the whole source, record by record: the same ids in each
  * namespace, dense values as exact float32, sparse exactly, metadata deep-equal.
  */
-export async function expectTargetEqualsSource(plan: CollectionPlan, source: GeneratorOptions, excluded: ReadonlySet<string> = new Set(), address = milvusAddress()): Promise<void> {
+export async function expectTargetEqualsSource(
+  plan: CollectionPlan,
+  source: GeneratorOptions,
+  excluded: ReadonlySet<string> = new Set(),
+  address = milvusAddress(),
+): Promise<void> {
   const expected = new Map<string, Map<string, VectorRecord>>();
   for (const g of generateRecords(source)) {
     if (excluded.has(`${g.namespace}\u0000${g.id}`)) continue;

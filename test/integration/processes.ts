@@ -63,7 +63,11 @@ export function serviceEnv(extra: Record<string, string> = {}): NodeJS.ProcessEn
  * Starts `p2m service <role>` and resolves once it logged "service started" (it has joined Kafka and
  * follows the job board). Rejects, with the tail of its output, if it exits or stalls before that.
  */
-export async function spawnService(role: ServiceRole, name: string, options: { args?: string[]; env?: Record<string, string>; startTimeoutMs?: number } = {}): Promise<ServiceProcess> {
+export async function spawnService(
+  role: ServiceRole,
+  name: string,
+  options: { args?: string[]; env?: Record<string, string>; startTimeoutMs?: number } = {},
+): Promise<ServiceProcess> {
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `${name}.log`);
   const out: WriteStream = createWriteStream(logFile, { flags: 'a' });
@@ -196,7 +200,8 @@ export async function waitForJob(runtime: Runtime, id: string, ready: (view: Job
   for (;;) {
     const view = await runtime.jobs!.get(id);
     if (ready(view)) return view;
-    if (TERMINAL_STATUSES.has(view.status)) throw new Error(`job ${id} ended ${view.status} while waiting for ${what}: ${JSON.stringify(view.error ?? view.progress.total)}`);
+    if (TERMINAL_STATUSES.has(view.status))
+      throw new Error(`job ${id} ended ${view.status} while waiting for ${what}: ${JSON.stringify(view.error ?? view.progress.total)}`);
     if (Date.now() > deadline) throw new Error(`job ${id}: no ${what} within ${timeoutMs} ms (${view.status}, ${JSON.stringify(view.progress.total)})`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -216,7 +221,8 @@ export async function groupMembers(group: string): Promise<number> {
   }
 }
 
-export const SHARED_STACK_HINT = 'another test run shares this test stack and its workers take part in this job; run the process-crash tests with the stack to themselves';
+export const SHARED_STACK_HINT =
+  'another test run shares this test stack and its workers take part in this job; run the process-crash tests with the stack to themselves';
 
 /**
  * Waits until nobody is in `group`: a member SIGKILLed by an earlier test lingers until its session

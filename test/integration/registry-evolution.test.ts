@@ -86,7 +86,11 @@ describe('schema registry evolution (real registry)', () => {
     expect(logRecordCodec.fromAvro(read)).toEqual(record);
 
     // And the other way: the current reader reads what v2 wrote (the extra field is skipped).
-    const written = v2.encode({ body: { 'p2m.VectorRecord': { ...(logRecordCodec.toAvro(record) as { body: Record<string, object> }).body['p2m.VectorRecord'], sourceHost: 'pinecone-a' } } });
+    const written = v2.encode({
+      body: {
+        'p2m.VectorRecord': { ...(logRecordCodec.toAvro(record) as { body: Record<string, object> }).body['p2m.VectorRecord'], sourceHost: 'pinecone-a' },
+      },
+    });
     expect(written.readInt32BE(1)).toBe(v2.schemaId);
     const fresh = await createRegistryCodec<LogRecord>({ url: stack().registry.url, topic });
     expect(await fresh.decodeMany([written, v1.encode(record)])).toEqual([record, record]);

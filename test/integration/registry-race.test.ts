@@ -61,7 +61,9 @@ describe('schema registry set-up from several processes at once', () => {
 
   beforeAll(async () => {
     emulator = await startSeededEmulator('race-src', { seed: 5, count: 20, dim: 4, namespaces: 1 });
-    controllers.push(...(await Promise.all(Array.from({ length: PROCESSES }, (_, i) => startService('controller', { name: `race-controller-${i}`, apiToken: token })))));
+    controllers.push(
+      ...(await Promise.all(Array.from({ length: PROCESSES }, (_, i) => startService('controller', { name: `race-controller-${i}`, apiToken: token })))),
+    );
   });
   afterAll(async () => {
     await Promise.all(controllers.map((c) => c.stop()));

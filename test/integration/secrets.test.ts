@@ -61,7 +61,10 @@ describe('secrets are never logged, returned or written to Kafka in clear', () =
     // Every service at debug: the most it ever writes.
     const env = { P2M_LOG_LEVEL: 'debug' };
     controller = await startService('controller', { apiToken: API_TOKEN, name: 'secrets-controller', env });
-    [extractor, loaders] = await Promise.all([startService('extractor', { name: 'secrets-extractor', env }), startService('loader', { name: 'secrets-loaders', loaders: 2, env })]);
+    [extractor, loaders] = await Promise.all([
+      startService('extractor', { name: 'secrets-extractor', env }),
+      startService('loader', { name: 'secrets-loaders', loaders: 2, env }),
+    ]);
     api = new ApiClient(controller.url, API_TOKEN);
   });
 

@@ -30,7 +30,8 @@ let emulator: Emulator;
 
 beforeAll(async () => {
   emulator = await startSeededEmulator(indexOf(SHAPES[0]!.name), data(SHAPES[0]!.name));
-  for (const shape of SHAPES.slice(1)) await seedIndex({ ...data(shape.name), index: indexOf(shape.name), url: emulator.controllerHostUrl, apiKey: API_KEY, concurrency: 4 });
+  for (const shape of SHAPES.slice(1))
+    await seedIndex({ ...data(shape.name), index: indexOf(shape.name), url: emulator.controllerHostUrl, apiKey: API_KEY, concurrency: 4 });
 }, LONG);
 afterAll(async () => {
   await emulator?.close();
@@ -88,21 +89,25 @@ describe('every shape migrates whole, verified record by record', () => {
     }
   }
 
-  it('reused ids with the id as the primary key: one copy per id stays, every other copy is in the DLQ naming both namespaces, and the report points to namespaceAndId', { timeout: LONG }, async () => {
-    const job = await create(runtime, 'reused-ids', { primaryKey: 'id' });
-    const done = await waitForStatus(runtime, job.id);
-    expect(done.status, done.error?.message).toBe('SUCCESSFUL');
-    const records = Array.from(generateRecords(data('reused-ids')));
-    const ids = new Set(records.map((r) => r.id));
-    const dlq = await runtime.jobs!.errors(job.id, { limit: 1000 });
-    // Of each id's three copies, two did not make it: each named with the namespace that holds the id.
-    expect(dlq.total).toBe(records.length - ids.size);
-    for (const e of dlq.entries) expect(e.reason).toMatch(/namespace/);
-    const inDlq = new Set(dlq.entries.map((e) => `${e.namespace}\u0000${e.id}`));
-    expect(done.report!.namespaces.reduce((n, ns) => n + ns.targetCount, 0)).toBe(ids.size);
-    expect(JSON.stringify(done.report)).toMatch(/namespaceAndId/);
-    await expectTargetEqualsSource(done.plan!, data('reused-ids'), inDlq);
-  });
+  it(
+    'reused ids with the id as the primary key: one copy per id stays, every other copy is in the DLQ naming both namespaces, and the report points to namespaceAndId',
+    { timeout: LONG },
+    async () => {
+      const job = await create(runtime, 'reused-ids', { primaryKey: 'id' });
+      const done = await waitForStatus(runtime, job.id);
+      expect(done.status, done.error?.message).toBe('SUCCESSFUL');
+      const records = Array.from(generateRecords(data('reused-ids')));
+      const ids = new Set(records.map((r) => r.id));
+      const dlq = await runtime.jobs!.errors(job.id, { limit: 1000 });
+      // Of each id's three copies, two did not make it: each named with the namespace that holds the id.
+      expect(dlq.total).toBe(records.length - ids.size);
+      for (const e of dlq.entries) expect(e.reason).toMatch(/namespace/);
+      const inDlq = new Set(dlq.entries.map((e) => `${e.namespace}\u0000${e.id}`));
+      expect(done.report!.namespaces.reduce((n, ns) => n + ns.targetCount, 0)).toBe(ids.size);
+      expect(JSON.stringify(done.report)).toMatch(/namespaceAndId/);
+      await expectTargetEqualsSource(done.plan!, data('reused-ids'), inDlq);
+    },
+  );
 });
 
 describe('shapes through a cancel and resume, and a replay', () => {
@@ -143,16 +148,20 @@ describe('shapes through a loader SIGKILL (loaders as their own processes)', () 
     await runtime?.stop();
   });
 
-  it('reused ids (namespaceAndId) and partial sparse values: a loader SIGKILLed mid-load and restarted, the target equals the source', { timeout: LONG }, async () => {
-    const jobs = await Promise.all([
-      create(runtime, 'reused-ids', {}, { rateLimits: { upsertRecordsPerSecond: 150 }, batchBytes: 64 * 1024 }),
-      create(runtime, 'hybrid-partial-sparse', {}, { rateLimits: { upsertRecordsPerSecond: 300 }, batchBytes: 64 * 1024 }),
-    ]);
-    const [a] = await Promise.all([spawnService('loader', 'shape-loader-a'), spawnService('loader', 'shape-loader-b')]);
-    await waitForJob(runtime, jobs[0]!.id, (v) => v.progress.total.loaded >= 100, 'loading under way');
-    expect((await a!.kill('SIGKILL')).signal).toBe('SIGKILL');
-    await spawnService('loader', 'shape-loader-a2');
-    await expectExact(runtime, jobs[0]!.id, 'reused-ids');
-    await expectExact(runtime, jobs[1]!.id, 'hybrid-partial-sparse');
-  });
+  it(
+    'reused ids (namespaceAndId) and partial sparse values: a loader SIGKILLed mid-load and restarted, the target equals the source',
+    { timeout: LONG },
+    async () => {
+      const jobs = await Promise.all([
+        create(runtime, 'reused-ids', {}, { rateLimits: { upsertRecordsPerSecond: 150 }, batchBytes: 64 * 1024 }),
+        create(runtime, 'hybrid-partial-sparse', {}, { rateLimits: { upsertRecordsPerSecond: 300 }, batchBytes: 64 * 1024 }),
+      ]);
+      const [a] = await Promise.all([spawnService('loader', 'shape-loader-a'), spawnService('loader', 'shape-loader-b')]);
+      await waitForJob(runtime, jobs[0]!.id, (v) => v.progress.total.loaded >= 100, 'loading under way');
+      expect((await a!.kill('SIGKILL')).signal).toBe('SIGKILL');
+      await spawnService('loader', 'shape-loader-a2');
+      await expectExact(runtime, jobs[0]!.id, 'reused-ids');
+      await expectExact(runtime, jobs[1]!.id, 'hybrid-partial-sparse');
+    },
+  );
 });

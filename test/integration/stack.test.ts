@@ -101,7 +101,8 @@ describe('p2m stack (native launcher)', () => {
 describe('the shared test stack can crash and restart a server', () => {
   it.each(['milvus'])('%s: SIGKILL, then start again and it answers', async (name) => {
     const stack = getTestStack();
-    const check = (): Promise<void> => (name === 'kafka' ? checkKafkaHealth(stack.kafka.brokers, 10_000) : checkMilvusHealth(stack.milvus.address, undefined, 5_000));
+    const check = (): Promise<void> =>
+      name === 'kafka' ? checkKafkaHealth(stack.kafka.brokers, 10_000) : checkMilvusHealth(stack.milvus.address, undefined, 5_000);
     await check();
     await killTestComponent(name, 'SIGKILL');
     await expect(check()).rejects.toThrow();

@@ -57,7 +57,10 @@ describe('Milvus standalone 2.3.5 as the target', () => {
   it('partition-key mode is refused up front, with the reason and the fix, and nothing is created', async () => {
     const collection = uniqueName('std_pk');
     const err = await refusal(
-      runtime.jobs!.create({ source: { apiKey: API_KEY, index: 'dense-src', controllerHostUrl: emulator.controllerHostUrl }, target: { address: standalone(), collection } }),
+      runtime.jobs!.create({
+        source: { apiKey: API_KEY, index: 'dense-src', controllerHostUrl: emulator.controllerHostUrl },
+        target: { address: standalone(), collection },
+      }),
     );
     expect(err.code).toBe('TARGET_UNSUPPORTED');
     expect(err.field).toBe('target.partitionKey');
@@ -73,7 +76,10 @@ describe('Milvus standalone 2.3.5 as the target', () => {
     try {
       const collection = uniqueName('std_hybrid');
       const err = await refusal(
-        runtime.jobs!.create({ source: { apiKey: API_KEY, index: 'hybrid-src', controllerHostUrl: hybrid.controllerHostUrl }, target: { address: standalone(), collection, partitionKey: false } }),
+        runtime.jobs!.create({
+          source: { apiKey: API_KEY, index: 'hybrid-src', controllerHostUrl: hybrid.controllerHostUrl },
+          target: { address: standalone(), collection, partitionKey: false },
+        }),
       );
       expect(err.code).toBe('TARGET_UNSUPPORTED');
       expect(err.message).toMatch(/has no sparse vectors/);

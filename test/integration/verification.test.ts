@@ -76,7 +76,11 @@ describe('verification on the real stack', () => {
     const plan = job.plan!;
     const [d1, d2, d3, c1] = [RECORDS[10]!, RECORDS[2_500]!, RECORDS[5_999]!, RECORDS[4_321]!];
     // The SDK's default 10 s keepalive pings earn a GOAWAY from Lite (see the sink's connection.ts).
-    const milvus = new MilvusClient({ address: milvusAddress(), logLevel: 'error', channelOptions: { 'grpc.keepalive_time_ms': 330_000, 'grpc.keepalive_permit_without_calls': 0 } });
+    const milvus = new MilvusClient({
+      address: milvusAddress(),
+      logLevel: 'error',
+      channelOptions: { 'grpc.keepalive_time_ms': 330_000, 'grpc.keepalive_permit_without_calls': 0 },
+    });
     try {
       const res = await milvus.delete({ collection_name: plan.collection, filter: `id in ${JSON.stringify([d1.id, d2.id, d3.id])}` });
       expect(Number(res.delete_cnt)).toBe(3);

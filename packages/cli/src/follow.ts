@@ -1,5 +1,15 @@
 import cliProgress from 'cli-progress';
-import { EtlError, TERMINAL_STATUSES, isRetriable, sleep, type ErrorsPage, type JobView, type NamespaceProgress, type VerificationProgress, type VerificationReport } from '@p2m/core';
+import {
+  EtlError,
+  TERMINAL_STATUSES,
+  isRetriable,
+  sleep,
+  type ErrorsPage,
+  type JobView,
+  type NamespaceProgress,
+  type VerificationProgress,
+  type VerificationReport,
+} from '@p2m/core';
 
 /**
  * Live progress of one job in the terminal: a multibar (the job's total, then one bar per
@@ -127,7 +137,11 @@ class BarsDisplay implements ProgressDisplay {
     const names = p.namespaces.map((n) => nsLabel(n.namespace));
     const width = Math.min(24, Math.max(12, ...names.map((n) => n.length)));
     this.#labelWidth = width;
-    const live = p.verification ? `  ${verificationLine(p.verification)}` : TERMINAL_STATUSES.has(view.status) ? '' : `  ${rate(view)}  ETA ${eta(view)}  lag ${num(p.consumerLag)}`;
+    const live = p.verification
+      ? `  ${verificationLine(p.verification)}`
+      : TERMINAL_STATUSES.has(view.status)
+        ? ''
+        : `  ${rate(view)}  ETA ${eta(view)}  lag ${num(p.consumerLag)}`;
     const totalExtra = `${view.status.replace(/_/g, ' ')}${live}${p.total.failed ? `  ${num(p.total.failed)} in DLQ` : ''}`;
     this.#total = this.#set(this.#total, 'total', p.total.sourceCount, p.total.loaded + p.total.failed, totalExtra, view.status === 'SUCCESSFUL');
 
@@ -210,7 +224,10 @@ export function progressLine(view: JobView): string {
 /** `reconcile 120,000/1,000,000 records (12.0%), 1/2 namespaces, ETA 1m 30s (flush 0s, indexes 2s, load 1s, dlq 0s)`. */
 export function verificationLine(v: VerificationProgress): string {
   const parts: string[] = [v.phase];
-  if (v.phase === 'reconcile') parts.push(`${num(v.recordsChecked)}/${num(v.recordsTotal)} records (${percent(v.recordsChecked, v.recordsTotal)}), ${num(v.namespacesDone)}/${num(v.namespaces)} namespaces`);
+  if (v.phase === 'reconcile')
+    parts.push(
+      `${num(v.recordsChecked)}/${num(v.recordsTotal)} records (${percent(v.recordsChecked, v.recordsTotal)}), ${num(v.namespacesDone)}/${num(v.namespaces)} namespaces`,
+    );
   if (v.phase === 'unexpected') parts.push(`${num(v.bucketsDone)}/${num(v.buckets)} buckets`);
   if (v.etaSeconds !== null) parts.push(`ETA ${duration(v.etaSeconds)}`);
   const done = v.phases.filter((t) => t.done).map((t) => `${t.phase} ${duration(t.seconds)}`);
@@ -244,19 +261,32 @@ export function formatReport(report: VerificationReport): string[] {
   if (report.namespaces.length) {
     const table = formatTable(
       ['NAMESPACE', 'SOURCE', 'EXTRACTED', 'IN TARGET', 'IN DLQ', 'MISSING', 'OK'],
-      report.namespaces.map((n) => [nsLabel(n.namespace), num(n.sourceCount), num(n.extracted), num(n.targetCount), num(n.dlq), num(n.missing), n.ok ? 'yes' : 'NO']),
+      report.namespaces.map((n) => [
+        nsLabel(n.namespace),
+        num(n.sourceCount),
+        num(n.extracted),
+        num(n.targetCount),
+        num(n.dlq),
+        num(n.missing),
+        n.ok ? 'yes' : 'NO',
+      ]),
       [false, true, true, true, true, true, false],
     );
     lines.push(...table.map((l) => `  ${l}`));
   }
   const s = report.sample;
-  lines.push(`  sample: ${num(s.compared)} records compared field by field (sample size ${num(s.size)}), ${s.mismatches.length ? `${num(s.mismatches.length)} mismatches` : 'no mismatch'}`);
+  lines.push(
+    `  sample: ${num(s.compared)} records compared field by field (sample size ${num(s.size)}), ${s.mismatches.length ? `${num(s.mismatches.length)} mismatches` : 'no mismatch'}`,
+  );
   for (const m of s.mismatches.slice(0, 10)) lines.push(`    ${nsLabel(m.namespace)}/${m.id} ${m.field}: ${m.reason}`);
   for (const n of report.namespaces) if (n.missingSample.length) lines.push(`  missing in ${nsLabel(n.namespace)}: ${n.missingSample.slice(0, 10).join(', ')}`);
   for (const m of (report.changed ?? []).slice(0, 10)) lines.push(`  changed: ${nsLabel(m.namespace)}/${m.id} ${m.field}: ${m.reason}`);
   for (const k of (report.unexpected ?? []).slice(0, 10)) lines.push(`  not extracted, in the target: ${nsLabel(k.namespace)}/${k.id}`);
   const r = report.reconciliation;
-  if (r) lines.push(`  reconciled ${num(r.logRecords)} log records (${num(r.distinctRecords)} distinct) against ${num(r.targetRows)} target rows in ${num(r.lookups)} lookups`);
+  if (r)
+    lines.push(
+      `  reconciled ${num(r.logRecords)} log records (${num(r.distinctRecords)} distinct) against ${num(r.targetRows)} target rows in ${num(r.lookups)} lookups`,
+    );
   if (report.phases?.length) lines.push(`  took: ${report.phases.map((t) => `${t.phase} ${duration(t.seconds)}`).join(', ')}`);
   for (const problem of report.problems) lines.push(`  problem: ${problem}`);
   for (const advice of report.advice ?? []) lines.push(`  note: ${advice}`);

@@ -1,7 +1,9 @@
 import type { JobStatus, JobView, NamespaceProgress } from '@p2m/core';
 
 /** A JobView for CLI tests (the CLI cannot import the controller's in-memory service). */
-export function jobView(overrides: { id?: string; status?: JobStatus; namespaces?: Partial<NamespaceProgress>[] } & Partial<Omit<JobView, 'progress'>> = {}): JobView {
+export function jobView(
+  overrides: { id?: string; status?: JobStatus; namespaces?: Partial<NamespaceProgress>[] } & Partial<Omit<JobView, 'progress'>> = {},
+): JobView {
   const namespaces: NamespaceProgress[] = (overrides.namespaces ?? [{ namespace: '' }, { namespace: 'docs' }]).map((n) => ({
     namespace: '',
     sourceCount: 100,
@@ -25,7 +27,14 @@ export function jobView(overrides: { id?: string; status?: JobStatus; namespaces
     topicJobId: overrides.id ?? 'job-1',
     generation: 1,
     source: { index: 'docs-index' },
-    target: { address: '127.0.0.1:19530', collection: 'docs', partitionKey: true, maxIdLength: 512, primaryKey: 'id', fields: { id: 'id', primaryKey: 'pk', vector: 'vector', sparseVector: 'sparse_vector', namespace: 'namespace' } },
+    target: {
+      address: '127.0.0.1:19530',
+      collection: 'docs',
+      partitionKey: true,
+      maxIdLength: 512,
+      primaryKey: 'id',
+      fields: { id: 'id', primaryKey: 'pk', vector: 'vector', sparseVector: 'sparse_vector', namespace: 'namespace' },
+    },
     options: {
       topicPartitions: 6,
       batchBytes: 16 * 1024 * 1024,
@@ -48,12 +57,32 @@ export function finished(view: JobView, passed = true): JobView {
   return {
     ...view,
     status: 'SUCCESSFUL',
-    progress: { ...view.progress, namespaces, total: { ...t, extracted: t.sourceCount, loaded: t.sourceCount - t.failed }, etaSeconds: 0, recordsPerSecond: 0, consumerLag: 0 },
+    progress: {
+      ...view.progress,
+      namespaces,
+      total: { ...t, extracted: t.sourceCount, loaded: t.sourceCount - t.failed },
+      etaSeconds: 0,
+      recordsPerSecond: 0,
+      consumerLag: 0,
+    },
     report: {
       passed,
       checkedAt: '2026-01-01T00:02:00.000Z',
-      namespaces: namespaces.map((n) => ({ namespace: n.namespace, sourceCount: n.sourceCount, extracted: n.extracted, targetCount: n.loaded, dlq: n.failed, missing: passed ? 0 : 1, missingSample: passed ? [] : ['gone-1'], ok: passed })),
-      sample: { size: 50, compared: 50, mismatches: passed ? [] : [{ namespace: 'docs', id: 'r9', field: 'metadata.genre', reason: 'expected "drama", found "comedy"' }] },
+      namespaces: namespaces.map((n) => ({
+        namespace: n.namespace,
+        sourceCount: n.sourceCount,
+        extracted: n.extracted,
+        targetCount: n.loaded,
+        dlq: n.failed,
+        missing: passed ? 0 : 1,
+        missingSample: passed ? [] : ['gone-1'],
+        ok: passed,
+      })),
+      sample: {
+        size: 50,
+        compared: 50,
+        mismatches: passed ? [] : [{ namespace: 'docs', id: 'r9', field: 'metadata.genre', reason: 'expected "drama", found "comedy"' }],
+      },
       problems: passed ? [] : ['namespace docs: 1 source id neither in the target nor in the DLQ'],
       dlqSample: [],
     },

@@ -5,9 +5,7 @@ import { errorMessage } from '@p2m/core';
 import { formatCliError } from './errors.ts';
 import { activeCliLog, finishCliCommand } from './log-file.ts';
 
-const program = new Command('p2m')
-  .description('Migrate a Pinecone serverless index into Milvus / Zilliz Cloud through Kafka')
-  .showHelpAfterError();
+const program = new Command('p2m').description('Migrate a Pinecone serverless index into Milvus / Zilliz Cloud through Kafka').showHelpAfterError();
 
 const modules: Record<string, () => Promise<{ register(program: Command): void }>> = {
   stack: () => import('./commands/stack.ts'),

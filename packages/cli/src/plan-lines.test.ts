@@ -9,7 +9,12 @@ const namespaces = [
   { name: 'docs', recordCount: 2 },
 ];
 const planFor = (target: Record<string, unknown>, caps = fullCapabilities()) =>
-  planCollection({ spec: parseJobSpec({ source: { apiKey: 'k', index: 'idx' }, target: { address: 'm:19530', collection: 'c', ...target } }), index, namespaces, capabilities: caps });
+  planCollection({
+    spec: parseJobSpec({ source: { apiKey: 'k', index: 'idx' }, target: { address: 'm:19530', collection: 'c', ...target } }),
+    index,
+    namespaces,
+    capabilities: caps,
+  });
 
 describe('p2m jobs plan: what the collection will be and why', () => {
   it('names the primary key mode, how sparse rows are stored, the flush policy, and each capability with how it is known', () => {

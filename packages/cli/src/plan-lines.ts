@@ -18,7 +18,11 @@ export function planLines(plan: CollectionPlan): string[] {
     const notes = [f.isPrimaryKey ? 'primary key' : '', f.isPartitionKey ? 'partition key' : '', f.nullable ? 'nullable' : ''].filter(Boolean).join(', ');
     return [f.name, type, f.role, notes];
   });
-  const lines = [`Collection ${plan.collection}: ${plan.description}`, ...formatTable(['FIELD', 'TYPE', 'ROLE', 'NOTES'], rows), 'dynamic field ($meta): on (Pinecone metadata)'];
+  const lines = [
+    `Collection ${plan.collection}: ${plan.description}`,
+    ...formatTable(['FIELD', 'TYPE', 'ROLE', 'NOTES'], rows),
+    'dynamic field ($meta): on (Pinecone metadata)',
+  ];
   for (const i of plan.indexes) lines.push(`index on ${i.field}: ${i.indexType} / ${i.metricType}`);
   lines.push(
     plan.primaryKey === 'namespaceAndId'
@@ -27,16 +31,29 @@ export function planLines(plan: CollectionPlan): string[] {
   );
   lines.push(`namespaces: ${plan.namespaceMode === 'partitionKey' ? 'a partition-key field' : 'one partition each'}`);
   if (plan.namespaceMode === 'partitions') {
-    lines.push(`partitions: ${Object.entries(plan.partitions).map(([ns, p]) => `${nsLabel(ns)} → ${p}`).join(', ')}`);
+    lines.push(
+      `partitions: ${Object.entries(plan.partitions)
+        .map(([ns, p]) => `${nsLabel(ns)} → ${p}`)
+        .join(', ')}`,
+    );
   }
   lines.push(`sparse values: ${SPARSE_ROWS[plan.sparseRows]}`);
-  lines.push(`loaders ${plan.flushBeforeCommit ? 'flush the collection before they commit offsets (the target does not keep acknowledged writes by itself)' : 'commit offsets without flushing (the target keeps acknowledged writes)'}`);
-  lines.push(`source: ${plan.source.index} (${plan.source.metric}, ${plan.source.vectorType}), ${num(plan.source.totalRecords)} records in ${plan.source.namespaces.length} namespaces`);
+  lines.push(
+    `loaders ${plan.flushBeforeCommit ? 'flush the collection before they commit offsets (the target does not keep acknowledged writes by itself)' : 'commit offsets without flushing (the target keeps acknowledged writes)'}`,
+  );
+  lines.push(
+    `source: ${plan.source.index} (${plan.source.metric}, ${plan.source.vectorType}), ${num(plan.source.totalRecords)} records in ${plan.source.namespaces.length} namespaces`,
+  );
   const target = plan.target;
   if (target) {
     const caps = target.capabilities;
     lines.push(`target reports version "${caps.serverVersion}"${caps.milvusVersion ? ` (Milvus ${caps.milvusVersion})` : ''}; what it can do:`);
-    lines.push(...formatTable(['CAPABILITY', 'VALUE', 'HOW KNOWN', 'WHAT THE JOB DOES'], target.decisions.map((d) => [d.capability, d.value, d.how, d.decision])).map((l) => `  ${l}`));
+    lines.push(
+      ...formatTable(
+        ['CAPABILITY', 'VALUE', 'HOW KNOWN', 'WHAT THE JOB DOES'],
+        target.decisions.map((d) => [d.capability, d.value, d.how, d.decision]),
+      ).map((l) => `  ${l}`),
+    );
   }
   return lines;
 }

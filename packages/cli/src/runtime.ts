@@ -121,7 +121,10 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
       const s = server;
       stops.http.push(() => s.close());
       const sync = setInterval(() => {
-        void controllerJobs.list().then((all) => metrics.syncFromJobs(all)).catch(() => undefined);
+        void controllerJobs
+          .list()
+          .then((all) => metrics.syncFromJobs(all))
+          .catch(() => undefined);
       }, 2000);
       stops.http.push(async () => clearInterval(sync));
     }

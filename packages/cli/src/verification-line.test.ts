@@ -37,7 +37,16 @@ describe('the follower while a job verifies', () => {
     done.report = {
       ...done.report!,
       phases: verifying.phases.map((p) => ({ ...p, done: true })),
-      reconciliation: { logRecords: 1_000_003, distinctRecords: 1_000_000, duplicateCopies: 3, targetRows: 999_999, expectedRows: 999_999, lookups: 489, buckets: 1024, bucketsDrilled: 0 },
+      reconciliation: {
+        logRecords: 1_000_003,
+        distinctRecords: 1_000_000,
+        duplicateCopies: 3,
+        targetRows: 999_999,
+        expectedRows: 999_999,
+        lookups: 489,
+        buckets: 1024,
+        bucketsDrilled: 0,
+      },
       advice: ['1 records share their id with a record of another namespace.'],
       changed: [{ namespace: 'docs', id: 'r1', field: 'vector', reason: 'value 0 is 2 instead of 1' }],
     };

@@ -33,7 +33,10 @@ export function typeForSchema(schema: AvroSchema | string | AvroType): AvroType 
  * Decoder of data written with `writerSchema`, read as `readerSchema` (Avro schema resolution: added
  * fields take their defaults, removed fields are skipped, promotions apply). Returns raw Avro values.
  */
-export function createReader(writerSchema: AvroSchema | string | AvroType, readerSchema: AvroSchema | string | AvroType): (buf: Buffer, offset?: number) => unknown {
+export function createReader(
+  writerSchema: AvroSchema | string | AvroType,
+  readerSchema: AvroSchema | string | AvroType,
+): (buf: Buffer, offset?: number) => unknown {
   const writer = typeForSchema(writerSchema);
   const reader = typeForSchema(readerSchema);
   if (reader.equals(writer)) return (buf, offset = 0) => decodeWhole(reader, buf, offset, undefined);
@@ -41,10 +44,14 @@ export function createReader(writerSchema: AvroSchema | string | AvroType, reade
   try {
     resolver = reader.createResolver(writer);
   } catch (err) {
-    throw new EtlError('RECORD_INVALID', `schema ${String(reader.name ?? reader.typeName)} cannot read data written with this writer schema: ${errorMessage(err)}`, {
-      retriable: false,
-      cause: err,
-    });
+    throw new EtlError(
+      'RECORD_INVALID',
+      `schema ${String(reader.name ?? reader.typeName)} cannot read data written with this writer schema: ${errorMessage(err)}`,
+      {
+        retriable: false,
+        cause: err,
+      },
+    );
   }
   return (buf, offset = 0) => decodeWhole(reader, buf, offset, resolver);
 }

@@ -40,4 +40,3 @@ describe('schema resolution', () => {
     expect(() => logRecordCodec.readerFor(incompatible)).toThrow(/cannot read/);
   });
 });
-

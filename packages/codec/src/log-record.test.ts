@@ -82,7 +82,21 @@ describe('log record codec', () => {
   });
 
   it('stores integers as long and every other number as double', () => {
-    const metadata: Metadata = { int: 42, negative: -7, zero: 0, big: Number.MAX_SAFE_INTEGER - 1, maxSafe: Number.MAX_SAFE_INTEGER, beyond: 2 ** 53, lowest: -(2 ** 52), belowLowest: -(2 ** 52) - 1, minSafe: Number.MIN_SAFE_INTEGER, float: 0.1, tiny: 5e-324, negZero: -0, exp: 1e300 };
+    const metadata: Metadata = {
+      int: 42,
+      negative: -7,
+      zero: 0,
+      big: Number.MAX_SAFE_INTEGER - 1,
+      maxSafe: Number.MAX_SAFE_INTEGER,
+      beyond: 2 ** 53,
+      lowest: -(2 ** 52),
+      belowLowest: -(2 ** 52) - 1,
+      minSafe: Number.MIN_SAFE_INTEGER,
+      float: 0.1,
+      tiny: 5e-324,
+      negZero: -0,
+      exp: 1e300,
+    };
     const encoded = encodeRecord(vector({ metadata }));
     const raw = logRecordCodec.type.fromBuffer(encoded) as { body: Record<string, { metadata: Record<string, Record<string, unknown>> }> };
     const md = raw.body['p2m.VectorRecord']!.metadata;
@@ -107,7 +121,7 @@ describe('log record codec', () => {
     const r = vector({
       id,
       namespace: 'espace de noms ✓ 名前空間',
-      metadata: { '': '', 'clé': 'värde 🚀', emoji: ['😀', '', '\u0000'], empty: [], nul: 'a\u0000b' },
+      metadata: { '': '', clé: 'värde 🚀', emoji: ['😀', '', '\u0000'], empty: [], nul: 'a\u0000b' },
     });
     expect(roundTrip(r)).toEqual(r);
     expect(roundTrip(vector({ id: '🚀'.repeat(300) }))).toEqual(vector({ id: '🚀'.repeat(300) }));
@@ -187,7 +201,14 @@ describe('log record codec', () => {
 
   it('round-trips arbitrary records (property)', () => {
     const f32 = fc.float({ noNaN: true, noDefaultInfinity: true });
-    const metaValue = fc.oneof(fc.string(), fc.integer(), fc.maxSafeInteger(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.array(fc.string(), { maxLength: 4 }));
+    const metaValue = fc.oneof(
+      fc.string(),
+      fc.integer(),
+      fc.maxSafeInteger(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.boolean(),
+      fc.array(fc.string(), { maxLength: 4 }),
+    );
     const record = fc.record({
       namespace: fc.string({ maxLength: 20 }),
       id: fc.string({ minLength: 1, maxLength: 64, unit: 'grapheme' }),
@@ -198,7 +219,13 @@ describe('log record codec', () => {
           values: new Float32Array(pairs.map((p) => p[1])),
         })),
       ),
-      metadata: fc.option(fc.dictionary(fc.string({ maxLength: 8 }).filter((k) => k !== '__proto__'), metaValue, { maxKeys: 6 })),
+      metadata: fc.option(
+        fc.dictionary(
+          fc.string({ maxLength: 8 }).filter((k) => k !== '__proto__'),
+          metaValue,
+          { maxKeys: 6 },
+        ),
+      ),
     });
     fc.assert(
       fc.property(record, (r) => {

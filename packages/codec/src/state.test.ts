@@ -3,7 +3,15 @@ import { EtlError, JOB_STATUSES } from '@p2m/core';
 import { checkpointCodec, jobStateCodec, type CheckpointValue, type JobStateValue } from './state.ts';
 
 describe('checkpoint codec', () => {
-  const cp: CheckpointValue = { jobId: 'j1', namespace: '', paginationToken: 'tok==', recordsPublished: 1200, pages: 12, done: false, updatedAt: 1_764_000_000_000 };
+  const cp: CheckpointValue = {
+    jobId: 'j1',
+    namespace: '',
+    paginationToken: 'tok==',
+    recordsPublished: 1200,
+    pages: 12,
+    done: false,
+    updatedAt: 1_764_000_000_000,
+  };
 
   it('round-trips, with and without a pagination token', () => {
     expect(checkpointCodec.decode(checkpointCodec.encode(cp))).toEqual(cp);
@@ -73,13 +81,21 @@ describe('avroStateCodec', () => {
     const { avroStateCodec } = await import('./state.ts');
     const cp = { jobId: 'j', namespace: '', paginationToken: null, recordsPublished: 5, pages: 1, done: true, updatedAt: 1_700_000_000_000 };
     expect(avroStateCodec.decodeCheckpoint(avroStateCodec.encodeCheckpoint(cp))).toEqual(cp);
-    const w = { jobId: 'j', role: 'loader' as const, workerId: 'w', generation: 2, state: 'failed' as const, error: { code: 'X', message: 'm', at: 'p3:17' }, at: '2026-11-25T10:00:00.000Z' };
+    const w = {
+      jobId: 'j',
+      role: 'loader' as const,
+      workerId: 'w',
+      generation: 2,
+      state: 'failed' as const,
+      error: { code: 'X', message: 'm', at: 'p3:17' },
+      at: '2026-11-25T10:00:00.000Z',
+    };
     expect(avroStateCodec.decodeWorker(avroStateCodec.encodeWorker(w))).toEqual(w);
     const ok = { ...w, state: 'running' as const, error: undefined };
     expect(avroStateCodec.decodeWorker(avroStateCodec.encodeWorker(ok))).toEqual(ok);
   });
 
-  it('stores a large detail gzipped (a job of 20,000 namespaces under Kafka\'s 1 MB limit) and reads it back', async () => {
+  it("stores a large detail gzipped (a job of 20,000 namespaces under Kafka's 1 MB limit) and reads it back", async () => {
     const { avroStateCodec, packDetail, unpackDetail } = await import('./state.ts');
     const namespaces = Array.from({ length: 20_000 }, (_, i) => ({ name: `tenant-${i}`, recordCount: i % 3 }));
     const record = {
@@ -92,7 +108,16 @@ describe('avroStateCodec', () => {
       topicJobId: 'j',
       sealedSecrets: 's',
       plan: { source: { namespaces } },
-      finalProgress: { namespaces: namespaces.map((n) => ({ namespace: n.name, sourceCount: n.recordCount, extracted: n.recordCount, loaded: n.recordCount, failed: 0, extractionDone: true })) },
+      finalProgress: {
+        namespaces: namespaces.map((n) => ({
+          namespace: n.name,
+          sourceCount: n.recordCount,
+          extracted: n.recordCount,
+          loaded: n.recordCount,
+          failed: 0,
+          extractionDone: true,
+        })),
+      },
     } as unknown as import('@p2m/core').JobRecord;
     const plain = JSON.stringify(record).length;
     const bytes = avroStateCodec.encodeJob(record);

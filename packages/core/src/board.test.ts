@@ -9,7 +9,15 @@ function memoryLog(): LogClient & { messages: IncomingMessage[] } {
   const messages: IncomingMessage[] = [];
   const tails: { topic: string; handler: (m: IncomingMessage) => Promise<void> | void }[] = [];
   const append = (topic: string, m: OutgoingMessage): IncomingMessage => {
-    const msg: IncomingMessage = { topic, partition: 0, offset: String(messages.length), key: m.key === null ? null : Buffer.from(m.key), value: m.value, headers: {}, timestamp: '0' };
+    const msg: IncomingMessage = {
+      topic,
+      partition: 0,
+      offset: String(messages.length),
+      key: m.key === null ? null : Buffer.from(m.key),
+      value: m.value,
+      headers: {},
+      timestamp: '0',
+    };
     messages.push(msg);
     return msg;
   };
@@ -43,7 +51,17 @@ function memoryLog(): LogClient & { messages: IncomingMessage[] } {
 }
 
 const job = (over: Partial<JobRecord> = {}): JobRecord =>
-  ({ id: 'j1', status: 'IN_PROGRESS', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:01.000Z', generation: 1, mode: 'extract', topicJobId: 'j1', sealedSecrets: 'v1.x.y.z', ...over }) as JobRecord;
+  ({
+    id: 'j1',
+    status: 'IN_PROGRESS',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:01.000Z',
+    generation: 1,
+    mode: 'extract',
+    topicJobId: 'j1',
+    sealedSecrets: 'v1.x.y.z',
+    ...over,
+  }) as JobRecord;
 
 describe('JobBoard', () => {
   it('rebuilds jobs, checkpoints and worker states from the topics, the last value winning', async () => {
@@ -55,7 +73,15 @@ describe('JobBoard', () => {
     const cp: Checkpoint = { jobId: 'j1', namespace: '', paginationToken: 't', recordsPublished: 100, pages: 1, done: false };
     await writer.putCheckpoint(cp);
     await writer.putCheckpoint({ ...cp, paginationToken: null, recordsPublished: 150, pages: 2, done: true });
-    const w: WorkerStatus = { jobId: 'j1', role: 'loader', workerId: 'w1', generation: 1, state: 'failed', error: { code: 'X', message: 'm' }, at: '2026-01-01T00:00:03.000Z' };
+    const w: WorkerStatus = {
+      jobId: 'j1',
+      role: 'loader',
+      workerId: 'w1',
+      generation: 1,
+      state: 'failed',
+      error: { code: 'X', message: 'm' },
+      at: '2026-01-01T00:00:03.000Z',
+    };
     await writer.putWorkerStatus(w, 'worker/j1/loader/w1');
 
     const reader = new JobBoard(log, jsonStateCodec);

@@ -11,7 +11,12 @@ export const RuntimeConfigSchema = z.object({
   P2M_KAFKA_BROKERS: z
     .string()
     .default('127.0.0.1:9092')
-    .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean)),
+    .transform((s) =>
+      s
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    ),
   P2M_REGISTRY_URL: z.url().default('http://127.0.0.1:8081/apis/ccompat/v7'),
   P2M_SECRET_KEY: z.string().min(16, 'P2M_SECRET_KEY must be at least 16 characters (any long random string, the same for every service)'),
   P2M_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

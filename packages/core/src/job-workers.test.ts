@@ -17,7 +17,19 @@ async function board(): Promise<JobBoard> {
   return b;
 }
 
-const job = (patch: Partial<JobRecord>): JobRecord => ({ id: 'j1', status: 'IN_PROGRESS', createdAt: '', updatedAt: new Date().toISOString(), generation: 1, mode: 'extract', topicJobId: 'j1', spec: {} as JobRecord['spec'], sealedSecrets: '', plan: {} as JobRecord['plan'], ...patch });
+const job = (patch: Partial<JobRecord>): JobRecord => ({
+  id: 'j1',
+  status: 'IN_PROGRESS',
+  createdAt: '',
+  updatedAt: new Date().toISOString(),
+  generation: 1,
+  mode: 'extract',
+  topicJobId: 'j1',
+  spec: {} as JobRecord['spec'],
+  sealedSecrets: '',
+  plan: {} as JobRecord['plan'],
+  ...patch,
+});
 const settle = () => new Promise((r) => setTimeout(r, 20));
 
 describe('JobWorkers', () => {
@@ -68,7 +80,13 @@ describe('JobWorkers', () => {
     await b.putJob(job({}));
     await settle();
     expect([...(b.workers.get('j1')?.values() ?? [])]).toMatchObject([
-      { role: 'extractor', workerId: 'x1', generation: 1, state: 'failed', error: { code: 'SOURCE_UNAUTHORIZED', message: 'Pinecone refused the API key; check source.apiKey', at: 'namespace a, page 3' } },
+      {
+        role: 'extractor',
+        workerId: 'x1',
+        generation: 1,
+        state: 'failed',
+        error: { code: 'SOURCE_UNAUTHORIZED', message: 'Pinecone refused the API key; check source.apiKey', at: 'namespace a, page 3' },
+      },
     ]);
     await workers.stop();
     await b.stop();

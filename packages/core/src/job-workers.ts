@@ -81,7 +81,15 @@ export class JobWorkers {
 
   /** This worker's status for a job, in `p2m.checkpoints` (the controller reads failures from it). */
   async report(record: JobRecord, state: WorkerStatus['state'], error?: WorkerStatus['error']): Promise<void> {
-    const status: WorkerStatus = { jobId: record.id, role: this.#spec.role, workerId: this.#spec.workerId, generation: record.generation, state, error, at: new Date().toISOString() };
+    const status: WorkerStatus = {
+      jobId: record.id,
+      role: this.#spec.role,
+      workerId: this.#spec.workerId,
+      generation: record.generation,
+      state,
+      error,
+      at: new Date().toISOString(),
+    };
     await this.#spec.board.putWorkerStatus(status, workerStatusKey(status));
   }
 }

@@ -7,10 +7,27 @@ import type { IndexDescription } from './source-model.ts';
 import { parseJobSpec, type JobSpecInput } from './spec.ts';
 import { rejectionReason } from './validate.ts';
 
-const index = (o: Partial<IndexDescription> = {}): IndexDescription => ({ name: 'idx', dimension: 4, metric: 'cosine', vectorType: 'dense', deployment: 'serverless', host: 'h', ready: true, ...o });
+const index = (o: Partial<IndexDescription> = {}): IndexDescription => ({
+  name: 'idx',
+  dimension: 4,
+  metric: 'cosine',
+  vectorType: 'dense',
+  deployment: 'serverless',
+  host: 'h',
+  ready: true,
+  ...o,
+});
 const spec = (target: Partial<JobSpecInput['target']> = {}, options: JobSpecInput['options'] = {}) =>
   parseJobSpec({ source: { apiKey: 'k', index: 'idx' }, target: { address: 'm:19530', collection: 'c', ...target }, options });
-const plan = (o: { target?: Partial<JobSpecInput['target']>; options?: JobSpecInput['options']; index?: Partial<IndexDescription>; caps?: ReturnType<typeof fullCapabilities>; namespaces?: number } = {}): CollectionPlan =>
+const plan = (
+  o: {
+    target?: Partial<JobSpecInput['target']>;
+    options?: JobSpecInput['options'];
+    index?: Partial<IndexDescription>;
+    caps?: ReturnType<typeof fullCapabilities>;
+    namespaces?: number;
+  } = {},
+): CollectionPlan =>
   planCollection({
     spec: spec(o.target, o.options),
     index: index(o.index),
@@ -33,7 +50,12 @@ describe('planCollection: sparse values per record, decided from the description
     const p = plan({ index: { metric: 'dotproduct' } });
     expect(p.hasSparse).toBe(true);
     expect(p.sparseRows).toBe('nullable');
-    expect(p.fields.find((f) => f.role === 'sparseVector')).toEqual({ role: 'sparseVector', name: 'sparse_vector', dataType: 'SparseFloatVector', nullable: true });
+    expect(p.fields.find((f) => f.role === 'sparseVector')).toEqual({
+      role: 'sparseVector',
+      name: 'sparse_vector',
+      dataType: 'SparseFloatVector',
+      nullable: true,
+    });
     // A record without sparse values is stored, whether sparse is absent or present with no entries.
     const rec = { kind: 'vector' as const, namespace: '', id: 'a', values: Float32Array.from([1, 2, 3, 4]), metadata: null };
     expect(rejectionReason(p, { ...rec, sparse: null })).toBeNull();
@@ -60,7 +82,11 @@ describe('planCollection: sparse values per record, decided from the description
     expect(e.code).toBe('TARGET_UNSUPPORTED');
     expect(e.message).toMatch(/dense dotproduct index.*has no sparse vectors/);
     expect(e.hint).toMatch(/Milvus 2\.4 or later/);
-    expect(refusal(() => plan({ index: { metric: 'dotproduct' }, caps: fullCapabilities({ nullableVectors: capability(false), emptySparseRows: capability(false) }) })).message).toMatch(/accepts neither/);
+    expect(
+      refusal(() =>
+        plan({ index: { metric: 'dotproduct' }, caps: fullCapabilities({ nullableVectors: capability(false), emptySparseRows: capability(false) }) }),
+      ).message,
+    ).toMatch(/accepts neither/);
     // A cosine index needs no sparse vectors: the same target takes it.
     expect(plan({ caps: noSparse }).hasSparse).toBe(false);
   });
@@ -73,7 +99,7 @@ describe('planCollection: sparse values per record, decided from the description
     expect(plan({ caps, target: { partitionKey: false } }).namespaceMode).toBe('partitions');
   });
 
-  it('partitions mode is refused past the target\'s partition limit', () => {
+  it("partitions mode is refused past the target's partition limit", () => {
     expect(refusal(() => plan({ target: { partitionKey: false }, namespaces: 1025 })).message).toMatch(/1025 namespaces.*at most 1024 partitions/);
   });
 });
@@ -95,7 +121,16 @@ describe('planCollection: durability is asked of the target, not guessed', () =>
   it('the plan keeps the capabilities it was made from, each with what the job does about it', () => {
     const p = plan({ index: { metric: 'dotproduct' } });
     expect(p.target?.capabilities.serverVersion).toBe('v2.6.4');
-    expect(p.target?.decisions.map((d) => d.capability)).toEqual(['sparseVectors', 'nullableVectors', 'dynamicField', 'partitionKey', 'upsertHonoursPartitionKey', 'persistsAcknowledgedWrites', 'queryNeedsLoad', 'upsertReplacesDynamicField']);
+    expect(p.target?.decisions.map((d) => d.capability)).toEqual([
+      'sparseVectors',
+      'nullableVectors',
+      'dynamicField',
+      'partitionKey',
+      'upsertHonoursPartitionKey',
+      'persistsAcknowledgedWrites',
+      'queryNeedsLoad',
+      'upsertReplacesDynamicField',
+    ]);
   });
 });
 

@@ -185,7 +185,10 @@ export function planCollection({ spec, index, namespaces, capabilities: caps }: 
   // What the target cannot hold is refused here, before anything is created.
   let sparseRows: SparseRows = 'none';
   if (hasSparse) {
-    const why = index.vectorType === 'sparse' ? `"${index.name}" is a sparse index` : `"${index.name}" is a dense dotproduct index, whose records may carry sparse values (hybrid)`;
+    const why =
+      index.vectorType === 'sparse'
+        ? `"${index.name}" is a sparse index`
+        : `"${index.name}" is a dense dotproduct index, whose records may carry sparse values (hybrid)`;
     if (!caps.sparseVectors.value) {
       throw refuse(
         `${why}, but ${target} has no sparse vectors (${caps.sparseVectors.detail})`,
@@ -210,13 +213,21 @@ export function planCollection({ spec, index, namespaces, capabilities: caps }: 
     decide('sparseVectors', `not needed: a ${index.metric} dense index holds no sparse values`);
   }
   if (!caps.dynamicField.value) {
-    throw refuse(`${target} has no dynamic field, where Pinecone metadata goes (${caps.dynamicField.detail})`, 'migrate into Milvus 2.2.9 or later, or Zilliz Cloud', 'target.address');
+    throw refuse(
+      `${target} has no dynamic field, where Pinecone metadata goes (${caps.dynamicField.detail})`,
+      'migrate into Milvus 2.2.9 or later, or Zilliz Cloud',
+      'target.address',
+    );
   }
   decide('dynamicField', 'metadata goes to the dynamic field ($meta), values as they are');
 
   if (namespaceMode === 'partitionKey') {
     if (!caps.partitionKey.value) {
-      throw refuse(`${target} has no partition key (${caps.partitionKey.detail})`, 'use one partition per namespace instead (target.partitionKey: false)', 'target.partitionKey');
+      throw refuse(
+        `${target} has no partition key (${caps.partitionKey.detail})`,
+        'use one partition per namespace instead (target.partitionKey: false)',
+        'target.partitionKey',
+      );
     }
     if (!caps.upsertHonoursPartitionKey.value) {
       throw refuse(
@@ -255,11 +266,15 @@ export function planCollection({ spec, index, namespaces, capabilities: caps }: 
   const deleteBeforeUpsert = caps.upsertReplacesDynamicField.value === false;
   decide(
     'upsertReplacesDynamicField',
-    deleteBeforeUpsert ? "loaders delete a batch's keys before upserting it, so a rewritten id keeps only its latest metadata" : 'upsert replaces a row whole, metadata included',
+    deleteBeforeUpsert
+      ? "loaders delete a batch's keys before upserting it, so a rewritten id keeps only its latest metadata"
+      : 'upsert replaces a row whole, metadata included',
   );
 
   const namespaceAndId = spec.target.primaryKey === 'namespaceAndId';
-  const primaryKeyMaxLength = namespaceAndId ? Math.min(MAX_VARCHAR_LENGTH, String(NAMESPACE_MAX_LENGTH).length + 2 + NAMESPACE_MAX_LENGTH + spec.target.maxIdLength) : spec.target.maxIdLength;
+  const primaryKeyMaxLength = namespaceAndId
+    ? Math.min(MAX_VARCHAR_LENGTH, String(NAMESPACE_MAX_LENGTH).length + 2 + NAMESPACE_MAX_LENGTH + spec.target.maxIdLength)
+    : spec.target.maxIdLength;
   const fields: FieldPlan[] = [];
   // Milvus Lite 2.5 wants the partition-key field before the primary key; Milvus accepts either order.
   if (namespaceMode === 'partitionKey') {
@@ -272,7 +287,8 @@ export function planCollection({ spec, index, namespaces, capabilities: caps }: 
     fields.push({ role: 'id', name: names.id, dataType: 'VarChar', maxLength: spec.target.maxIdLength, isPrimaryKey: true });
   }
   if (hasDense) fields.push({ role: 'vector', name: names.vector, dataType: 'FloatVector', dim: index.dimension! });
-  if (hasSparse) fields.push({ role: 'sparseVector', name: names.sparseVector, dataType: 'SparseFloatVector', ...(sparseRows === 'nullable' ? { nullable: true } : {}) });
+  if (hasSparse)
+    fields.push({ role: 'sparseVector', name: names.sparseVector, dataType: 'SparseFloatVector', ...(sparseRows === 'nullable' ? { nullable: true } : {}) });
 
   const partitions: Record<string, string> = {};
   if (namespaceMode === 'partitions') {

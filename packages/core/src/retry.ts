@@ -35,7 +35,11 @@ export class RetriesExhausted extends EtlError {
   readonly last: unknown;
   constructor(system: string, last: unknown, attempts: number, elapsedMs: number, hint?: string) {
     const code: ErrorCode = last instanceof EtlError ? last.code : 'TRANSIENT';
-    super(code, `${system} stayed unreachable for ${Math.round(elapsedMs / 1000)} s (${attempts} attempts): ${errorMessage(last)}`, { retriable: false, cause: last, hint });
+    super(code, `${system} stayed unreachable for ${Math.round(elapsedMs / 1000)} s (${attempts} attempts): ${errorMessage(last)}`, {
+      retriable: false,
+      cause: last,
+      hint,
+    });
     this.name = 'RetriesExhausted';
     this.attempts = attempts;
     this.elapsedMs = elapsedMs;
@@ -77,7 +81,9 @@ export async function retry<T>(fn: (bail: (err: unknown) => never, attempt: numb
       const expired = opts.deadlineMs !== undefined && Date.now() - started >= opts.deadlineMs;
       if (!shouldRetry(err)) throw err;
       if (attempt >= retries || expired) {
-        throw opts.system !== undefined && isRetriable(err) ? new RetriesExhausted(opts.system, err, attempt + 1, Date.now() - started, opts.exhaustedHint) : err;
+        throw opts.system !== undefined && isRetriable(err)
+          ? new RetriesExhausted(opts.system, err, attempt + 1, Date.now() - started, opts.exhaustedHint)
+          : err;
       }
       const delayMs = backoffDelay(attempt, opts);
       opts.onRetry?.({ attempt: attempt + 1, delayMs, error: err });
@@ -108,7 +114,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export const RetryPolicies = {
   /** Milvus writes, flushes and reads: until the sink deadline, then the job fails naming Milvus. */
   sink(address: string, deadlineMs: number, signal?: AbortSignal, onRetry?: RetryOptions['onRetry']): RetryOptions {
-    return { retries: Infinity, deadlineMs, maxDelayMs: 5_000, signal, onRetry, system: `Milvus (${address})`, exhaustedHint: 'once Milvus answers again, resume the job' };
+    return {
+      retries: Infinity,
+      deadlineMs,
+      maxDelayMs: 5_000,
+      signal,
+      onRetry,
+      system: `Milvus (${address})`,
+      exhaustedHint: 'once Milvus answers again, resume the job',
+    };
   },
   /** Kafka sends, commits and offset reads: until the Kafka deadline. */
   log(deadlineMs: number, signal?: AbortSignal, onRetry?: RetryOptions['onRetry']): RetryOptions {

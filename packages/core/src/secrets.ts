@@ -12,7 +12,8 @@ export interface JobSecrets {
 }
 
 function keyBytes(secretKey: string): Buffer {
-  if (!secretKey) throw new EtlError('STACK', 'P2M_SECRET_KEY is not set', { hint: 'set P2M_SECRET_KEY (any long random string) for the controller and the services' });
+  if (!secretKey)
+    throw new EtlError('STACK', 'P2M_SECRET_KEY is not set', { hint: 'set P2M_SECRET_KEY (any long random string) for the controller and the services' });
   return createHash('sha256').update(secretKey).digest();
 }
 

@@ -34,4 +34,3 @@ export interface SourceVector {
   sparseValues?: { indices: ArrayLike<number>; values: ArrayLike<number> } | undefined;
   metadata?: Record<string, unknown> | undefined;
 }
-

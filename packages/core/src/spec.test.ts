@@ -21,7 +21,10 @@ function refusal(input: unknown): SpecError {
   throw new Error(`accepted: ${JSON.stringify(input)}`);
 }
 
-const paths = (input: unknown) => refusal(input).issues.map((i) => i.path).sort();
+const paths = (input: unknown) =>
+  refusal(input)
+    .issues.map((i) => i.path)
+    .sort();
 
 describe('parseJobSpec refuses hostile specs, naming every field', () => {
   it('accepts the minimal spec and fills in defaults', () => {
@@ -95,7 +98,11 @@ describe('parseJobSpec refuses hostile specs, naming every field', () => {
   });
 
   it('a huge spec is refused by its bounds, not taken in', () => {
-    const err = refusal({ ...good(), target: { ...good().target, description: 'x'.repeat(1_000_000) }, source: { ...good().source, namespaces: ['n'.repeat(10_000)] } });
+    const err = refusal({
+      ...good(),
+      target: { ...good().target, description: 'x'.repeat(1_000_000) },
+      source: { ...good().source, namespaces: ['n'.repeat(10_000)] },
+    });
     expect(err.issues.map((i) => i.path).sort()).toEqual(['source.namespaces.0', 'target.description']);
     // The message names the fields, not the megabyte of input.
     expect(err.message.length).toBeLessThan(500);

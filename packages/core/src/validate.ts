@@ -13,7 +13,6 @@ export const MAX_SPARSE_INDEX = 4_294_967_294;
 export const MAX_DYNAMIC_FIELD_BYTES = 65_536;
 export const DYNAMIC_FIELD = '$meta';
 
-
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export function utf8Bytes(s: string): number {
@@ -22,7 +21,8 @@ export function utf8Bytes(s: string): number {
 
 function metadataValueProblem(key: string, value: MetadataValue | unknown): string | null {
   if (typeof value === 'string' || typeof value === 'boolean') return null;
-  if (typeof value === 'number') return Number.isFinite(value) ? null : `metadata "${key}" is ${String(value)}; JSON (the dynamic field) holds finite numbers only`;
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? null : `metadata "${key}" is ${String(value)}; JSON (the dynamic field) holds finite numbers only`;
   if (Array.isArray(value)) {
     return value.every((v) => typeof v === 'string') ? null : `metadata "${key}" is a list with non-string items; Pinecone metadata lists hold strings only`;
   }
@@ -49,7 +49,8 @@ export function rejectionReason(plan: CollectionPlan, r: VectorRecord): string |
   }
   if (plan.namespaceMode === 'partitionKey') {
     const nsBytes = utf8Bytes(r.namespace);
-    if (nsBytes > NAMESPACE_MAX_LENGTH) return `the namespace is ${nsBytes} bytes, longer than max_length ${NAMESPACE_MAX_LENGTH} of field "${plan.names.namespace}"`;
+    if (nsBytes > NAMESPACE_MAX_LENGTH)
+      return `the namespace is ${nsBytes} bytes, longer than max_length ${NAMESPACE_MAX_LENGTH} of field "${plan.names.namespace}"`;
   } else if (plan.partitions[r.namespace] === undefined) {
     return `namespace "${r.namespace}" is not in the job's plan, so it has no partition`;
   }
@@ -92,7 +93,8 @@ export function rejectionReason(plan: CollectionPlan, r: VectorRecord): string |
     const schema = new Set(plan.fields.map((f) => f.name));
     for (const [key, value] of Object.entries(r.metadata)) {
       if (key === DYNAMIC_FIELD) return `metadata key "${DYNAMIC_FIELD}" is the name of Milvus's dynamic field itself`;
-      if (schema.has(key)) return `metadata key "${key}" clashes with the collection field of the same name; rename that field (target.fields) so the metadata keeps its key`;
+      if (schema.has(key))
+        return `metadata key "${key}" clashes with the collection field of the same name; rename that field (target.fields) so the metadata keeps its key`;
       const problem = metadataValueProblem(key, value);
       if (problem) return problem;
     }
@@ -101,4 +103,3 @@ export function rejectionReason(plan: CollectionPlan, r: VectorRecord): string |
   }
   return null;
 }
-

@@ -11,13 +11,7 @@ import type { Deployment, IndexConfig, IndexStore, ReadCapacity } from './store/
 import { LIMITS, describe, isObject } from './validation.ts';
 import type { Metric } from './validation.ts';
 
-export type ControlOperation =
-  | 'list_indexes'
-  | 'create_index'
-  | 'describe_index'
-  | 'delete_index'
-  | 'configure_index'
-  | 'list_collections';
+export type ControlOperation = 'list_indexes' | 'create_index' | 'describe_index' | 'delete_index' | 'configure_index' | 'list_collections';
 
 export interface ControlRoute {
   op: ControlOperation;
@@ -59,12 +53,7 @@ export interface ControlResult {
   json?: unknown;
 }
 
-export async function handleControl(
-  registry: IndexRegistry,
-  route: ControlRoute,
-  version: ApiVersion,
-  body: Buffer,
-): Promise<ControlResult> {
+export async function handleControl(registry: IndexRegistry, route: ControlRoute, version: ApiVersion, body: Buffer): Promise<ControlResult> {
   switch (route.op) {
     case 'list_indexes':
       return { status: 200, json: { indexes: registry.list().map((s) => indexModel(s, registry.hostOf(s), version)) } };
@@ -354,7 +343,8 @@ function readCapacityPatch(raw: unknown, current: ReadCapacity | undefined, fiel
   if (raw.mode === 'OnDemand') return { mode: 'OnDemand' };
   if (raw.mode !== 'Dedicated') throw badRequest(`${field}.mode must be "OnDemand" or "Dedicated", got ${describe(raw.mode)}`);
   const dedicated = raw.dedicated;
-  if (!isObject(dedicated)) throw badRequest(`${field}.dedicated is required with mode Dedicated: { node_type, scaling: "Manual", manual: { replicas, shards } }`);
+  if (!isObject(dedicated))
+    throw badRequest(`${field}.dedicated is required with mode Dedicated: { node_type, scaling: "Manual", manual: { replicas, shards } }`);
   const was = current?.mode === 'Dedicated' ? current : undefined;
   const nodeType = dedicated.node_type ?? was?.nodeType;
   if (typeof nodeType !== 'string' || !NODE_TYPES.includes(nodeType)) {
@@ -393,7 +383,11 @@ function configureIndex(store: IndexStore, raw: unknown, version: ApiVersion): v
     }
     patch.tags = { ...tags, ...checkTags(raw.tags) };
   }
-  const capacity = usesSchemaModel(version) ? raw.read_capacity : isObject(raw.spec) && isObject(raw.spec.serverless) ? raw.spec.serverless.read_capacity : undefined;
+  const capacity = usesSchemaModel(version)
+    ? raw.read_capacity
+    : isObject(raw.spec) && isObject(raw.spec.serverless)
+      ? raw.spec.serverless.read_capacity
+      : undefined;
   if (capacity !== undefined && capacity !== null) {
     if (store.config.deployment.type !== 'serverless') throw badRequest('read_capacity applies to serverless indexes only, not to pod-based ones');
     const field = usesSchemaModel(version) ? 'read_capacity' : 'spec.serverless.read_capacity';
@@ -407,7 +401,8 @@ function configureIndex(store: IndexStore, raw: unknown, version: ApiVersion): v
     if (!isObject(scaling)) throw badRequest('The scaling change must be an object');
     const next = { ...d };
     if (scaling.replicas !== undefined) {
-      if (typeof scaling.replicas !== 'number' || !Number.isInteger(scaling.replicas) || scaling.replicas < 1) throw badRequest('replicas must be a positive integer');
+      if (typeof scaling.replicas !== 'number' || !Number.isInteger(scaling.replicas) || scaling.replicas < 1)
+        throw badRequest('replicas must be a positive integer');
       next.replicas = scaling.replicas;
       next.pods = next.replicas * next.shards;
     }

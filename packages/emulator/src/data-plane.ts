@@ -16,18 +16,7 @@ import { decodeToken, encodeToken } from './pagination-token.ts';
 import { DEFAULT_NAMESPACE_NAME, namespaceKey } from './store/index-store.ts';
 import type { IndexStore } from './store/index-store.ts';
 import type { NamespaceStore, StoredRecord } from './store/namespace-store.ts';
-import {
-  LIMITS,
-  ValuesArena,
-  checkMetadataValue,
-  describe,
-  isObject,
-  parseDense,
-  parseMetadata,
-  parseSparse,
-  parseVector,
-  validateId,
-} from './validation.ts';
+import { LIMITS, ValuesArena, checkMetadataValue, describe, isObject, parseDense, parseMetadata, parseSparse, parseVector, validateId } from './validation.ts';
 
 export type DataOperation =
   | 'upsert'
@@ -51,14 +40,22 @@ export interface DataRoute {
 
 export function routeData(method: string, pathname: string): DataRoute | undefined {
   switch (pathname) {
-    case '/vectors/upsert': return method === 'POST' ? { op: 'upsert' } : undefined;
-    case '/vectors/fetch': return method === 'GET' ? { op: 'fetch' } : undefined;
-    case '/vectors/fetch_by_metadata': return method === 'POST' ? { op: 'fetch_by_metadata' } : undefined;
-    case '/vectors/list': return method === 'GET' ? { op: 'list' } : undefined;
-    case '/vectors/update': return method === 'POST' ? { op: 'update' } : undefined;
-    case '/vectors/delete': return method === 'POST' || method === 'DELETE' ? { op: 'delete' } : undefined;
-    case '/query': return method === 'POST' ? { op: 'query' } : undefined;
-    case '/describe_index_stats': return method === 'POST' || method === 'GET' ? { op: 'describe_index_stats' } : undefined;
+    case '/vectors/upsert':
+      return method === 'POST' ? { op: 'upsert' } : undefined;
+    case '/vectors/fetch':
+      return method === 'GET' ? { op: 'fetch' } : undefined;
+    case '/vectors/fetch_by_metadata':
+      return method === 'POST' ? { op: 'fetch_by_metadata' } : undefined;
+    case '/vectors/list':
+      return method === 'GET' ? { op: 'list' } : undefined;
+    case '/vectors/update':
+      return method === 'POST' ? { op: 'update' } : undefined;
+    case '/vectors/delete':
+      return method === 'POST' || method === 'DELETE' ? { op: 'delete' } : undefined;
+    case '/query':
+      return method === 'POST' ? { op: 'query' } : undefined;
+    case '/describe_index_stats':
+      return method === 'POST' || method === 'GET' ? { op: 'describe_index_stats' } : undefined;
     case '/namespaces':
       if (method === 'GET') return { op: 'list_namespaces' };
       if (method === 'POST') return { op: 'create_namespace' };
@@ -117,18 +114,30 @@ function takeChunk(size: number): { buf: Buffer; release?: () => void } {
 
 export function handleData(index: IndexStore, r: DataRequest): DataResponse {
   switch (r.route.op) {
-    case 'upsert': return upsert(index, r);
-    case 'fetch': return fetchVectors(index, r);
-    case 'fetch_by_metadata': return fetchByMetadata(index, r);
-    case 'list': return listVectors(index, r);
-    case 'query': return query(index, r);
-    case 'update': return update(index, r);
-    case 'delete': return deleteVectors(index, r);
-    case 'describe_index_stats': return describeIndexStats(index, r);
-    case 'list_namespaces': return listNamespaces(index, r);
-    case 'create_namespace': return createNamespace(index, r);
-    case 'describe_namespace': return describeNamespace(index, r);
-    case 'delete_namespace': return deleteNamespace(index, r);
+    case 'upsert':
+      return upsert(index, r);
+    case 'fetch':
+      return fetchVectors(index, r);
+    case 'fetch_by_metadata':
+      return fetchByMetadata(index, r);
+    case 'list':
+      return listVectors(index, r);
+    case 'query':
+      return query(index, r);
+    case 'update':
+      return update(index, r);
+    case 'delete':
+      return deleteVectors(index, r);
+    case 'describe_index_stats':
+      return describeIndexStats(index, r);
+    case 'list_namespaces':
+      return listNamespaces(index, r);
+    case 'create_namespace':
+      return createNamespace(index, r);
+    case 'describe_namespace':
+      return describeNamespace(index, r);
+    case 'delete_namespace':
+      return deleteNamespace(index, r);
   }
 }
 
@@ -163,9 +172,7 @@ function existingNamespace(index: IndexStore, ns: string): NamespaceStore | unde
 
 function upsert(index: IndexStore, r: DataRequest): DataResponse {
   if (r.body.length > LIMITS.upsertRequestBytes) {
-    throw badRequest(
-      `Request size ${(r.body.length / 1024 / 1024).toFixed(2)}MB exceeds the maximum supported size of 2MB for an upsert request`,
-    );
+    throw badRequest(`Request size ${(r.body.length / 1024 / 1024).toFixed(2)}MB exceeds the maximum supported size of 2MB for an upsert request`);
   }
   const body = jsonObject(r.body);
   const ns = namespaceParam(body.namespace);
@@ -174,9 +181,7 @@ function upsert(index: IndexStore, r: DataRequest): DataResponse {
   if (!Array.isArray(vectors)) throw badRequest('The upsert request must contain a vectors array');
   if (vectors.length === 0) throw badRequest('The upsert request must contain at least one vector');
   if (vectors.length > LIMITS.vectorsPerUpsert) {
-    throw badRequest(
-      `The upsert request contains ${vectors.length} vectors, which exceeds the limit of ${LIMITS.vectorsPerUpsert} vectors per request`,
-    );
+    throw badRequest(`The upsert request contains ${vectors.length} vectors, which exceeds the limit of ${LIMITS.vectorsPerUpsert} vectors per request`);
   }
   const arena = new ValuesArena(index.config.dimension, vectors.length);
   const records = vectors.map((v) => parseVector(v, index.config, arena));
@@ -215,7 +220,18 @@ const RECORDS_PER_CHUNK = 64;
  * read had happened after the delete). Values are referenced in the slabs, not copied.
  */
 function planChunk(index: IndexStore, ns: NamespaceStore | undefined, nsName: string, ids: string[], head: string, continues: boolean): ChunkPlan {
-  const plan: ChunkPlan = { head, continues, dim: index.config.dimension, ids: [], bits: [], slabIds: [], offsets: [], sparseIndices: [], sparseValues: [], metadata: [] };
+  const plan: ChunkPlan = {
+    head,
+    continues,
+    dim: index.config.dimension,
+    ids: [],
+    bits: [],
+    slabIds: [],
+    offsets: [],
+    sparseIndices: [],
+    sparseValues: [],
+    metadata: [],
+  };
   if (!ns || index.namespace(nsName) !== ns) return plan;
   for (const id of ids) {
     const slot = ns.slotOf(id);
@@ -395,7 +411,9 @@ function query(index: IndexStore, r: DataRequest): DataResponse {
       // distances are the records' norms); a cosine similarity with it is undefined.
       dense = parseDense(body.vector, cfg, 'query', undefined, 'allow');
       if (cfg.metric === 'cosine' && dense.every((v) => v === 0)) {
-        throw badRequest('The query vector contains only zeros: the cosine similarity with an all-zero vector is undefined; send a vector with at least one non-zero value');
+        throw badRequest(
+          'The query vector contains only zeros: the cosine similarity with an all-zero vector is undefined; send a vector with at least one non-zero value',
+        );
       }
     }
     if (body.sparseVector !== undefined) {

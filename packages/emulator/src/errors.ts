@@ -37,17 +37,28 @@ const GRPC_CODE: Record<number, number> = {
 
 function controlCode(status: number, version: ApiVersion): string {
   switch (status) {
-    case 400: return 'INVALID_ARGUMENT';
-    case 401: return 'UNAUTHENTICATED';
-    case 402: return 'PAYMENT_REQUIRED';
-    case 403: return 'FORBIDDEN';
-    case 404: return 'NOT_FOUND';
-    case 409: return 'ALREADY_EXISTS';
-    case 412: return 'FAILED_PRECONDITION';
-    case 422: return 'UNPROCESSABLE_ENTITY';
-    case 429: return 'RESOURCE_EXHAUSTED';
-    case 503: return version >= '2026-07' ? 'SERVICE_UNAVAILABLE' : 'UNAVAILABLE';
-    default: return status >= 500 ? 'UNKNOWN' : 'INVALID_ARGUMENT';
+    case 400:
+      return 'INVALID_ARGUMENT';
+    case 401:
+      return 'UNAUTHENTICATED';
+    case 402:
+      return 'PAYMENT_REQUIRED';
+    case 403:
+      return 'FORBIDDEN';
+    case 404:
+      return 'NOT_FOUND';
+    case 409:
+      return 'ALREADY_EXISTS';
+    case 412:
+      return 'FAILED_PRECONDITION';
+    case 422:
+      return 'UNPROCESSABLE_ENTITY';
+    case 429:
+      return 'RESOURCE_EXHAUSTED';
+    case 503:
+      return version >= '2026-07' ? 'SERVICE_UNAVAILABLE' : 'UNAVAILABLE';
+    default:
+      return status >= 500 ? 'UNKNOWN' : 'INVALID_ARGUMENT';
   }
 }
 

@@ -24,10 +24,7 @@ export interface FaultConfig {
   seed?: number;
 }
 
-export type FaultDecision =
-  | { kind: 'none'; delayMs: number }
-  | { kind: 'error'; status: number; delayMs: number }
-  | { kind: 'drop'; delayMs: number };
+export type FaultDecision = { kind: 'none'; delayMs: number } | { kind: 'error'; status: number; delayMs: number } | { kind: 'drop'; delayMs: number };
 
 export interface FaultCounters {
   errors: number;

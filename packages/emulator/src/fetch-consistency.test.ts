@@ -18,7 +18,10 @@ function valuesFor(id: number, version: number): number[] {
 beforeAll(async () => {
   emulator = await startEmulator({ port: 0, apiKey: KEY, rateLimits: false, formatThreads: 1 });
   host = (await emulator.createIndex({ name: 'consistency', dimension: DIM })).host;
-  emulator.load('consistency', Array.from({ length: 3000 }, (_, i) => ({ id: `r${i}`, values: valuesFor(i, 0), metadata: { i } })));
+  emulator.load(
+    'consistency',
+    Array.from({ length: 3000 }, (_, i) => ({ id: `r${i}`, values: valuesFor(i, 0), metadata: { i } })),
+  );
 });
 
 afterAll(async () => {

@@ -40,12 +40,24 @@ function fieldMatches(value: unknown, present: boolean, cond: unknown): boolean 
   for (const [op, arg] of Object.entries(cond)) {
     let ok: boolean;
     switch (op) {
-      case '$eq': ok = present && eq(value, arg); break;
-      case '$ne': ok = !present || !eq(value, arg); break;
-      case '$gt': ok = present && cmp(value, arg, (a, b) => a > b); break;
-      case '$gte': ok = present && cmp(value, arg, (a, b) => a >= b); break;
-      case '$lt': ok = present && cmp(value, arg, (a, b) => a < b); break;
-      case '$lte': ok = present && cmp(value, arg, (a, b) => a <= b); break;
+      case '$eq':
+        ok = present && eq(value, arg);
+        break;
+      case '$ne':
+        ok = !present || !eq(value, arg);
+        break;
+      case '$gt':
+        ok = present && cmp(value, arg, (a, b) => a > b);
+        break;
+      case '$gte':
+        ok = present && cmp(value, arg, (a, b) => a >= b);
+        break;
+      case '$lt':
+        ok = present && cmp(value, arg, (a, b) => a < b);
+        break;
+      case '$lte':
+        ok = present && cmp(value, arg, (a, b) => a <= b);
+        break;
       case '$in':
         if (!Array.isArray(arg)) throw badRequest('$in needs an array');
         ok = present && arg.some((a) => eq(value, a));
@@ -54,8 +66,11 @@ function fieldMatches(value: unknown, present: boolean, cond: unknown): boolean 
         if (!Array.isArray(arg)) throw badRequest('$nin needs an array');
         ok = !present || !arg.some((a) => eq(value, a));
         break;
-      case '$exists': ok = present === Boolean(arg); break;
-      default: throw badRequest(`Unknown filter operator ${op}`);
+      case '$exists':
+        ok = present === Boolean(arg);
+        break;
+      default:
+        throw badRequest(`Unknown filter operator ${op}`);
     }
     if (!ok) return false;
   }

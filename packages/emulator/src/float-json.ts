@@ -200,7 +200,10 @@ function writeBits(bits: number, bytes: Uint8Array, view: DataView, pos: number)
   const exp = abs >>> 23;
   if (exp === 0xff) {
     // NaN and Infinity cannot be stored (validation refuses them) and have no JSON spelling.
-    bytes[pos] = 110; bytes[pos + 1] = 117; bytes[pos + 2] = 108; bytes[pos + 3] = 108;
+    bytes[pos] = 110;
+    bytes[pos + 1] = 117;
+    bytes[pos + 2] = 108;
+    bytes[pos + 3] = 108;
     return pos + 4;
   }
   u32[0] = abs;

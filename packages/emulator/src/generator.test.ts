@@ -40,9 +40,7 @@ describe('generateRecords', () => {
     const sizes = metas.map((m) => (m ? Buffer.byteLength(JSON.stringify(m)) : 0));
     expect(Math.max(...sizes)).toBe(METADATA_LIMIT_BYTES);
     const all = metas.find((m) => m && 'maxSafeInteger' in m)!;
-    expect(Object.values(all).map((v) => (Array.isArray(v) ? 'list' : typeof v))).toEqual(
-      expect.arrayContaining(['string', 'number', 'boolean', 'list']),
-    );
+    expect(Object.values(all).map((v) => (Array.isArray(v) ? 'list' : typeof v))).toEqual(expect.arrayContaining(['string', 'number', 'boolean', 'list']));
     expect(JSON.stringify(metas)).toMatch(/[^\x00-\x7f]/);
     const indices = records.flatMap((r) => r.sparseValues?.indices ?? []);
     expect(indices).toContain(4294967295);

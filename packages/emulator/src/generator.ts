@@ -384,7 +384,9 @@ function checkOptions(o: GeneratorOptions): void {
   if (o.layout === 'few-per-namespace') {
     const total = fewPerNamespaceCount(o.seed ?? 42, namespaces);
     if (o.count !== total) {
-      throw new RangeError(`layout 'few-per-namespace' decides the record count itself: ${namespaces} namespaces with seed ${o.seed ?? 42} hold ${total} records, so count must be ${total} (fewPerNamespaceCount)`);
+      throw new RangeError(
+        `layout 'few-per-namespace' decides the record count itself: ${namespaces} namespaces with seed ${o.seed ?? 42} hold ${total} records, so count must be ${total} (fewPerNamespaceCount)`,
+      );
     }
   }
 }

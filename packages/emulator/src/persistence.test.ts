@@ -78,7 +78,10 @@ describe('persistence', () => {
     await call(`${emulator.controllerHostUrl}/indexes/keep`, 'PATCH', { spec: { serverless: { read_capacity: dedicated } } });
     const before = await snapshot(emulator, 'keep', ids);
     expect((before as { namespaces: unknown[] }).namespaces).toEqual(
-      expect.arrayContaining([{ name: 'emptied', record_count: 0 }, { name: 'with-schema', record_count: 0, schema: { fields: { genre: { filterable: true } } }, indexed_fields: { fields: ['genre'] } }]),
+      expect.arrayContaining([
+        { name: 'emptied', record_count: 0 },
+        { name: 'with-schema', record_count: 0, schema: { fields: { genre: { filterable: true } } }, indexed_fields: { fields: ['genre'] } },
+      ]),
     );
     const sparseBefore = await call(`${emulator.indexHost('keep-sparse')}/describe_index_stats`, 'POST', {});
     await emulator.close();
@@ -99,7 +102,10 @@ describe('persistence', () => {
     const dir = tempDir();
     let emulator = await start(dir);
     await emulator.createIndex({ name: 'torn', dimension: 2 });
-    emulator.load('torn', [{ id: 'a', values: [1, 2] }, { id: 'b', values: [3, 4] }]);
+    emulator.load('torn', [
+      { id: 'a', values: [1, 2] },
+      { id: 'b', values: [3, 4] },
+    ]);
     await emulator.close();
     const log = path.join(dir, 'indexes', 'torn', 'records.wal');
     const intact = fs.statSync(log).size;

@@ -70,7 +70,10 @@ describe('index shapes', () => {
       expect(records[2]!.sparseValues, `third record of "${ns}"`).toBeUndefined();
       expect(records[1]!.sparseValues, `second record of "${ns}"`).toBeDefined();
       const late = records.slice(records.length / 2);
-      expect(late.some((r) => !r.sparseValues), `later records of "${ns}"`).toBe(true);
+      expect(
+        late.some((r) => !r.sparseValues),
+        `later records of "${ns}"`,
+      ).toBe(true);
       without += records.filter((r) => !r.sparseValues).length;
       total += records.length;
       for (const r of records) expect(r.values).toHaveLength(options.dim);
@@ -85,8 +88,14 @@ describe('index shapes', () => {
     expect(namespaces.size).toBe(2);
     for (const [ns, records] of namespaces) {
       expect(records.length, ns).toBeGreaterThan(SPARSE_LATE_START);
-      expect(records.slice(0, SPARSE_LATE_START).every((r) => r.sparseValues === undefined), ns).toBe(true);
-      expect(records.slice(SPARSE_LATE_START).every((r) => r.sparseValues!.indices.length > 0), ns).toBe(true);
+      expect(
+        records.slice(0, SPARSE_LATE_START).every((r) => r.sparseValues === undefined),
+        ns,
+      ).toBe(true);
+      expect(
+        records.slice(SPARSE_LATE_START).every((r) => r.sparseValues!.indices.length > 0),
+        ns,
+      ).toBe(true);
     }
     expect(() => [...generateRecords(shapeOptions('sparse-late', { count: 2 * SPARSE_LATE_START }))]).toThrow(/count must exceed 1200 per namespace/);
   });
@@ -159,7 +168,15 @@ describe('index shapes', () => {
       largest = Math.max(largest, Buffer.byteLength(JSON.stringify(r.metadata)));
       for (const [k, v] of Object.entries(r.metadata)) {
         keys.add(k);
-        const kind = Array.isArray(v) ? (v.length === 0 ? 'empty list' : 'list') : typeof v === 'number' ? (Number.isInteger(v) ? 'integer' : 'float') : typeof v;
+        const kind = Array.isArray(v)
+          ? v.length === 0
+            ? 'empty list'
+            : 'list'
+          : typeof v === 'number'
+            ? Number.isInteger(v)
+              ? 'integer'
+              : 'float'
+            : typeof v;
         kinds.add(kind);
         if (k === 'value') valueKinds.add(kind);
       }

@@ -6,14 +6,7 @@ import { SPARSE_LATE_START, fewPerNamespaceCount } from './generator.ts';
 import type { GeneratorOptions } from './generator.ts';
 import type { Metric, VectorType } from './validation.ts';
 
-export type ShapeName =
-  | 'hybrid-partial-sparse'
-  | 'sparse-late'
-  | 'sparse-only'
-  | 'reused-ids'
-  | 'odd-namespaces'
-  | 'many-namespaces'
-  | 'metadata-mix';
+export type ShapeName = 'hybrid-partial-sparse' | 'sparse-late' | 'sparse-only' | 'reused-ids' | 'odd-namespaces' | 'many-namespaces' | 'metadata-mix';
 
 /** What `shapeOptions` takes from a caller; a shape refuses the settings it decides itself. */
 export type ShapeSetting = 'count' | 'dim' | 'namespaces' | 'metric' | 'sparse';
@@ -88,7 +81,7 @@ export const SHAPES: readonly Shape[] = [
   {
     name: 'reused-ids',
     description:
-      'Multi-tenant style: every namespace holds the same ids r0, r1, … with its own vectors and metadata. A target keyed by id alone keeps one namespace\'s copy of each; count must be a multiple of the namespaces.',
+      "Multi-tenant style: every namespace holds the same ids r0, r1, … with its own vectors and metadata. A target keyed by id alone keeps one namespace's copy of each; count must be a multiple of the namespaces.",
     index: { vectorType: 'dense', metric: 'cosine', sparseValues: 'none' },
     defaults: { count: 3_000, dim: 16, namespaces: 3 },
     fixed: [],
@@ -111,7 +104,7 @@ export const SHAPES: readonly Shape[] = [
   {
     name: 'metadata-mix',
     description:
-      "Metadata of every Pinecone type (string, integer, float, boolean, list of strings, empty list), keys with dots, spaces and non-ASCII letters, one key whose type changes from record to record, lists of 200 strings and texts of 16-24 KB; about 1 record in 7 without metadata and 1 in 11 with {}.",
+      'Metadata of every Pinecone type (string, integer, float, boolean, list of strings, empty list), keys with dots, spaces and non-ASCII letters, one key whose type changes from record to record, lists of 200 strings and texts of 16-24 KB; about 1 record in 7 without metadata and 1 in 11 with {}.',
     index: { vectorType: 'dense', metric: 'cosine', sparseValues: 'none' },
     defaults: { count: 3_000, dim: 16, namespaces: 2 },
     fixed: [],

@@ -106,15 +106,11 @@ export function parseSparse(raw: unknown, id: string): SparseVector {
     throw badRequest(`Sparse values of '${id}' must have an indices array and a values array`);
   }
   if (indices.length !== values.length) {
-    throw badRequest(
-      `Sparse vector indices and values must have the same length: '${id}' has ${indices.length} indices and ${values.length} values`,
-    );
+    throw badRequest(`Sparse vector indices and values must have the same length: '${id}' has ${indices.length} indices and ${values.length} values`);
   }
   if (indices.length === 0) throw badRequest(`Sparse vector of '${id}' must contain at least one non-zero value`);
   if (indices.length > LIMITS.sparseNonZeros) {
-    throw badRequest(
-      `Sparse vector of '${id}' has ${indices.length} non-zero values, which exceeds the limit of ${LIMITS.sparseNonZeros}`,
-    );
+    throw badRequest(`Sparse vector of '${id}' has ${indices.length} non-zero values, which exceeds the limit of ${LIMITS.sparseNonZeros}`);
   }
   const out: SparseVector = { indices: new Uint32Array(indices.length), values: new Float32Array(values.length) };
   const seen = new Set<number>();
@@ -152,9 +148,7 @@ export function checkMetadataValue(key: string, value: unknown): void {
   if (typeof value === 'string' || typeof value === 'boolean') return;
   if (typeof value === 'number' && Number.isFinite(value)) return;
   if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return;
-  throw badRequest(
-    `Metadata value must be a string, number, boolean or list of strings, got '${JSON.stringify(value)}' for field '${key}'`,
-  );
+  throw badRequest(`Metadata value must be a string, number, boolean or list of strings, got '${JSON.stringify(value)}' for field '${key}'`);
 }
 
 /** One upsert `Vector` → a stored record, checked against the index. */

@@ -54,7 +54,10 @@ export class KafkaLogAdmin implements LogAdmin {
     if (!created && spec.maxMessageBytes !== undefined) {
       const value = String(spec.maxMessageBytes);
       await this.#call(`raise max.message.bytes of ${spec.topic}`, (admin) =>
-        admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: spec.topic, configEntries: [{ name: 'max.message.bytes', value }] }] }),
+        admin.alterConfigs({
+          validateOnly: false,
+          resources: [{ type: ConfigResourceTypes.TOPIC, name: spec.topic, configEntries: [{ name: 'max.message.bytes', value }] }],
+        }),
       );
     }
     return created;

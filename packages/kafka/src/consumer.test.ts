@@ -5,7 +5,12 @@ import { KafkaLogConsumer } from './consumer.ts';
 import { fakeKafka, type FakeKafkaConsumer } from './fake-kafkajs.ts';
 
 const logger = pino({ level: 'silent' });
-const msg = (offset: number, value = `v${offset}`) => ({ offset: String(offset), value: Buffer.from(value), key: Buffer.from(`k${offset}`), headers: { h: Buffer.from('x') } });
+const msg = (offset: number, value = `v${offset}`) => ({
+  offset: String(offset),
+  value: Buffer.from(value),
+  key: Buffer.from(`k${offset}`),
+  headers: { h: Buffer.from('x') },
+});
 
 async function started(onAssignment?: (a: { topic: string; partition: number }[]) => void) {
   const { kafka, consumers } = fakeKafka();

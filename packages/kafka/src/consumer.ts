@@ -184,7 +184,9 @@ export class KafkaLogConsumer implements LogConsumer {
 
   async #commitNow(topic: string, offsets: PartitionOffset[]): Promise<void> {
     if (this.#state === 'idle' || this.#state === 'stopped') {
-      throw new EtlError('INTERNAL', `cannot commit offsets of ${topic}: the consumer is ${this.#state === 'idle' ? 'not running yet' : 'stopped'}`, { retriable: false });
+      throw new EtlError('INTERNAL', `cannot commit offsets of ${topic}: the consumer is ${this.#state === 'idle' ? 'not running yet' : 'stopped'}`, {
+        retriable: false,
+      });
     }
     const before = this.#acknowledgedCommits;
     const restarting = (): EtlError =>
@@ -208,7 +210,10 @@ export class KafkaLogConsumer implements LogConsumer {
         // outage). The partitions' new owners read the uncommitted records again.
         this.#epoch++;
         this.#assigned = new Set();
-        this.#log.info({ topic, type: (err as { type?: string }).type }, 'offsets not committed: the group is rebalancing; the batches are read again after it');
+        this.#log.info(
+          { topic, type: (err as { type?: string }).type },
+          'offsets not committed: the group is rebalancing; the batches are read again after it',
+        );
       }
       throw toEtlError(err, `commit offsets of ${topic}`);
     }

@@ -22,7 +22,12 @@ describe('crc32c (slicing by 8)', () => {
       expect(crc32c(buf), `length ${n}`).toBe(kafkajsCrc32c(buf));
     }
     const big = randomBytes(1 << 20);
-    for (const [start, end] of [[0, big.length], [3, big.length - 5], [1, 4_099], [7, 7]] as const) {
+    for (const [start, end] of [
+      [0, big.length],
+      [3, big.length - 5],
+      [1, 4_099],
+      [7, 7],
+    ] as const) {
       const view = big.subarray(start, end);
       expect(crc32c(view), `bytes ${start}..${end}`).toBe(kafkajsCrc32c(view));
     }

@@ -3,8 +3,7 @@ import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetrie
 import { EtlError } from '@p2m/core';
 import { isKafkaRetriable, isRebalanceError, toEtlError } from './errors.ts';
 
-const protocolError = (type: string, retriable: boolean): KafkaJSProtocolError =>
-  Object.assign(new KafkaJSProtocolError(type), { type, retriable });
+const protocolError = (type: string, retriable: boolean): KafkaJSProtocolError => Object.assign(new KafkaJSProtocolError(type), { type, retriable });
 
 describe('KafkaJS error mapping', () => {
   it('broker and network trouble is retriable', () => {

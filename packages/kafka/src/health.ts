@@ -22,7 +22,14 @@ export async function checkKafkaHealth(brokers: string[], timeoutMs = 20_000): P
   const admin = kafka.admin();
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   const groupId = `p2m.health.${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 100, retry: { retries: 2 } });
+  const consumer = kafka.consumer({
+    groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    maxWaitTimeInMs: 100,
+    retry: { retries: 2 },
+  });
   const token = randomUUID();
   let timer: NodeJS.Timeout | undefined;
   let adminConnected = false;

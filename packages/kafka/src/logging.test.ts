@@ -29,14 +29,29 @@ describe('KafkaJS logs through pino', () => {
 
   it('keeps the connection’s "Topic creation errors" (an existing topic) at debug, other connection errors at error', () => {
     const { lines, log } = capture();
-    log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'Response CreateTopics(key: 19, version: 3)', error: 'Topic creation errors' } as never });
-    log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'Response Produce(key: 0, version: 7)', error: 'Not leader for partition' } as never });
+    log({
+      namespace: 'Connection',
+      level: logLevel.ERROR,
+      label: 'ERROR',
+      log: { timestamp: 'x', message: 'Response CreateTopics(key: 19, version: 3)', error: 'Topic creation errors' } as never,
+    });
+    log({
+      namespace: 'Connection',
+      level: logLevel.ERROR,
+      label: 'ERROR',
+      log: { timestamp: 'x', message: 'Response Produce(key: 0, version: 7)', error: 'Not leader for partition' } as never,
+    });
     expect(lines.map((l) => l['level'])).toEqual([20, 50]);
   });
 
   it('keeps the limited-retries warning of the idempotent producer at debug (KafkaLogProducer guards what it warns about), other producer warnings at warn', () => {
     const { lines, log } = capture();
-    log({ namespace: 'Producer', level: logLevel.WARN, label: 'WARN', log: { timestamp: 'x', message: 'Limiting retries for the idempotent producer may invalidate EoS guarantees' } as never });
+    log({
+      namespace: 'Producer',
+      level: logLevel.WARN,
+      label: 'WARN',
+      log: { timestamp: 'x', message: 'Limiting retries for the idempotent producer may invalidate EoS guarantees' } as never,
+    });
     log({ namespace: 'Producer', level: logLevel.WARN, label: 'WARN', log: { timestamp: 'x', message: 'something else' } as never });
     expect(lines.map((l) => l['level'])).toEqual([20, 40]);
   });
@@ -44,9 +59,19 @@ describe('KafkaJS logs through pino', () => {
   it('keeps the group protocol\u2019s start-up answers (rebalancing, coordinator loading) at info, other error answers at error', () => {
     const { lines, log } = capture();
     for (const error of ['The group is rebalancing, so a rejoin is needed', "The coordinator is loading and hence can't process requests for this group"]) {
-      log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'Response SyncGroup(key: 14, version: 3)', error } as never });
+      log({
+        namespace: 'Connection',
+        level: logLevel.ERROR,
+        label: 'ERROR',
+        log: { timestamp: 'x', message: 'Response SyncGroup(key: 14, version: 3)', error } as never,
+      });
     }
-    log({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'Response JoinGroup(key: 11, version: 5)', error: 'Not authorized to access group' } as never });
+    log({
+      namespace: 'Connection',
+      level: logLevel.ERROR,
+      label: 'ERROR',
+      log: { timestamp: 'x', message: 'Response JoinGroup(key: 11, version: 5)', error: 'Not authorized to access group' } as never,
+    });
     expect(lines.map((l) => l['level'])).toEqual([30, 30, 50]);
   });
 });

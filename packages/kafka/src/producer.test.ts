@@ -52,7 +52,9 @@ describe('KafkaLogProducer', () => {
   it('starts a fresh idempotent producer after its sequence state is lost', async () => {
     const { producer, producers } = make();
     await producer.send('t', [{ key: 'a', value: null }]);
-    producers[0]!.failNext.push(Object.assign(new Error('out of order'), { name: 'KafkaJSProtocolError', type: 'OUT_OF_ORDER_SEQUENCE_NUMBER', retriable: false }));
+    producers[0]!.failNext.push(
+      Object.assign(new Error('out of order'), { name: 'KafkaJSProtocolError', type: 'OUT_OF_ORDER_SEQUENCE_NUMBER', retriable: false }),
+    );
     const err = await producer.send('t', [{ key: 'b', value: null }]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EtlError);
     expect((err as EtlError).retriable).toBe(true);
@@ -82,7 +84,10 @@ const { createLogger: createKafkaJsLogger, LEVELS } = requireKafkaJs('kafkajs/sr
   LEVELS: Record<string, number>;
 };
 type KafkaJsErrorClass = new (message: string | Record<string, unknown>, options?: Record<string, unknown>) => Error;
-const { KafkaJSConnectionError, KafkaJSProtocolError } = requireKafkaJs('kafkajs/src/errors.js') as { KafkaJSConnectionError: KafkaJsErrorClass; KafkaJSProtocolError: KafkaJsErrorClass };
+const { KafkaJSConnectionError, KafkaJSProtocolError } = requireKafkaJs('kafkajs/src/errors.js') as {
+  KafkaJSConnectionError: KafkaJsErrorClass;
+  KafkaJSProtocolError: KafkaJsErrorClass;
+};
 
 interface ProduceRequest {
   producerId: number;
@@ -122,7 +127,12 @@ class DeduplicatingBroker {
       this.loseAnswers--;
       throw new KafkaJSConnectionError('Connection closed before the answer arrived');
     }
-    return { topics: topicData.map((t) => ({ topicName: t.topic, partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: 0, baseOffset: '0', logAppendTime: '-1', logStartOffset: '0' })) })) };
+    return {
+      topics: topicData.map((t) => ({
+        topicName: t.topic,
+        partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: 0, baseOffset: '0', logAppendTime: '-1', logStartOffset: '0' })),
+      })),
+    };
   }
 }
 

@@ -88,26 +88,27 @@ export async function setCompatibility(url: string, subject: string, level: Comp
       throw registryError(err, action);
     }
   };
-  await retry(
-    async () => {
-      const put = await call({ method: 'PUT', body: JSON.stringify({ compatibility: level }) });
-      if (put.ok) {
-        await put.arrayBuffer().catch(() => undefined);
-        return;
-      }
-      const refusal = await refusalOf(put);
-      if (put.status !== 409) throw registryError(refusal, action);
-      const current = await call({ method: 'GET' });
-      const found = current.ok ? compatibilityLevelOf(await current.json().catch(() => null)) : null;
-      if (found === level) return;
-      throw new EtlError('TRANSIENT', `schema registry: ${action}: another process changed the subject's compatibility at the same time (now ${found ?? 'unknown'}); setting it again`, {
+  await retry(async () => {
+    const put = await call({ method: 'PUT', body: JSON.stringify({ compatibility: level }) });
+    if (put.ok) {
+      await put.arrayBuffer().catch(() => undefined);
+      return;
+    }
+    const refusal = await refusalOf(put);
+    if (put.status !== 409) throw registryError(refusal, action);
+    const current = await call({ method: 'GET' });
+    const found = current.ok ? compatibilityLevelOf(await current.json().catch(() => null)) : null;
+    if (found === level) return;
+    throw new EtlError(
+      'TRANSIENT',
+      `schema registry: ${action}: another process changed the subject's compatibility at the same time (now ${found ?? 'unknown'}); setting it again`,
+      {
         retriable: true,
         cause: refusal,
         details: { status: put.status },
-      });
-    },
-    COMPATIBILITY_RETRY,
-  );
+      },
+    );
+  }, COMPATIBILITY_RETRY);
 }
 
 /** A refused answer as `{ status, message }`: the registry's own message when its body is JSON. */
@@ -139,7 +140,10 @@ export async function createRegistryCodec<T = LogRecord>(options: RegistryCodecO
   await setCompatibility(options.url, subject, compatibility, options.auth);
   let schemaId: number;
   try {
-    ({ id: schemaId } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(codec.schema) }, { subject, compatibility: COMPATIBILITY[compatibility] }));
+    ({ id: schemaId } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(codec.schema) },
+      { subject, compatibility: COMPATIBILITY[compatibility] },
+    ));
   } catch (err) {
     throw registryError(err, `register the schema of ${subject}`);
   }
@@ -174,7 +178,9 @@ export async function createRegistryCodec<T = LogRecord>(options: RegistryCodecO
 
   const schemaIdOf = (message: Buffer): number => {
     if (message.length < HEADER_BYTES || message[0] !== MAGIC_BYTE) {
-      throw new EtlError('RECORD_INVALID', `not a schema-registry framed Avro message (magic byte ${String(message[0])}, ${message.length} bytes)`, { retriable: false });
+      throw new EtlError('RECORD_INVALID', `not a schema-registry framed Avro message (magic byte ${String(message[0])}, ${message.length} bytes)`, {
+        retriable: false,
+      });
     }
     return message.readInt32BE(1);
   };

@@ -55,11 +55,13 @@ export function schemaMismatch(plan: CollectionPlan, fields: DescribedField[], d
     if (Boolean(have.is_primary_key) !== Boolean(want.isPrimaryKey)) return `field "${want.name}" differs in being the primary key`;
     if (want.isPrimaryKey && have.autoID) return `its primary key "${want.name}" has auto id on`;
     if (Boolean(have.is_partition_key) !== Boolean(want.isPartitionKey)) return `field "${want.name}" differs in being the partition key`;
-    if (Boolean(have.nullable) !== Boolean(want.nullable)) return `field "${want.name}" ${want.nullable ? 'is not nullable, the plan needs it nullable' : 'is nullable, the plan does not'}`;
+    if (Boolean(have.nullable) !== Boolean(want.nullable))
+      return `field "${want.name}" ${want.nullable ? 'is not nullable, the plan needs it nullable' : 'is nullable, the plan does not'}`;
     if (want.maxLength !== undefined && typeParam(have, 'max_length') !== want.maxLength) {
       return `field "${want.name}" has max_length ${String(typeParam(have, 'max_length'))}, the plan needs ${want.maxLength}`;
     }
-    if (want.dim !== undefined && typeParam(have, 'dim') !== want.dim) return `field "${want.name}" has dim ${String(typeParam(have, 'dim'))}, the plan needs ${want.dim}`;
+    if (want.dim !== undefined && typeParam(have, 'dim') !== want.dim)
+      return `field "${want.name}" has dim ${String(typeParam(have, 'dim'))}, the plan needs ${want.dim}`;
   }
   if (existing.size > 0) return `it has fields the plan does not: ${[...existing.keys()].join(', ')}`;
   return null;
@@ -87,7 +89,9 @@ export function forgetCapabilities(): void {
 export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
   const job = (what: string, collection: string): FailureContext => ({ what, permanent: 'TARGET_UNSUPPORTED', collection });
   // Per address and credentials: another token may see another server's permissions.
-  const key = `${conn.address}\u0000${createHash('sha256').update(token ?? '').digest('hex')}`;
+  const key = `${conn.address}\u0000${createHash('sha256')
+    .update(token ?? '')
+    .digest('hex')}`;
 
   async function collectionExists(name: string): Promise<boolean> {
     // Not `hasCollection`: Milvus Lite 2.5 answers true for any name.
@@ -97,7 +101,9 @@ export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
   async function ensurePartitions(plan: CollectionPlan): Promise<void> {
     if (plan.namespaceMode !== 'partitions') return;
     const listed = async (): Promise<Set<string>> => {
-      const res = await conn.call(job(`listing partitions of "${plan.collection}"`, plan.collection), (c) => c.listPartitions({ collection_name: plan.collection, timeout: conn.timeout }));
+      const res = await conn.call(job(`listing partitions of "${plan.collection}"`, plan.collection), (c) =>
+        c.listPartitions({ collection_name: plan.collection, timeout: conn.timeout }),
+      );
       return new Set(res.partition_names ?? []);
     };
     let existing = await listed();
@@ -118,7 +124,9 @@ export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
   }
 
   async function existingMismatch(plan: CollectionPlan): Promise<string | null> {
-    const d = await conn.call(job(`describing "${plan.collection}"`, plan.collection), (c) => c.describeCollection({ collection_name: plan.collection, timeout: conn.timeout }));
+    const d = await conn.call(job(`describing "${plan.collection}"`, plan.collection), (c) =>
+      c.describeCollection({ collection_name: plan.collection, timeout: conn.timeout }),
+    );
     return schemaMismatch(plan, d.schema.fields as unknown as DescribedField[], d.schema.enable_dynamic_field === true);
   }
 

@@ -74,6 +74,8 @@ describe('checked', () => {
     expect(checked(ok, write)).toBe(ok);
     expect(() => checked({ status: { error_code: 'Success', code: 1100, reason: 'bad' } }, write)).toThrow(EtlError);
     // Some calls answer with the status itself.
-    expect(() => checked({ error_code: 'UnexpectedError', code: 1, reason: "collection 'x' already exists" }, { what: 'create', permanent: 'TARGET_UNSUPPORTED' })).toThrow(/already exists/);
+    expect(() =>
+      checked({ error_code: 'UnexpectedError', code: 1, reason: "collection 'x' already exists" }, { what: 'create', permanent: 'TARGET_UNSUPPORTED' }),
+    ).toThrow(/already exists/);
   });
 });

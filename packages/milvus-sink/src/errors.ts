@@ -105,7 +105,12 @@ export function toEtlError(failure: unknown, ctx: FailureContext): EtlError {
     });
   }
   if ((typeof grpcCode === 'number' && AUTH_GRPC.has(grpcCode)) || AUTH_TEXT.test(text)) {
-    return new EtlError('TARGET_UNAVAILABLE', message, { retriable: false, cause: failure, details, hint: 'check the Milvus / Zilliz Cloud token (target.token) and its privileges' });
+    return new EtlError('TARGET_UNAVAILABLE', message, {
+      retriable: false,
+      cause: failure,
+      details,
+      hint: 'check the Milvus / Zilliz Cloud token (target.token) and its privileges',
+    });
   }
   if (Number(status?.code) === 100 || status?.error_code === 'CollectionNotExists' || COLLECTION_MISSING_TEXT.test(text)) {
     return new EtlError('TARGET_UNAVAILABLE', message, {

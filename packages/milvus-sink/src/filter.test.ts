@@ -59,7 +59,10 @@ describe('expressions', () => {
   it('scopes a namespace by field or by partition', () => {
     const make = (partitionKey: boolean) =>
       planCollection({
-        spec: parseJobSpec({ source: { apiKey: 'k', index: 'i' }, target: { address: 'a', collection: 'c', partitionKey, fields: { id: 'pk', namespace: 'tenant' } } }),
+        spec: parseJobSpec({
+          source: { apiKey: 'k', index: 'i' },
+          target: { address: 'a', collection: 'c', partitionKey, fields: { id: 'pk', namespace: 'tenant' } },
+        }),
         index: { name: 'i', dimension: 2, metric: 'cosine', vectorType: 'dense', deployment: 'serverless', host: 'h', ready: true },
         namespaces: [
           { name: '', recordCount: 1 },

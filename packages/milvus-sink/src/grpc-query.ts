@@ -22,10 +22,18 @@ export function createQueryChannel(options: { address: string; token?: string | 
   return {
     query: (request, timeoutMs) =>
       new Promise((resolve, reject) => {
-        client.makeUnaryRequest<Buffer, Buffer>(QUERY, (b) => b, (b) => b, request, metadata, { deadline: Date.now() + timeoutMs }, (err, response) => {
-          if (err) reject(err);
-          else resolve(response!);
-        });
+        client.makeUnaryRequest<Buffer, Buffer>(
+          QUERY,
+          (b) => b,
+          (b) => b,
+          request,
+          metadata,
+          { deadline: Date.now() + timeoutMs },
+          (err, response) => {
+            if (err) reject(err);
+            else resolve(response!);
+          },
+        );
       }),
     close: () => client.close(),
   };

@@ -148,7 +148,8 @@ export function milvusGrpcClient(target: string, tls: boolean): grpc.Client {
 
 export function parseAddress(address: string, ssl: boolean | undefined): { target: string; tls: boolean } {
   const m = /^(?:(https?):\/\/)?([^/:]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(address.trim());
-  if (!m) throw new EtlError('TARGET_UNSUPPORTED', `"${address}" is not a Milvus address (host:port or https://host)`, { retriable: false, field: 'target.address' });
+  if (!m)
+    throw new EtlError('TARGET_UNSUPPORTED', `"${address}" is not a Milvus address (host:port or https://host)`, { retriable: false, field: 'target.address' });
   const tls = ssl ?? m[1] === 'https';
   const port = m[3] ?? (m[1] === 'https' ? '443' : '19530');
   return { target: `${m[2]}:${port}`, tls };

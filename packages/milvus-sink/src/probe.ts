@@ -41,7 +41,8 @@ function scratchPlan(name: string, shape: ScratchShape): CollectionPlan {
   if (shape.partitionKey) fields.push({ role: 'namespace', name: 'ns', dataType: 'VarChar', maxLength: 64, isPartitionKey: true });
   fields.push({ role: 'id', name: 'id', dataType: 'VarChar', maxLength: 64, isPrimaryKey: true });
   fields.push({ role: 'vector', name: 'v', dataType: 'FloatVector', dim: 2 });
-  if (shape.sparse !== 'none') fields.push({ role: 'sparseVector', name: 's', dataType: 'SparseFloatVector', ...(shape.sparse === 'nullable' ? { nullable: true } : {}) });
+  if (shape.sparse !== 'none')
+    fields.push({ role: 'sparseVector', name: 's', dataType: 'SparseFloatVector', ...(shape.sparse === 'nullable' ? { nullable: true } : {}) });
   return {
     collection: name,
     description: 'p2m capability probe (safe to drop)',
@@ -99,9 +100,12 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
       made.push(plan.collection);
     });
   const write = async (plan: CollectionPlan, records: VectorRecord[]): Promise<void> => {
-    const res = await conn.grpc().upsert(encodeUpsertRequest(plan, undefined, records), conn.timeout).catch((err: unknown) => {
-      throw new EtlError('TARGET_UNAVAILABLE', `probe write failed: ${errorMessage(err)}`, { retriable: true, cause: err });
-    });
+    const res = await conn
+      .grpc()
+      .upsert(encodeUpsertRequest(plan, undefined, records), conn.timeout)
+      .catch((err: unknown) => {
+        throw new EtlError('TARGET_UNAVAILABLE', `probe write failed: ${errorMessage(err)}`, { retriable: true, cause: err });
+      });
     checked(res, ctx(`writing to the probe collection "${plan.collection}"`));
   };
   const key = (i: number): string => `k${i}`;
@@ -115,21 +119,31 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
       partitionKey = probed(false, `a partition-key field was refused: ${made1.reason}`);
       keyed = scratchPlan(`${base}_k`, { sparse: 'none', partitionKey: false });
       made1 = await create(keyed);
-      if (!made1.ok) throw new EtlError('TARGET_UNSUPPORTED', `the target refuses to create even a plain collection with a dynamic field: ${made1.reason}`, { retriable: false, field: 'target.address' });
+      if (!made1.ok)
+        throw new EtlError('TARGET_UNSUPPORTED', `the target refuses to create even a plain collection with a dynamic field: ${made1.reason}`, {
+          retriable: false,
+          field: 'target.address',
+        });
     }
     const dynamicField = probed(true, 'a collection with the dynamic field was created');
     const rows = Array.from({ length: KEYS }, (_, i) => record(`row-${i}`, key(i), null));
     const written = await attempt(() => write(keyed, rows));
-    if (!written.ok) throw new EtlError('TARGET_UNSUPPORTED', `the target refuses a plain dense write: ${written.reason}`, { retriable: false, field: 'target.address' });
+    if (!written.ok)
+      throw new EtlError('TARGET_UNSUPPORTED', `the target refuses a plain dense write: ${written.reason}`, { retriable: false, field: 'target.address' });
     const queryUnloaded = await attempt(() =>
-      conn.call(ctx('querying the probe collection before it is loaded'), (c) => c.query({ collection_name: keyed.collection, filter: 'id == "row-0"', output_fields: ['id'], timeout: conn.timeout })),
+      conn.call(ctx('querying the probe collection before it is loaded'), (c) =>
+        c.query({ collection_name: keyed.collection, filter: 'id == "row-0"', output_fields: ['id'], timeout: conn.timeout }),
+      ),
     );
     const queryNeedsLoad = queryUnloaded.ok
       ? probed(false, 'a query on a collection that is not loaded was answered')
       : probed(true, `a query on a collection that is not loaded was refused: ${queryUnloaded.reason}`);
     let upsertHonoursPartitionKey: Capability<boolean> =
       release && !releaseAtLeast(release, 2, 4)
-        ? documented(false, `Milvus ${milvusVersion}: upsert ignores the partition key (seen on 2.3.5: a key-filtered count found 17 of 1,000 upserted rows; insert placed them right)`)
+        ? documented(
+            false,
+            `Milvus ${milvusVersion}: upsert ignores the partition key (seen on 2.3.5: a key-filtered count found 17 of 1,000 upserted rows; insert placed them right)`,
+          )
         : documented(true, 'no known defect for this version');
     if (partitionKey.value) {
       const found = await attempt(async () => {
@@ -140,7 +154,13 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
         let hits = 0;
         for (let i = 0; i < KEYS; i++) {
           const res = await conn.call(ctx('counting in the probe collection'), (c) =>
-            c.query({ collection_name: keyed.collection, filter: `ns == "${key(i)}" && id == "row-${i}"`, output_fields: ['count(*)'], consistency_level: 'Strong' as never, timeout: conn.timeout }),
+            c.query({
+              collection_name: keyed.collection,
+              filter: `ns == "${key(i)}" && id == "row-${i}"`,
+              output_fields: ['count(*)'],
+              consistency_level: 'Strong' as never,
+              timeout: conn.timeout,
+            }),
           );
           hits += Number(res.data[0]?.['count(*)'] ?? 0);
         }
@@ -150,7 +170,10 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
         upsertHonoursPartitionKey =
           found.value === KEYS
             ? probed(true, `${KEYS} rows upserted under ${KEYS} partition-key values were each found by a key filter`)
-            : probed(false, `only ${found.value} of ${KEYS} rows upserted under ${KEYS} partition-key values were found by a key filter: upsert does not route rows by the partition key`);
+            : probed(
+                false,
+                `only ${found.value} of ${KEYS} rows upserted under ${KEYS} partition-key values were found by a key filter: upsert does not route rows by the partition key`,
+              );
       }
     }
 
@@ -163,13 +186,18 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
     let made2 = await create(sparsePlan);
     let nullableVectors = probed(true, 'a nullable SPARSE_FLOAT_VECTOR field was created');
     if (made2.ok && !(await declaredNullable(conn, sparsePlan.collection))) {
-      nullableVectors = probed(false, 'a SPARSE_FLOAT_VECTOR field declared nullable was created without being nullable (the server does not know nullable fields)');
+      nullableVectors = probed(
+        false,
+        'a SPARSE_FLOAT_VECTOR field declared nullable was created without being nullable (the server does not know nullable fields)',
+      );
     } else if (!made2.ok) {
       nullableVectors = probed(false, `a nullable SPARSE_FLOAT_VECTOR field was refused: ${made2.reason}`);
       sparsePlan = scratchPlan(`${base}_s2`, { sparse: 'plain', partitionKey: false });
       made2 = await create(sparsePlan);
     }
-    let sparseVectors: Capability<boolean> = made2.ok ? probed(true, 'a SPARSE_FLOAT_VECTOR field was created and written to') : probed(false, `a SPARSE_FLOAT_VECTOR field was refused: ${made2.reason}`);
+    let sparseVectors: Capability<boolean> = made2.ok
+      ? probed(true, 'a SPARSE_FLOAT_VECTOR field was created and written to')
+      : probed(false, `a SPARSE_FLOAT_VECTOR field was refused: ${made2.reason}`);
     let emptySparseRows: Capability<boolean> = probed(false, 'no sparse vectors');
     if (made2.ok) {
       const plain = { ...sparsePlan, sparseRows: 'emptyRow' as const };
@@ -183,7 +211,9 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
           if (!omitted.ok) nullableVectors = probed(false, `the nullable field was created, but a write without it was refused: ${omitted.reason}`);
         }
         const empty = await attempt(() => write(plain, [record('empty-row', '', { indices: [], values: new Float32Array(0) })]));
-        emptySparseRows = empty.ok ? probed(true, 'a row with an empty sparse vector was written') : probed(false, `a row with an empty sparse vector was refused: ${empty.reason}`);
+        emptySparseRows = empty.ok
+          ? probed(true, 'a row with an empty sparse vector was written')
+          : probed(false, `a row with an empty sparse vector was refused: ${empty.reason}`);
       }
     }
 
@@ -203,7 +233,10 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
       queryNeedsLoad,
     };
   } finally {
-    for (const name of made) await conn.call(ctx(`dropping the probe collection "${name}"`), (c) => c.dropCollection({ collection_name: name, timeout: conn.timeout })).catch(() => undefined);
+    for (const name of made)
+      await conn
+        .call(ctx(`dropping the probe collection "${name}"`), (c) => c.dropCollection({ collection_name: name, timeout: conn.timeout }))
+        .catch(() => undefined);
   }
 }
 
@@ -226,10 +259,20 @@ async function probeMetadataReplace(
     await write(plan, [row({ probe: true, first: 1 })]);
     await write(plan, [row({ probe: true })]);
     // Indexed and loaded already when the partition-key routing was measured; if not, now.
-    await attempt(() => conn.call(ctx('indexing the probe collection'), (c) => c.createIndex({ collection_name: plan.collection, field_name: 'v', index_name: 'v', index_type: 'FLAT', metric_type: 'L2', timeout: conn.timeout })));
+    await attempt(() =>
+      conn.call(ctx('indexing the probe collection'), (c) =>
+        c.createIndex({ collection_name: plan.collection, field_name: 'v', index_name: 'v', index_type: 'FLAT', metric_type: 'L2', timeout: conn.timeout }),
+      ),
+    );
     await conn.call(ctx('loading the probe collection'), (c) => c.loadCollectionSync({ collection_name: plan.collection, timeout: conn.longTimeout }));
     const res = await conn.call(ctx('reading the probe row back'), (c) =>
-      c.query({ collection_name: plan.collection, filter: 'id == "meta-row"', output_fields: ['*'], consistency_level: 'Strong' as never, timeout: conn.timeout }),
+      c.query({
+        collection_name: plan.collection,
+        filter: 'id == "meta-row"',
+        output_fields: ['*'],
+        consistency_level: 'Strong' as never,
+        timeout: conn.timeout,
+      }),
     );
     return res.data.map((r) => (r['$meta'] ?? {}) as Record<string, unknown>);
   });
@@ -243,7 +286,9 @@ async function probeMetadataReplace(
 
 /** Whether the server kept the nullable flag it was given (a server that does not know the field ignores it). */
 async function declaredNullable(conn: MilvusConnection, collection: string): Promise<boolean> {
-  const d = await conn.call({ what: `describing the probe collection "${collection}"`, permanent: 'TARGET_UNSUPPORTED' }, (c) => c.describeCollection({ collection_name: collection, timeout: conn.timeout }));
+  const d = await conn.call({ what: `describing the probe collection "${collection}"`, permanent: 'TARGET_UNSUPPORTED' }, (c) =>
+    c.describeCollection({ collection_name: collection, timeout: conn.timeout }),
+  );
   return d.schema.fields.some((f) => f.name === 's' && (f as { nullable?: boolean }).nullable === true);
 }
 
@@ -264,15 +309,22 @@ async function probeDurability(conn: MilvusConnection, queryNeedsLoad: boolean):
     );
     const info = (res as { response?: { nodes_info?: { infos?: { name?: string; type?: string } }[] } }).response;
     nodes = (info?.nodes_info ?? []).map((n) => String(n.infos?.type ?? n.infos?.name ?? 'node'));
-    answer = nodes.length > 0 ? `the server describes a Milvus deployment of ${nodes.length} nodes (${[...new Set(nodes)].join(', ')})` : 'the server describes no nodes';
+    answer =
+      nodes.length > 0
+        ? `the server describes a Milvus deployment of ${nodes.length} nodes (${[...new Set(nodes)].join(', ')})`
+        : 'the server describes no nodes';
   } catch (err) {
     if (err instanceof EtlError && isRetriable(err)) throw err;
     // The SDK parses the answer as JSON: an empty answer fails there.
-    answer = err instanceof SyntaxError || /JSON/.test(errorMessage(err)) ? 'the server answers the system description with nothing' : `the server refuses to describe itself: ${errorMessage(err)}`;
+    answer =
+      err instanceof SyntaxError || /JSON/.test(errorMessage(err))
+        ? 'the server answers the system description with nothing'
+        : `the server refuses to describe itself: ${errorMessage(err)}`;
     if (err instanceof SyntaxError || /JSON/.test(errorMessage(err))) nodes = [];
   }
   if (nodes && nodes.length > 0) return probed(true, `${answer}; its write-ahead log keeps acknowledged writes`);
-  if (nodes && !queryNeedsLoad) return probed(false, `${answer} and answers queries on unloaded collections, as Milvus Lite does, which keeps acknowledged writes in memory until a flush`);
+  if (nodes && !queryNeedsLoad)
+    return probed(false, `${answer} and answers queries on unloaded collections, as Milvus Lite does, which keeps acknowledged writes in memory until a flush`);
   if (/\.zillizcloud\.com(:\d+)?\/?$/i.test(conn.address) || /\.zillizcloud\.com[:/]/i.test(conn.address)) {
     return documented(true, `${answer}; Zilliz Cloud persists acknowledged writes (its documentation)`);
   }

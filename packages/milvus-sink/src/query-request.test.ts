@@ -13,7 +13,10 @@ const QueryResults = root.lookupType('milvus.proto.milvus.QueryResults');
 
 function plan(o: { partitionKey?: boolean; metric?: 'cosine' | 'dotproduct'; primaryKey?: 'id' | 'namespaceAndId' } = {}): CollectionPlan {
   return planCollection({
-    spec: parseJobSpec({ source: { apiKey: 'k', index: 'idx' }, target: { address: 'h:1', collection: 'coll', partitionKey: o.partitionKey ?? true, primaryKey: o.primaryKey ?? 'id' } }),
+    spec: parseJobSpec({
+      source: { apiKey: 'k', index: 'idx' },
+      target: { address: 'h:1', collection: 'coll', partitionKey: o.partitionKey ?? true, primaryKey: o.primaryKey ?? 'id' },
+    }),
     index: { name: 'idx', dimension: 3, metric: o.metric ?? 'dotproduct', vectorType: 'dense', deployment: 'serverless', host: 'h', ready: true },
     namespaces: [{ name: 'ns', recordCount: 3 }],
     capabilities: fullCapabilities(),
@@ -35,7 +38,13 @@ function answer(fields: object[], status: object = { error_code: 0, code: 0 }): 
 
 describe('the column-wise query path', () => {
   it('encodes a QueryRequest that Milvus reads as meant', () => {
-    const bytes = encodeQueryRequest({ collection: 'coll', expr: 'id in ["a", "b\\"c"]', outputFields: ['id', '$meta'], partitionNames: ['p1'], params: { limit: '2', iterator: 'True' } });
+    const bytes = encodeQueryRequest({
+      collection: 'coll',
+      expr: 'id in ["a", "b\\"c"]',
+      outputFields: ['id', '$meta'],
+      partitionNames: ['p1'],
+      params: { limit: '2', iterator: 'True' },
+    });
     const req = QueryRequest.toObject(QueryRequest.decode(bytes), { enums: String, defaults: true, arrays: true });
     expect(req).toMatchObject({
       collection_name: 'coll',
@@ -57,8 +66,30 @@ describe('the column-wise query path', () => {
       { type: 21, field_name: 'namespace', scalars: { string_data: { data: ['ns', 'ns', 'other'] } } },
       { type: 101, field_name: 'vector', vectors: { dim: 3, float_vector: { data: [0.5, 1, -2, 0.25, 0, 3, 1e-30, 7, 8] } } },
       // Nullable sparse field, compact: two values for rows 1 and 3; row 1 holds a zero weight too.
-      { type: 104, field_name: 'sparse_vector', valid_data: [true, false, true], vectors: { sparse_float_vector: { contents: [sparseBytes([[9, 0.5], [2, 0], [4, 1.5]]), sparseBytes([[1, 2]])], dim: 10 } } },
-      { type: 23, field_name: '$meta', is_dynamic: true, scalars: { json_data: { data: [Buffer.from('{"a":1,"tags":["x"]}'), Buffer.from('{}'), Buffer.from('{"b":true}')] } } },
+      {
+        type: 104,
+        field_name: 'sparse_vector',
+        valid_data: [true, false, true],
+        vectors: {
+          sparse_float_vector: {
+            contents: [
+              sparseBytes([
+                [9, 0.5],
+                [2, 0],
+                [4, 1.5],
+              ]),
+              sparseBytes([[1, 2]]),
+            ],
+            dim: 10,
+          },
+        },
+      },
+      {
+        type: 23,
+        field_name: '$meta',
+        is_dynamic: true,
+        scalars: { json_data: { data: [Buffer.from('{"a":1,"tags":["x"]}'), Buffer.from('{}'), Buffer.from('{"b":true}')] } },
+      },
     ]);
     const decoded = decodeQueryResults(bytes);
     expect(decoded.status.code).toBe(0);
@@ -68,7 +99,14 @@ describe('the column-wise query path', () => {
       ['ns', 'r2', [0.25, 0, 3], null],
       ['other', 'r3', [Math.fround(1e-30), 7, 8], { b: true }],
     ]);
-    expect(rows.map((r) => (r.sparse ? [r.sparse.indices, Array.from(r.sparse.values)] : null))).toEqual([[[4, 9], [1.5, 0.5]], null, [[1], [2]]]);
+    expect(rows.map((r) => (r.sparse ? [r.sparse.indices, Array.from(r.sparse.values)] : null))).toEqual([
+      [
+        [4, 9],
+        [1.5, 0.5],
+      ],
+      null,
+      [[1], [2]],
+    ]);
   });
 
   it('reads a row-dense nullable column (one slot per row) the same way', () => {
@@ -77,7 +115,12 @@ describe('the column-wise query path', () => {
       { type: 21, field_name: 'id', scalars: { string_data: { data: ['r1', 'r2'] } } },
       { type: 21, field_name: 'namespace', scalars: { string_data: { data: ['ns', 'ns'] } } },
       { type: 101, field_name: 'vector', vectors: { dim: 3, float_vector: { data: [1, 2, 3, 4, 5, 6] } } },
-      { type: 104, field_name: 'sparse_vector', valid_data: [false, true], vectors: { sparse_float_vector: { contents: [Buffer.alloc(0), sparseBytes([[3, 1]])], dim: 4 } } },
+      {
+        type: 104,
+        field_name: 'sparse_vector',
+        valid_data: [false, true],
+        vectors: { sparse_float_vector: { contents: [Buffer.alloc(0), sparseBytes([[3, 1]])], dim: 4 } },
+      },
     ]);
     const rows = answerToRecords(p, decodeQueryResults(bytes), '');
     expect(rows.map((r) => r.sparse && r.sparse.indices)).toEqual([null, [3]]);

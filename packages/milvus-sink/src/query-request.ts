@@ -22,7 +22,6 @@ export interface QueryRequestOptions {
   params?: Record<string, string> | undefined;
 }
 
-
 /** Protobuf fields written into a growing list of chunks (requests are small: a filter and names). */
 class Encoder {
   private readonly parts: Buffer[] = [];

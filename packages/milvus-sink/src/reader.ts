@@ -24,7 +24,9 @@ export function createReader(conn: MilvusConnection): SinkReader {
   const job = (what: string, collection: string): FailureContext => ({ what, permanent: 'TARGET_UNSUPPORTED', collection });
 
   async function flush(plan: CollectionPlan): Promise<void> {
-    await conn.call(job(`flushing "${plan.collection}"`, plan.collection), (c) => c.flushSync({ collection_names: [plan.collection], timeout: conn.longTimeout }));
+    await conn.call(job(`flushing "${plan.collection}"`, plan.collection), (c) =>
+      c.flushSync({ collection_names: [plan.collection], timeout: conn.longTimeout }),
+    );
   }
 
   /**
@@ -55,16 +57,29 @@ export function createReader(conn: MilvusConnection): SinkReader {
         );
       }
       await conn.call(job(`creating the ${index.indexType} index on "${index.field}"`, plan.collection), (c) =>
-        c.createIndex({ collection_name: plan.collection, field_name: index.field, index_name: index.field, index_type: index.indexType, metric_type: index.metricType, timeout: conn.longTimeout }),
+        c.createIndex({
+          collection_name: plan.collection,
+          field_name: index.field,
+          index_name: index.field,
+          index_type: index.indexType,
+          metric_type: index.metricType,
+          timeout: conn.longTimeout,
+        }),
       );
     }
   }
 
   async function loadCollection(plan: CollectionPlan): Promise<void> {
-    await conn.call(job(`loading "${plan.collection}"`, plan.collection), (c) => c.loadCollectionSync({ collection_name: plan.collection, timeout: conn.longTimeout }));
+    await conn.call(job(`loading "${plan.collection}"`, plan.collection), (c) =>
+      c.loadCollectionSync({ collection_name: plan.collection, timeout: conn.longTimeout }),
+    );
   }
 
-  async function query(plan: CollectionPlan, what: string, req: { filter: string; partitionNames?: string[] | undefined; outputFields: string[]; limit?: number; params?: Record<string, string> }): Promise<MilvusRow[]> {
+  async function query(
+    plan: CollectionPlan,
+    what: string,
+    req: { filter: string; partitionNames?: string[] | undefined; outputFields: string[]; limit?: number; params?: Record<string, string> },
+  ): Promise<MilvusRow[]> {
     const res = await conn.call(job(what, plan.collection), (c) =>
       c.query({
         collection_name: plan.collection,
@@ -88,7 +103,11 @@ export function createReader(conn: MilvusConnection): SinkReader {
         continue;
       }
       const scope = namespaceScope(plan, ns);
-      const rows = await query(plan, `counting namespace ${quote(ns)} in "${plan.collection}"`, { filter: scope.filter, partitionNames: scope.partitionNames, outputFields: ['count(*)'] });
+      const rows = await query(plan, `counting namespace ${quote(ns)} in "${plan.collection}"`, {
+        filter: scope.filter,
+        partitionNames: scope.partitionNames,
+        outputFields: ['count(*)'],
+      });
       counts.set(ns, Number(rows[0]?.['count(*)'] ?? 0));
     }
     return counts;
@@ -134,7 +153,13 @@ export function createReader(conn: MilvusConnection): SinkReader {
     for (let i = 0; i < unique.length; i += KEYS_PER_LOOKUP) {
       const chunk = unique.slice(i, i + KEYS_PER_LOOKUP);
       const rows = await query(plan, `reading ${chunk.length} records of namespace ${quote(namespace)} from "${plan.collection}"`, {
-        filter: and(scope.filter, fieldIn(plan.primaryKeyField, chunk.map((id) => primaryKeyOf(plan, namespace, id)))),
+        filter: and(
+          scope.filter,
+          fieldIn(
+            plan.primaryKeyField,
+            chunk.map((id) => primaryKeyOf(plan, namespace, id)),
+          ),
+        ),
         partitionNames: scope.partitionNames,
         outputFields: outputFields(plan),
         limit: chunk.length,
@@ -186,9 +211,19 @@ export function createReader(conn: MilvusConnection): SinkReader {
   }
 
   /** One query on verification's own channel, its answer decoded column-wise (see query-request.ts). */
-  async function columnQuery(plan: CollectionPlan, what: string, req: { filter: string; partitionNames?: string[] | undefined; outputFields: string[]; params: Record<string, string> }): Promise<QueryAnswer> {
+  async function columnQuery(
+    plan: CollectionPlan,
+    what: string,
+    req: { filter: string; partitionNames?: string[] | undefined; outputFields: string[]; params: Record<string, string> },
+  ): Promise<QueryAnswer> {
     const ctx = job(what, plan.collection);
-    const request = encodeQueryRequest({ collection: plan.collection, expr: req.filter, outputFields: req.outputFields, partitionNames: req.partitionNames, params: req.params });
+    const request = encodeQueryRequest({
+      collection: plan.collection,
+      expr: req.filter,
+      outputFields: req.outputFields,
+      partitionNames: req.partitionNames,
+      params: req.params,
+    });
     let answer: QueryAnswer;
     try {
       answer = decodeQueryResults(await conn.queries().query(request, conn.timeout));
@@ -213,10 +248,11 @@ export function createReader(conn: MilvusConnection): SinkReader {
     const out: VectorRecord[] = [];
     for (const [partition, pks] of groups) {
       const unique = [...new Set(pks)];
-      for (let i = 0; i < unique.length; ) {
+      for (let i = 0; i < unique.length;) {
         let j = i;
         let chars = 0;
-        while (j < unique.length && j - i < KEYS_PER_READ && (j === i || chars + unique[j]!.length + 4 <= FILTER_CHARS_PER_READ)) chars += unique[j++]!.length + 4;
+        while (j < unique.length && j - i < KEYS_PER_READ && (j === i || chars + unique[j]!.length + 4 <= FILTER_CHARS_PER_READ))
+          chars += unique[j++]!.length + 4;
         const chunk = unique.slice(i, j);
         i = j;
         const answer = await columnQuery(plan, `reading ${chunk.length} records by primary key from "${plan.collection}"`, {
@@ -241,7 +277,9 @@ export function createReader(conn: MilvusConnection): SinkReader {
     const n = Math.max(1, Math.min(Math.floor(pageSize), MAX_QUERY_ROWS));
     const pk = plan.primaryKeyField;
     const scopes: { namespace: string; partitionNames?: string[] }[] =
-      plan.namespaceMode === 'partitionKey' ? [{ namespace: '' }] : Object.entries(plan.partitions).map(([namespace, partition]) => ({ namespace, partitionNames: [partition] }));
+      plan.namespaceMode === 'partitionKey'
+        ? [{ namespace: '' }]
+        : Object.entries(plan.partitions).map(([namespace, partition]) => ({ namespace, partitionNames: [partition] }));
     const fields = [...new Set([pk, plan.names.id, ...(plan.namespaceMode === 'partitionKey' ? [plan.names.namespace] : [])])];
     for (const scope of scopes) {
       let after: string | null = null;

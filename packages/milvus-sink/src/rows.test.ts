@@ -4,16 +4,37 @@ import { buildRow, buildRows, outputFields, rejectionReason, rowToRecord } from 
 import { collectionFields, schemaMismatch } from './admin.ts';
 import { fullCapabilities } from '@p2m/testing';
 
-function plan(o: { partitionKey?: boolean; sparse?: boolean; emptyRows?: boolean; vectorType?: 'dense' | 'sparse'; fields?: Record<string, string>; namespaces?: string[] } = {}): CollectionPlan {
+function plan(
+  o: {
+    partitionKey?: boolean;
+    sparse?: boolean;
+    emptyRows?: boolean;
+    vectorType?: 'dense' | 'sparse';
+    fields?: Record<string, string>;
+    namespaces?: string[];
+  } = {},
+): CollectionPlan {
   const spec = parseJobSpec({
     source: { apiKey: 'k', index: 'idx' },
     target: { address: '127.0.0.1:19530', collection: 'c', partitionKey: o.partitionKey ?? true, maxIdLength: 16, ...(o.fields ? { fields: o.fields } : {}) },
   });
   return planCollection({
     spec,
-    index: { name: 'idx', dimension: o.vectorType === 'sparse' ? null : 4, metric: o.sparse || o.vectorType === 'sparse' ? 'dotproduct' : 'cosine', vectorType: o.vectorType ?? 'dense', deployment: 'serverless', host: 'h', ready: true },
+    index: {
+      name: 'idx',
+      dimension: o.vectorType === 'sparse' ? null : 4,
+      metric: o.sparse || o.vectorType === 'sparse' ? 'dotproduct' : 'cosine',
+      vectorType: o.vectorType ?? 'dense',
+      deployment: 'serverless',
+      host: 'h',
+      ready: true,
+    },
     namespaces: (o.namespaces ?? ['', 'ns']).map((name) => ({ name, recordCount: 1 })),
-    capabilities: fullCapabilities(o.emptyRows ? { nullableVectors: { value: false, how: 'documented', detail: 'test' }, emptySparseRows: { value: true, how: 'documented', detail: 'test' } } : {}),
+    capabilities: fullCapabilities(
+      o.emptyRows
+        ? { nullableVectors: { value: false, how: 'documented', detail: 'test' }, emptySparseRows: { value: true, how: 'documented', detail: 'test' } }
+        : {},
+    ),
   });
 }
 
@@ -133,7 +154,13 @@ describe('rowToRecord', () => {
     const row = buildRow(p, original);
     const { id, namespace, vector, sparse_vector: sv, ...meta } = row;
     const sparse = sv as { indices: number[]; values: number[] };
-    const back = rowToRecord(p, 'ns', { id, namespace, vector, sparse_vector: Object.fromEntries(sparse.indices.map((i, k) => [String(i), sparse.values[k]])), $meta: meta });
+    const back = rowToRecord(p, 'ns', {
+      id,
+      namespace,
+      vector,
+      sparse_vector: Object.fromEntries(sparse.indices.map((i, k) => [String(i), sparse.values[k]])),
+      $meta: meta,
+    });
     expect(back).toEqual(original);
   });
 });
@@ -149,7 +176,10 @@ describe('collection schema', () => {
   });
 
   it('in namespaceAndId mode the key is its own field and the Pinecone id a plain one', () => {
-    const spec = parseJobSpec({ source: { apiKey: 'k', index: 'idx' }, target: { address: 'a', collection: 'c', primaryKey: 'namespaceAndId', maxIdLength: 16 } });
+    const spec = parseJobSpec({
+      source: { apiKey: 'k', index: 'idx' },
+      target: { address: 'a', collection: 'c', primaryKey: 'namespaceAndId', maxIdLength: 16 },
+    });
     const p = planCollection({
       spec,
       index: { name: 'idx', dimension: 4, metric: 'cosine', vectorType: 'dense', deployment: 'serverless', host: 'h', ready: true },

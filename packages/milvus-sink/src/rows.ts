@@ -1,4 +1,14 @@
-import { DYNAMIC_FIELD, MAX_DYNAMIC_FIELD_BYTES, MAX_SPARSE_INDEX, namespaceAndIdKey, rejectionReason, type CollectionPlan, type Metadata, type MetadataValue, type VectorRecord } from '@p2m/core';
+import {
+  DYNAMIC_FIELD,
+  MAX_DYNAMIC_FIELD_BYTES,
+  MAX_SPARSE_INDEX,
+  namespaceAndIdKey,
+  rejectionReason,
+  type CollectionPlan,
+  type Metadata,
+  type MetadataValue,
+  type VectorRecord,
+} from '@p2m/core';
 
 export { DYNAMIC_FIELD, MAX_DYNAMIC_FIELD_BYTES, MAX_SPARSE_INDEX, rejectionReason };
 

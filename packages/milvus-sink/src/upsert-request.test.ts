@@ -30,14 +30,24 @@ function decode(bytes: Buffer): Decoded {
   return UpsertRequest.toObject(UpsertRequest.decode(bytes), { enums: String, longs: String, defaults: true, arrays: true }) as Decoded;
 }
 
-function plan(o: { partitionKey?: boolean; sparse?: boolean; vectorType?: 'dense' | 'sparse'; dim?: number; fields?: Record<string, string> } = {}): CollectionPlan {
+function plan(
+  o: { partitionKey?: boolean; sparse?: boolean; vectorType?: 'dense' | 'sparse'; dim?: number; fields?: Record<string, string> } = {},
+): CollectionPlan {
   const spec = parseJobSpec({
     source: { apiKey: 'k', index: 'idx' },
     target: { address: '127.0.0.1:19530', collection: 'coll', partitionKey: o.partitionKey ?? true, ...(o.fields ? { fields: o.fields } : {}) },
   });
   return planCollection({
     spec,
-    index: { name: 'idx', dimension: o.vectorType === 'sparse' ? null : (o.dim ?? 4), metric: o.sparse || o.vectorType === 'sparse' ? 'dotproduct' : 'cosine', vectorType: o.vectorType ?? 'dense', deployment: 'serverless', host: 'h', ready: true },
+    index: {
+      name: 'idx',
+      dimension: o.vectorType === 'sparse' ? null : (o.dim ?? 4),
+      metric: o.sparse || o.vectorType === 'sparse' ? 'dotproduct' : 'cosine',
+      vectorType: o.vectorType ?? 'dense',
+      deployment: 'serverless',
+      host: 'h',
+      ready: true,
+    },
     namespaces: ['', 'ns', 'other'].map((name) => ({ name, recordCount: 1 })),
     capabilities: fullCapabilities(),
   });
@@ -106,7 +116,9 @@ describe('encodeUpsertRequest', () => {
     expect(field(d, 'sparse_vector').vectors!.sparse_float_vector!.dim).toBe('4');
 
     const big = plan({ dim: 768 });
-    const records = Array.from({ length: 300 }, (_, i) => rec(`doc-${i}`, { values: Float32Array.from({ length: 768 }, (_, k) => i + k / 1024), metadata: { i } }));
+    const records = Array.from({ length: 300 }, (_, i) =>
+      rec(`doc-${i}`, { values: Float32Array.from({ length: 768 }, (_, k) => i + k / 1024), metadata: { i } }),
+    );
     const decoded = decode(encodeUpsertRequest(big, undefined, records));
     expect(decoded.num_rows).toBe(300);
     const flat = field(decoded, 'vector').vectors!.float_vector!.data;
@@ -117,13 +129,27 @@ describe('encodeUpsertRequest', () => {
 
 describe('the gRPC writer helpers', () => {
   it('decodes a MutationResult with the status names the error classifier reads', () => {
-    const bytes = Buffer.from(MutationResult.encode(MutationResult.fromObject({ status: { error_code: 'IllegalArgument', code: 1100, reason: 'bad dim' }, err_index: [2, 5], upsert_cnt: 3 })).finish());
+    const bytes = Buffer.from(
+      MutationResult.encode(
+        MutationResult.fromObject({ status: { error_code: 'IllegalArgument', code: 1100, reason: 'bad dim' }, err_index: [2, 5], upsert_cnt: 3 }),
+      ).finish(),
+    );
     const res = decodeMutationResult(bytes);
     expect(res.status).toMatchObject({ error_code: 'IllegalArgument', code: 1100, reason: 'bad dim', retriable: false });
     expect(res.err_index).toEqual([2, 5]);
     expect(res.upsert_cnt).toBe('3');
     expect(decodeMutationResult(Buffer.alloc(0)).status.error_code).toBe('Success');
-    const ok = Buffer.from(MutationResult.encode(MutationResult.fromObject({ status: { error_code: 'Success', code: 0 }, upsert_cnt: 4000, succ_index: [0, 1, 2], IDs: { str_id: { data: ['a', 'b'] } }, timestamp: '461234567890123456' })).finish());
+    const ok = Buffer.from(
+      MutationResult.encode(
+        MutationResult.fromObject({
+          status: { error_code: 'Success', code: 0 },
+          upsert_cnt: 4000,
+          succ_index: [0, 1, 2],
+          IDs: { str_id: { data: ['a', 'b'] } },
+          timestamp: '461234567890123456',
+        }),
+      ).finish(),
+    );
     expect(decodeMutationResult(ok)).toEqual({ status: { error_code: 'Success', code: 0, reason: '', retriable: false }, err_index: [], upsert_cnt: '4000' });
     const negative = Buffer.from(MutationResult.encode(MutationResult.fromObject({ status: { error_code: 'RateLimit', code: -5, retriable: true } })).finish());
     expect(decodeMutationResult(negative).status).toEqual({ error_code: 'RateLimit', code: -5, reason: '', retriable: true });

@@ -217,10 +217,34 @@ function sparseColumn(name: string, rows: Buffer[], dim: number): Column {
  */
 export function encodeUpsertRequest(plan: CollectionPlan, partition: string | undefined, records: readonly VectorRecord[]): Buffer {
   const columns: Column[] = [];
-  if (plan.primaryKey === 'namespaceAndId') columns.push(stringColumn(plan.names.primaryKey, records.map((r) => namespaceAndIdKey(r.namespace, r.id))));
-  columns.push(stringColumn(plan.names.id, records.map((r) => r.id)));
-  if (plan.namespaceMode === 'partitionKey') columns.push(stringColumn(plan.names.namespace, records.map((r) => r.namespace)));
-  if (plan.hasDense) columns.push(denseColumn(plan.names.vector, plan.dimension!, records.map((r) => r.values!)));
+  if (plan.primaryKey === 'namespaceAndId')
+    columns.push(
+      stringColumn(
+        plan.names.primaryKey,
+        records.map((r) => namespaceAndIdKey(r.namespace, r.id)),
+      ),
+    );
+  columns.push(
+    stringColumn(
+      plan.names.id,
+      records.map((r) => r.id),
+    ),
+  );
+  if (plan.namespaceMode === 'partitionKey')
+    columns.push(
+      stringColumn(
+        plan.names.namespace,
+        records.map((r) => r.namespace),
+      ),
+    );
+  if (plan.hasDense)
+    columns.push(
+      denseColumn(
+        plan.names.vector,
+        plan.dimension!,
+        records.map((r) => r.values!),
+      ),
+    );
   // A nullable sparse field is left out of a request whose records have no sparse values: Milvus
   // stores NULL for a nullable field a write omits. (The sink sends such records in a request of
   // their own; valid_data on a sparse column is not read by Milvus Lite 3.2.2.)

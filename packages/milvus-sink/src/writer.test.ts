@@ -115,7 +115,15 @@ function plan(o: { metric?: 'cosine' | 'dotproduct'; partitionKey?: boolean; cap
   });
 }
 
-const rec = (id: string, extra: Partial<VectorRecord> = {}): VectorRecord => ({ kind: 'vector', namespace: '', id, values: Float32Array.from([1, 2]), sparse: null, metadata: null, ...extra });
+const rec = (id: string, extra: Partial<VectorRecord> = {}): VectorRecord => ({
+  kind: 'vector',
+  namespace: '',
+  id,
+  values: Float32Array.from([1, 2]),
+  sparse: null,
+  metadata: null,
+  ...extra,
+});
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('SinkWriter.write', () => {
@@ -123,15 +131,29 @@ describe('SinkWriter.write', () => {
     const server = new FakeServer();
     const lite = plan({ capabilities: liteCapabilities() });
     expect(lite.deleteBeforeUpsert).toBe(true);
-    await createWriter(server.connection(), lite, server.reader(), { flushBeforeCommit: false }).write({ records: [rec('a'), rec('b', { values: Float32Array.from([1, 2, 3]) }), rec('c')] }, 0);
+    await createWriter(server.connection(), lite, server.reader(), { flushBeforeCommit: false }).write(
+      { records: [rec('a'), rec('b', { values: Float32Array.from([1, 2, 3]) }), rec('c')] },
+      0,
+    );
     expect(server.events).toEqual(['delete a,c', 'upsert a,c [id+namespace+vector+$meta]']);
     const parts = plan({ partitionKey: false, capabilities: liteCapabilities() });
     const other = new FakeServer();
-    await createWriter(other.connection(), parts, other.reader(), { flushBeforeCommit: false }).write({ records: [rec('a', { namespace: 'tenant-a' }), rec('b')] }, 0);
-    expect(other.events).toEqual([`delete a @${parts.partitions['tenant-a']}`, `upsert a @${parts.partitions['tenant-a']} [id+vector+$meta]`, 'delete b', 'upsert b [id+vector+$meta]']);
+    await createWriter(other.connection(), parts, other.reader(), { flushBeforeCommit: false }).write(
+      { records: [rec('a', { namespace: 'tenant-a' }), rec('b')] },
+      0,
+    );
+    expect(other.events).toEqual([
+      `delete a @${parts.partitions['tenant-a']}`,
+      `upsert a @${parts.partitions['tenant-a']} [id+vector+$meta]`,
+      'delete b',
+      'upsert b [id+vector+$meta]',
+    ]);
     // A target whose upsert replaces the row is not asked to delete.
     const full = new FakeServer();
-    await createWriter(full.connection(), plan({ capabilities: fullCapabilities() }), full.reader(), { flushBeforeCommit: false }).write({ records: [rec('a')] }, 0);
+    await createWriter(full.connection(), plan({ capabilities: fullCapabilities() }), full.reader(), { flushBeforeCommit: false }).write(
+      { records: [rec('a')] },
+      0,
+    );
     expect(full.events).toEqual(['upsert a [id+namespace+vector+$meta]']);
   });
 
@@ -150,7 +172,11 @@ describe('SinkWriter.write', () => {
     const result = await writer.write({ records: [rec('a'), rec('b'), rec('c')] }, 0);
     expect(result.rejected.map((r) => [r.index, r.code])).toEqual([[1, 'RECORD_REJECTED']]);
     expect(result.rejected[0]!.reason).toMatch(/bad record b/);
-    expect(server.events.slice(1)).toEqual(['upsert a [id+namespace+vector+$meta]', 'upsert b [id+namespace+vector+$meta]', 'upsert c [id+namespace+vector+$meta]']);
+    expect(server.events.slice(1)).toEqual([
+      'upsert a [id+namespace+vector+$meta]',
+      'upsert b [id+namespace+vector+$meta]',
+      'upsert c [id+namespace+vector+$meta]',
+    ]);
     expect([...server.unflushed.keys()].sort()).toEqual(['a', 'c']);
   });
 
@@ -168,7 +194,10 @@ describe('SinkWriter.write', () => {
     const server = new FakeServer();
     const writer = createWriter(server.connection(), plan({ metric: 'dotproduct' }), server.reader(), { flushBeforeCommit: false });
     const sparse = { indices: [3], values: Float32Array.from([0.5]) };
-    const result = await writer.write({ records: [rec('a', { sparse }), rec('b'), rec('c', { sparse: { indices: [], values: new Float32Array(0) } }), rec('d', { sparse })] }, 0);
+    const result = await writer.write(
+      { records: [rec('a', { sparse }), rec('b'), rec('c', { sparse: { indices: [], values: new Float32Array(0) } }), rec('d', { sparse })] },
+      0,
+    );
     expect(result.rejected).toEqual([]);
     expect(server.events).toEqual(['upsert a,d [id+namespace+vector+sparse_vector+$meta]', 'upsert b,c [id+namespace+vector+$meta]']);
   });
@@ -198,7 +227,12 @@ describe('SinkWriter.preCommit', () => {
     expect(await writer.preCommit([{ partition: 0, offset: '1' }])).toEqual([]);
     await writer.write({ records: [rec('b')] }, 1);
     await wait(110);
-    expect(await writer.preCommit([{ partition: 0, offset: '1' }, { partition: 1, offset: '1' }])).toHaveLength(2);
+    expect(
+      await writer.preCommit([
+        { partition: 0, offset: '1' },
+        { partition: 1, offset: '1' },
+      ]),
+    ).toHaveLength(2);
     expect(server.events.filter((e) => e === 'flush')).toHaveLength(1);
     // The connection stayed up from the writes to the flush: nothing was read back.
     expect(server.queries).toBe(0);
@@ -252,7 +286,11 @@ describe('SinkWriter.preCommit', () => {
     server.restart();
     writer.forget([1]);
     await writer.preCommit([{ partition: 0, offset: '1' }]);
-    expect(server.events.filter((e) => e.startsWith('upsert'))).toEqual(['upsert a [id+namespace+vector+$meta]', 'upsert b [id+namespace+vector+$meta]', 'upsert a [id+namespace+vector+$meta]']);
+    expect(server.events.filter((e) => e.startsWith('upsert'))).toEqual([
+      'upsert a [id+namespace+vector+$meta]',
+      'upsert b [id+namespace+vector+$meta]',
+      'upsert a [id+namespace+vector+$meta]',
+    ]);
   });
 
   it('a flush that fails keeps the writes for the next attempt', async () => {
@@ -269,7 +307,10 @@ describe('SinkWriter.preCommit', () => {
         await reader.flush(p);
       },
     };
-    const writer = createWriter(server.connection(), plan({ capabilities: liteCapabilities({ queryNeedsLoad: capability(false) }) }), flaky, { flushBeforeCommit: true, flushIntervalMs: 0 });
+    const writer = createWriter(server.connection(), plan({ capabilities: liteCapabilities({ queryNeedsLoad: capability(false) }) }), flaky, {
+      flushBeforeCommit: true,
+      flushIntervalMs: 0,
+    });
     await writer.write({ records: [rec('a')] }, 0);
     await expect(writer.preCommit([{ partition: 0, offset: '1' }])).rejects.toThrow(/flush failed/);
     server.restart();

@@ -75,7 +75,9 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
       checked(res, ctx);
     } else {
       const rows = records.map((r) => buildRow(plan, r)) as RowData[];
-      res = await conn.call(ctx, (c) => c.upsert({ collection_name: plan.collection, ...(target ? { partition_name: target } : {}), data: rows, timeout: conn.timeout }));
+      res = await conn.call(ctx, (c) =>
+        c.upsert({ collection_name: plan.collection, ...(target ? { partition_name: target } : {}), data: rows, timeout: conn.timeout }),
+      );
     }
     const refused = (res.err_index ?? []).map(Number);
     // A success that counts fewer rows than were sent and names none as refused is not taken on
@@ -112,7 +114,7 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
         throw new EtlError('TARGET_UNSUPPORTED', `Milvus refuses every record of a batch of ${records.length}, each on its own too: ${err.message}`, {
           retriable: false,
           cause: err,
-          hint: 'the collection cannot take this job\'s rows; check the target (its version and the collection\'s schema) against `/plan`',
+          hint: "the collection cannot take this job's rows; check the target (its version and the collection's schema) against `/plan`",
         });
       }
       return refused;
@@ -145,10 +147,14 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
       for (const r of refused) rejected.push({ index: indexes[r.index]!, code: 'RECORD_REJECTED', reason: r.reason });
       refusedInARow = refused.length === records.length ? refusedInARow + refused.length : 0;
       if (refusedInARow >= MAX_REFUSED_IN_A_ROW) {
-        throw new EtlError('TARGET_UNSUPPORTED', `Milvus refused the last ${refusedInARow} records and accepted none (latest: ${refused[0]?.reason ?? 'no reason'})`, {
-          retriable: false,
-          hint: 'the collection cannot take this job\'s rows; see the DLQ (`p2m jobs errors`) for the reasons',
-        });
+        throw new EtlError(
+          'TARGET_UNSUPPORTED',
+          `Milvus refused the last ${refusedInARow} records and accepted none (latest: ${refused[0]?.reason ?? 'no reason'})`,
+          {
+            retriable: false,
+            hint: "the collection cannot take this job's rows; see the DLQ (`p2m jobs errors`) for the reasons",
+          },
+        );
       }
       if (options.flushBeforeCommit) {
         const ok = new Set(records.keys());
@@ -170,8 +176,15 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
     const keys = [...new Set(records.map((r) => primaryKeyOf(plan, r.namespace, r.id)))];
     for (let i = 0; i < keys.length; i += KEYS_PER_LOOKUP) {
       const chunk = keys.slice(i, i + KEYS_PER_LOOKUP);
-      await conn.call({ what: `deleting ${chunk.length} keys of "${plan.collection}" before rewriting them`, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection }, (c) =>
-        c.delete({ collection_name: plan.collection, filter: fieldIn(plan.primaryKeyField, chunk), ...(target ? { partition_name: target } : {}), timeout: conn.timeout }),
+      await conn.call(
+        { what: `deleting ${chunk.length} keys of "${plan.collection}" before rewriting them`, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection },
+        (c) =>
+          c.delete({
+            collection_name: plan.collection,
+            filter: fieldIn(plan.primaryKeyField, chunk),
+            ...(target ? { partition_name: target } : {}),
+            timeout: conn.timeout,
+          }),
       );
     }
   }
@@ -187,8 +200,17 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
     const found = new Set<string>();
     for (let i = 0; i < keys.length; i += KEYS_PER_LOOKUP) {
       const chunk = keys.slice(i, i + KEYS_PER_LOOKUP);
-      const res = await conn.call({ what: `reading back ${chunk.length} keys of "${plan.collection}"`, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection }, (c) =>
-        c.query({ collection_name: plan.collection, filter: fieldIn(plan.primaryKeyField, chunk), output_fields: [plan.primaryKeyField], limit: chunk.length, consistency_level: 'Strong' as never, timeout: conn.timeout }),
+      const res = await conn.call(
+        { what: `reading back ${chunk.length} keys of "${plan.collection}"`, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection },
+        (c) =>
+          c.query({
+            collection_name: plan.collection,
+            filter: fieldIn(plan.primaryKeyField, chunk),
+            output_fields: [plan.primaryKeyField],
+            limit: chunk.length,
+            consistency_level: 'Strong' as never,
+            timeout: conn.timeout,
+          }),
       );
       for (const row of res.data) found.add(String(row[plan.primaryKeyField]));
     }
@@ -211,15 +233,21 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
       if (epoch === null) {
         // No unbroken connection to point at: read the keys back.
         const held = await existing(lost.flatMap((g) => g.records));
-        lost = lost.map((g) => ({ ...g, records: g.records.filter((r) => !held.has(primaryKeyOf(plan, r.namespace, r.id))) })).filter((g) => g.records.length > 0);
+        lost = lost
+          .map((g) => ({ ...g, records: g.records.filter((r) => !held.has(primaryKeyOf(plan, r.namespace, r.id))) }))
+          .filter((g) => g.records.length > 0);
         if (lost.length === 0) return;
       }
       const count = lost.reduce((n, g) => n + g.records.length, 0);
       if (round >= MAX_REWRITES) {
-        throw new EtlError('TARGET_UNAVAILABLE', `${count} records Milvus acknowledged could not be confirmed stored after writing them again ${round} times (the server keeps restarting or losing writes; first: "${lost[0]!.records[0]!.id}")`, {
-          retriable: false,
-          hint: 'check the Milvus server (its log, memory, restarts), then resume the job: nothing was committed past these records',
-        });
+        throw new EtlError(
+          'TARGET_UNAVAILABLE',
+          `${count} records Milvus acknowledged could not be confirmed stored after writing them again ${round} times (the server keeps restarting or losing writes; first: "${lost[0]!.records[0]!.id}")`,
+          {
+            retriable: false,
+            hint: 'check the Milvus server (its log, memory, restarts), then resume the job: nothing was committed past these records',
+          },
+        );
       }
       // Written again over a fresh connection epoch, then flushed, then checked again.
       const before = conn.epoch();
@@ -256,4 +284,3 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
 
   return { write, preCommit, forget };
 }
-

@@ -28,8 +28,7 @@ function findCause<T>(err: unknown, match: (e: unknown) => e is T): T | undefine
 }
 
 const isHttpFailure = (e: unknown): e is PineconeHttpFailure => e instanceof PineconeHttpFailure;
-const isTimeout = (e: unknown): e is Error =>
-  e instanceof PineconeRequestTimeout || (e instanceof Error && e.name === 'TimeoutError');
+const isTimeout = (e: unknown): e is Error => e instanceof PineconeRequestTimeout || (e instanceof Error && e.name === 'TimeoutError');
 const isNetworkFailure = (e: unknown): e is PineconeNetworkFailure => e instanceof PineconeNetworkFailure;
 
 /** Pinecone's own words from an error body: control plane `{error:{message}}`, data plane `{message}`, or plain text. */

@@ -22,8 +22,7 @@ interface Seen {
 
 type Route = (req: Seen) => Response | Promise<Response>;
 
-const json = (body: unknown, status = 200): Response =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+const json = (body: unknown, status = 200): Response => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 const text = (body: string, status: number, headers: Record<string, string> = {}): Response =>
   new Response(body, { status, headers: { 'content-type': 'text/plain', ...headers } });
 
@@ -41,7 +40,13 @@ function fakePinecone(routes: Record<string, Route>) {
   const seen: Seen[] = [];
   const fetchApi = (async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
     const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
-    const req: Seen = { method: init?.method ?? 'GET', url, headers: new Headers(init?.headers), body: init?.body as string | undefined, signal: init?.signal ?? undefined };
+    const req: Seen = {
+      method: init?.method ?? 'GET',
+      url,
+      headers: new Headers(init?.headers),
+      body: init?.body as string | undefined,
+      signal: init?.signal ?? undefined,
+    };
     seen.push(req);
     const route = routes[`${req.method} ${url.origin}${url.pathname}`];
     if (!route) return json({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${url.pathname}` }, status: 404 }, 404);
@@ -160,7 +165,13 @@ describe('createPineconeSource', () => {
         if (req.url.searchParams.get('paginationToken') === 'p2') {
           return calls === 2 ? text('Too Many Requests', 429) : json({ namespaces: [{ name: 'c', record_count: '7' }] });
         }
-        return json({ namespaces: [{ name: '__default__', record_count: '3' }, { name: 'a', record_count: 2 }], pagination: { next: 'p2' } });
+        return json({
+          namespaces: [
+            { name: '__default__', record_count: '3' },
+            { name: 'a', record_count: 2 },
+          ],
+          pagination: { next: 'p2' },
+        });
       },
     });
     const ran: string[] = [];
@@ -248,7 +259,9 @@ describe('createPineconeSource', () => {
   });
 
   it('maps 400 to a permanent error carrying Pinecone’s message', async () => {
-    const { src } = source({ [`GET ${HOST}/vectors/list`]: () => json({ code: 3, message: 'list is supported only for serverless indexes', details: [] }, 400) });
+    const { src } = source({
+      [`GET ${HOST}/vectors/list`]: () => json({ code: 3, message: 'list is supported only for serverless indexes', details: [] }, 400),
+    });
     const err = await failure(src.listPage('ns', null));
     expect(err.retriable).toBe(false);
     expect(err.message).toContain('list is supported only for serverless indexes');
@@ -304,10 +317,26 @@ describe('toIndexDescription', () => {
   it('reads the pre-2026-07 shape (spec.serverless / spec.pod, dimension, metric, vector_type)', () => {
     expect(
       toIndexDescription(
-        { name: 'old', dimension: 8, metric: 'euclidean', vector_type: 'dense', host: 'old-abc.svc.pinecone.io', spec: { serverless: { cloud: 'aws', region: 'us-east-1' } }, status: { ready: true } },
+        {
+          name: 'old',
+          dimension: 8,
+          metric: 'euclidean',
+          vector_type: 'dense',
+          host: 'old-abc.svc.pinecone.io',
+          spec: { serverless: { cloud: 'aws', region: 'us-east-1' } },
+          status: { ready: true },
+        },
         'old',
       ),
-    ).toEqual({ name: 'old', dimension: 8, metric: 'euclidean', vectorType: 'dense', deployment: 'serverless', host: 'https://old-abc.svc.pinecone.io', ready: true });
+    ).toEqual({
+      name: 'old',
+      dimension: 8,
+      metric: 'euclidean',
+      vectorType: 'dense',
+      deployment: 'serverless',
+      host: 'https://old-abc.svc.pinecone.io',
+      ready: true,
+    });
     expect(toIndexDescription({ name: 'p', dimension: 8, metric: 'cosine', spec: { pod: { environment: 'x' } }, host: 'h' }, 'p').deployment).toBe('pod');
   });
 

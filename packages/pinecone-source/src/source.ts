@@ -106,7 +106,11 @@ export function createPineconeSource(options: PineconeSourceOptions): PineconeSo
         }
         const next = page.pagination?.next || undefined;
         if (next !== undefined && seen.has(next)) {
-          throw new EtlError('SOURCE_UNSUPPORTED', `list namespaces on index "${indexName}" returned a pagination token it had returned before; stopping rather than looping`, { retriable: false });
+          throw new EtlError(
+            'SOURCE_UNSUPPORTED',
+            `list namespaces on index "${indexName}" returned a pagination token it had returned before; stopping rather than looping`,
+            { retriable: false },
+          );
         }
         if (next !== undefined) seen.add(next);
         token = next;

@@ -346,7 +346,14 @@ const emulator: ComponentDefinition = {
 };
 
 /** The pipeline's own services: on once `p2m service <role>` exists. Config comes by env. */
-function service(role: string, name: string, stage: number, extraEnv: Record<string, string>, port: number | undefined, health: ComponentSpec['health']): ComponentSpec {
+function service(
+  role: string,
+  name: string,
+  stage: number,
+  extraEnv: Record<string, string>,
+  port: number | undefined,
+  health: ComponentSpec['health'],
+): ComponentSpec {
   return {
     name,
     port,
@@ -386,9 +393,16 @@ const controller: ComponentDefinition = {
   enabled: () => cliCommandExists('service'),
   specs: (ctx) => [
     // Stage 1: the controller comes up first (it creates the shared topics), workers after it.
-    service('controller', 'controller', 1, { P2M_CONTROLLER_PORT: String(ctx.opts.ports.controller), P2M_CONTROLLER_HOST: '127.0.0.1' }, ctx.opts.ports.controller, async (c) => {
-      await httpCheck(`${c.env.P2M_CONTROLLER_URL}/healthz`, {}, 5_000);
-    }),
+    service(
+      'controller',
+      'controller',
+      1,
+      { P2M_CONTROLLER_PORT: String(ctx.opts.ports.controller), P2M_CONTROLLER_HOST: '127.0.0.1' },
+      ctx.opts.ports.controller,
+      async (c) => {
+        await httpCheck(`${c.env.P2M_CONTROLLER_URL}/healthz`, {}, 5_000);
+      },
+    ),
   ],
 };
 

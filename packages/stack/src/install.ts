@@ -74,7 +74,12 @@ function dirSizeBytes(dir: string): number {
 const mb = (bytes: number): string => `${(bytes / 1_048_576).toFixed(0)} MB`;
 
 /** Runs a download/install command with its output in `logFile`; a ticker shows it is alive. */
-async function runStep(label: string, cmd: string, args: string[], opts: { cwd: string; logFile: string; log: Log; watchDir?: string; env?: NodeJS.ProcessEnv }): Promise<void> {
+async function runStep(
+  label: string,
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; logFile: string; log: Log; watchDir?: string; env?: NodeJS.ProcessEnv },
+): Promise<void> {
   const started = Date.now();
   const fd = openSync(opts.logFile, 'a');
   const ticker = setInterval(() => {
@@ -139,7 +144,9 @@ const pom = (deps: string): string => `<project xmlns="http://maven.apache.org/P
 export async function ensureKafka(cacheDir: string, log: Log): Promise<string> {
   const version = kafkaVersion();
   if (Number(version.split('.')[0]) >= 4) {
-    throw new EtlError('STACK', `Kafka ${version} is not supported by the local stack`, { hint: 'KafkaJS needs protocol versions that Kafka 4 removed: unset P2M_KAFKA_VERSION or use 3.9.x' });
+    throw new EtlError('STACK', `Kafka ${version} is not supported by the local stack`, {
+      hint: 'KafkaJS needs protocol versions that Kafka 4 removed: unset P2M_KAFKA_VERSION or use 3.9.x',
+    });
   }
   requireTool('java', 'Kafka');
   return installOnce(cacheDir, `kafka-${version}`, `Apache Kafka ${version} from Maven Central (~50 MB)`, log, async (tmp) => {
@@ -150,12 +157,17 @@ export async function ensureKafka(cacheDir: string, log: Log): Promise<string> {
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>${version}</version></dependency>
     <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>${SLF4J_RELOAD4J_VERSION}</version></dependency>`),
     );
-    await runStep(`downloading Kafka ${version}`, mvn, ['-B', '-q', 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${join(tmp, 'lib')}`], {
-      cwd: tmp,
-      logFile: join(cacheDir, `install-kafka-${version}.log`),
-      log,
-      watchDir: join(tmp, 'lib'),
-    });
+    await runStep(
+      `downloading Kafka ${version}`,
+      mvn,
+      ['-B', '-q', 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${join(tmp, 'lib')}`],
+      {
+        cwd: tmp,
+        logFile: join(cacheDir, `install-kafka-${version}.log`),
+        log,
+        watchDir: join(tmp, 'lib'),
+      },
+    );
     if (!readdirSync(join(tmp, 'lib')).some((f) => f.startsWith('kafka_2.13-'))) {
       throw new EtlError('STACK', `the Kafka download has no broker jar`, { hint: `see ${join(cacheDir, `install-kafka-${version}.log`)}` });
     }
@@ -178,12 +190,17 @@ export async function ensureRegistry(cacheDir: string, log: Log): Promise<{ dir:
     const logFile = join(cacheDir, `install-apicurio-${version}.log`);
     writeFileSync(join(tmp, 'pom.xml'), pom(''));
     const download = join(tmp, 'download');
-    await runStep(`downloading Apicurio Registry ${version}`, mvn, ['-B', '-q', 'dependency:copy', `-Dartifact=io.apicurio:apicurio-registry-app:${version}:tar.gz:all`, `-DoutputDirectory=${download}`], {
-      cwd: tmp,
-      logFile,
-      log,
-      watchDir: download,
-    });
+    await runStep(
+      `downloading Apicurio Registry ${version}`,
+      mvn,
+      ['-B', '-q', 'dependency:copy', `-Dartifact=io.apicurio:apicurio-registry-app:${version}:tar.gz:all`, `-DoutputDirectory=${download}`],
+      {
+        cwd: tmp,
+        logFile,
+        log,
+        watchDir: download,
+      },
+    );
     const archive = readdirSync(download).find((f) => f.endsWith('.tar.gz'));
     if (!archive) throw new EtlError('STACK', 'the Apicurio Registry download has no archive', { hint: `see ${logFile}` });
     const app = join(tmp, 'app');
@@ -223,12 +240,17 @@ export async function ensureMilvusLite(cacheDir: string, log: Log): Promise<Milv
     const python = requireTool('python3', 'installing Milvus Lite');
     const logFile = join(cacheDir, `install-milvus-lite-${version}.log`);
     await runStep('creating a Python virtualenv', python, ['-m', 'venv', tmp], { cwd: cacheDir, logFile, log });
-    await runStep(`downloading Milvus Lite ${version}`, join(tmp, 'bin', 'python3'), ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', ...packages], {
-      cwd: tmp,
-      logFile,
-      log,
-      watchDir: join(tmp, 'lib'),
-    });
+    await runStep(
+      `downloading Milvus Lite ${version}`,
+      join(tmp, 'bin', 'python3'),
+      ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', ...packages],
+      {
+        cwd: tmp,
+        logFile,
+        log,
+        watchDir: join(tmp, 'lib'),
+      },
+    );
   });
   const install: MilvusLiteInstall = { version, venv };
   if (major < 3) {
@@ -285,21 +307,37 @@ shutil.copy(os.path.join(src, 'config.yaml.template'), os.path.join(dst, 'milvus
  */
 export async function ensureMilvusStandalone(cacheDir: string, log: Log): Promise<MilvusStandaloneInstall> {
   const version = milvusStandaloneVersion();
-  const dir = await installOnce(cacheDir, `milvus-standalone-${version}`, `the Milvus ${version} standalone server from PyPI (~60 MB download, ~250 MB unpacked)`, log, async (tmp) => {
-    const python = requireTool('python3', 'installing the Milvus standalone server');
-    const logFile = join(cacheDir, `install-milvus-standalone-${version}.log`);
-    const venv = join(tmp, 'venv');
-    await runStep('creating a Python virtualenv', python, ['-m', 'venv', venv], { cwd: cacheDir, logFile, log });
-    await runStep(`downloading Milvus ${version}`, join(venv, 'bin', 'python3'), ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', `milvus==${version}`], {
-      cwd: tmp,
-      logFile,
-      log,
-      watchDir: join(venv, 'lib'),
-    });
-    await runStep(`unpacking Milvus ${version}`, join(venv, 'bin', 'python3'), ['-c', UNPACK_STANDALONE, tmp], { cwd: tmp, logFile, log, watchDir: join(tmp, 'bin') });
-    rmSync(venv, { recursive: true, force: true });
-    if (!existsSync(join(tmp, 'bin', 'milvus'))) throw new EtlError('STACK', `the Milvus ${version} wheel has no server binary`, { hint: `see ${logFile}` });
-  });
+  const dir = await installOnce(
+    cacheDir,
+    `milvus-standalone-${version}`,
+    `the Milvus ${version} standalone server from PyPI (~60 MB download, ~250 MB unpacked)`,
+    log,
+    async (tmp) => {
+      const python = requireTool('python3', 'installing the Milvus standalone server');
+      const logFile = join(cacheDir, `install-milvus-standalone-${version}.log`);
+      const venv = join(tmp, 'venv');
+      await runStep('creating a Python virtualenv', python, ['-m', 'venv', venv], { cwd: cacheDir, logFile, log });
+      await runStep(
+        `downloading Milvus ${version}`,
+        join(venv, 'bin', 'python3'),
+        ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', `milvus==${version}`],
+        {
+          cwd: tmp,
+          logFile,
+          log,
+          watchDir: join(venv, 'lib'),
+        },
+      );
+      await runStep(`unpacking Milvus ${version}`, join(venv, 'bin', 'python3'), ['-c', UNPACK_STANDALONE, tmp], {
+        cwd: tmp,
+        logFile,
+        log,
+        watchDir: join(tmp, 'bin'),
+      });
+      rmSync(venv, { recursive: true, force: true });
+      if (!existsSync(join(tmp, 'bin', 'milvus'))) throw new EtlError('STACK', `the Milvus ${version} wheel has no server binary`, { hint: `see ${logFile}` });
+    },
+  );
   const install: MilvusStandaloneInstall = { version, binDir: join(dir, 'bin'), configTemplate: join(dir, 'milvus.yaml.template') };
   if (!existsSync(join(install.binDir, 'milvus')) || !existsSync(install.configTemplate)) {
     throw new EtlError('STACK', `the Milvus standalone install in ${dir} is incomplete`, { hint: `delete ${dir} and start again` });

@@ -116,7 +116,14 @@ describe('setYamlValue', () => {
   it('quotes a value that YAML would read otherwise', () => {
     const out = setYamlValue(TEMPLATE, 'rocksmq.path', '/state dir/#rocks: mq');
     expect(out).toContain('rocksmq:\n  path: "/state dir/#rocks: mq"\n');
-    expect(JSON.parse(out.split('\n').find((l) => l.startsWith('  path: "'))!.slice('  path: '.length))).toBe('/state dir/#rocks: mq');
+    expect(
+      JSON.parse(
+        out
+          .split('\n')
+          .find((l) => l.startsWith('  path: "'))!
+          .slice('  path: '.length),
+      ),
+    ).toBe('/state dir/#rocks: mq');
   });
 });
 
@@ -137,7 +144,9 @@ describe('renderStandaloneConfig', () => {
   });
 
   it('moves every internal port off its fixed default, each to its own port', () => {
-    const internal = ['rootCoord.port', 'proxy.internalPort', 'queryCoord.port', 'queryNode.port', 'indexNode.port', 'dataCoord.port', 'dataNode.port'].map((k) => Number(valueAt(config, k)));
+    const internal = ['rootCoord.port', 'proxy.internalPort', 'queryCoord.port', 'queryNode.port', 'indexNode.port', 'dataCoord.port', 'dataNode.port'].map(
+      (k) => Number(valueAt(config, k)),
+    );
     expect(new Set(internal).size).toBe(STANDALONE_INTERNAL_PORTS);
     for (const p of internal) {
       expect(p).toBeGreaterThanOrEqual(28541);
@@ -151,7 +160,8 @@ describe('renderStandaloneConfig', () => {
     expect(valueAt(config, 'log.level')).toBe('warn');
     expect(valueAt(config, 'common.gracefulStopTimeout')).toBe('5');
     expect(valueAt(config, 'common.session.ttl')).toBe('10');
-    for (const role of ['rootCoord', 'proxy', 'queryCoord', 'queryNode', 'indexNode', 'dataCoord', 'dataNode']) expect(valueAt(config, `${role}.ip`), role).toBe('127.0.0.1');
+    for (const role of ['rootCoord', 'proxy', 'queryCoord', 'queryNode', 'indexNode', 'dataCoord', 'dataNode'])
+      expect(valueAt(config, `${role}.ip`), role).toBe('127.0.0.1');
   });
 
   it('refuses a template with a placeholder it does not know', () => {
@@ -162,7 +172,10 @@ describe('renderStandaloneConfig', () => {
 
 describe('standalone ports', () => {
   it('are all different, for the default set and for a moved one', () => {
-    for (const layout of [standalonePortLayout(19530, DEFAULT_STANDALONE_PORTS), standalonePortLayout(28530, { port: 28530, etcdPort: 28579, metricsPort: 28591, internalPort: 28541 })]) {
+    for (const layout of [
+      standalonePortLayout(19530, DEFAULT_STANDALONE_PORTS),
+      standalonePortLayout(28530, { port: 28530, etcdPort: 28579, metricsPort: 28591, internalPort: 28541 }),
+    ]) {
       const ports = Object.values(layout);
       expect(new Set(ports).size).toBe(ports.length);
       expect(ports.length).toBe(4 + STANDALONE_INTERNAL_PORTS);

@@ -156,7 +156,9 @@ export function renderEtcdConfig(ports: StandalonePortLayout): string {
 }
 
 /** glog (the C++ core): warnings and worse to stderr, i.e. to the component's log file. */
-const GLOG_CONF = ['--logtostdout=false', '--logtostderr=true', '--alsologtostderr=false', '--minloglevel=1', '--stop_logging_if_full_disk=true', ''].join('\n');
+const GLOG_CONF = ['--logtostdout=false', '--logtostderr=true', '--alsologtostderr=false', '--minloglevel=1', '--stop_logging_if_full_disk=true', ''].join(
+  '\n',
+);
 
 async function checkStandaloneHealth(ports: StandalonePortLayout): Promise<void> {
   // /healthz answers OK only once every role (coordinators, nodes, proxy) is healthy.

@@ -19,7 +19,14 @@ describe('resolveStackOptions', () => {
   });
 
   it('takes env over defaults and options over env', () => {
-    const env = { P2M_KAFKA_PORT: '19092', P2M_MILVUS_PORT: '29530', P2M_STATE_DIR: '/tmp/x', P2M_LOADERS: '3', P2M_API_TOKEN: 'tok', P2M_CACHE_DIR: '/tmp/cache' };
+    const env = {
+      P2M_KAFKA_PORT: '19092',
+      P2M_MILVUS_PORT: '29530',
+      P2M_STATE_DIR: '/tmp/x',
+      P2M_LOADERS: '3',
+      P2M_API_TOKEN: 'tok',
+      P2M_CACHE_DIR: '/tmp/cache',
+    };
     const opts = resolveStackOptions({ ports: { milvus: 1234 } }, env);
     expect(opts.ports.kafka).toBe(19092);
     expect(opts.ports.milvus).toBe(1234);
@@ -48,7 +55,12 @@ describe('the Milvus server of the stack', () => {
   it('standalone ports: defaults, env, options; the internal block must fit below 65536', () => {
     expect(resolveStackOptions({}, {}).milvusStandalone).toEqual(DEFAULT_STANDALONE_PORTS);
     const env = { P2M_MILVUS_STANDALONE_PORT: '28530', P2M_MILVUS_STANDALONE_ETCD_PORT: '28579', P2M_MILVUS_STANDALONE_INTERNAL_PORT: '28541' };
-    expect(resolveStackOptions({ milvusStandalone: { metricsPort: 28591 } }, env).milvusStandalone).toEqual({ port: 28530, etcdPort: 28579, metricsPort: 28591, internalPort: 28541 });
+    expect(resolveStackOptions({ milvusStandalone: { metricsPort: 28591 } }, env).milvusStandalone).toEqual({
+      port: 28530,
+      etcdPort: 28579,
+      metricsPort: 28591,
+      internalPort: 28541,
+    });
     expect(() => resolveStackOptions({}, { P2M_MILVUS_STANDALONE_INTERNAL_PORT: '65530' })).toThrow(/P2M_MILVUS_STANDALONE_INTERNAL_PORT/);
     expect(() => resolveStackOptions({}, { P2M_MILVUS_STANDALONE_ETCD_PORT: '65535' })).toThrow(/P2M_MILVUS_STANDALONE_ETCD_PORT/);
   });

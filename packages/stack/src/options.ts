@@ -55,7 +55,10 @@ export interface StackOptions {
   log: (line: string) => void;
 }
 
-export type StackOptionsInput = Partial<Omit<StackOptions, 'ports' | 'milvusStandalone'>> & { ports?: Partial<StackPorts>; milvusStandalone?: Partial<MilvusStandalonePorts> };
+export type StackOptionsInput = Partial<Omit<StackOptions, 'ports' | 'milvusStandalone'>> & {
+  ports?: Partial<StackPorts>;
+  milvusStandalone?: Partial<MilvusStandalonePorts>;
+};
 
 export const DEFAULT_PORTS: StackPorts = {
   kafka: 9092,
@@ -108,7 +111,10 @@ export function milvusServerOf(raw: string | undefined, source: string): MilvusS
 }
 
 /** Every port the standalone server opens, by what it is, when its gRPC listens on `grpcPort`. */
-export function standalonePortLayout(grpcPort: number, p: MilvusStandalonePorts): {
+export function standalonePortLayout(
+  grpcPort: number,
+  p: MilvusStandalonePorts,
+): {
   grpc: number;
   etcd: number;
   etcdPeer: number;
@@ -122,7 +128,19 @@ export function standalonePortLayout(grpcPort: number, p: MilvusStandalonePorts)
   dataNode: number;
 } {
   const i = p.internalPort;
-  return { grpc: grpcPort, etcd: p.etcdPort, etcdPeer: p.etcdPort + 1, metrics: p.metricsPort, rootCoord: i, proxyInternal: i + 1, queryCoord: i + 2, queryNode: i + 3, indexNode: i + 4, dataCoord: i + 5, dataNode: i + 6 };
+  return {
+    grpc: grpcPort,
+    etcd: p.etcdPort,
+    etcdPeer: p.etcdPort + 1,
+    metrics: p.metricsPort,
+    rootCoord: i,
+    proxyInternal: i + 1,
+    queryCoord: i + 2,
+    queryNode: i + 3,
+    indexNode: i + 4,
+    dataCoord: i + 5,
+    dataNode: i + 6,
+  };
 }
 
 /** The env var that moves `port`, for a "port in use" hint. */
@@ -148,7 +166,12 @@ export function resolveStackOptions(input: StackOptionsInput = {}, env: NodeJS.P
     ports[key] = input.ports?.[key] ?? envInt(env, PORT_ENV[key], 1, 65_535) ?? DEFAULT_PORTS[key];
   }
   // The etcd peer port and the internal block extend past the configured port.
-  const standaloneMax: Record<keyof MilvusStandalonePorts, number> = { port: 65_535, etcdPort: 65_534, metricsPort: 65_535, internalPort: 65_536 - STANDALONE_INTERNAL_PORTS };
+  const standaloneMax: Record<keyof MilvusStandalonePorts, number> = {
+    port: 65_535,
+    etcdPort: 65_534,
+    metricsPort: 65_535,
+    internalPort: 65_536 - STANDALONE_INTERNAL_PORTS,
+  };
   const milvusStandalone = { ...DEFAULT_STANDALONE_PORTS };
   for (const key of Object.keys(STANDALONE_PORT_ENV) as (keyof MilvusStandalonePorts)[]) {
     milvusStandalone[key] = input.milvusStandalone?.[key] ?? envInt(env, STANDALONE_PORT_ENV[key], 1, standaloneMax[key]) ?? DEFAULT_STANDALONE_PORTS[key];

@@ -112,7 +112,11 @@ function stackEnvFor(opts: StackOptions): StackEnv {
 function writeStackEnv(stateDir: string, env: StackEnv): void {
   const lines = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   // Holds the API token: owner-only.
-  writeAtomic(join(stateDir, 'stack.env'), `# Written by "p2m stack up". Load with: set -a; . ${join(stateDir, 'stack.env')}; set +a\n${lines.join('\n')}\n`, 0o600);
+  writeAtomic(
+    join(stateDir, 'stack.env'),
+    `# Written by "p2m stack up". Load with: set -a; . ${join(stateDir, 'stack.env')}; set +a\n${lines.join('\n')}\n`,
+    0o600,
+  );
 }
 
 function makeContext(opts: StackOptions): StackContext {
@@ -146,9 +150,13 @@ function selectedSpecs(ctx: StackContext): ComponentSpec[] {
 /** With the standalone server as the stack's Milvus, the extra one would need the same ports and folder. */
 function refuseTwoStandaloneServers(opts: StackOptions, specs: ComponentSpec[]): void {
   if (opts.milvus !== 'standalone' || !specs.some((s) => s.name === MILVUS_STANDALONE)) return;
-  throw new EtlError('STACK', `the stack's Milvus is already the standalone server (milvus: standalone); ${MILVUS_STANDALONE} would start a second one on the same ports`, {
-    hint: `use the "milvus" component (P2M_MILVUS_ADDRESS), or run the stack with Milvus Lite (--milvus lite) to have ${MILVUS_STANDALONE} beside it`,
-  });
+  throw new EtlError(
+    'STACK',
+    `the stack's Milvus is already the standalone server (milvus: standalone); ${MILVUS_STANDALONE} would start a second one on the same ports`,
+    {
+      hint: `use the "milvus" component (P2M_MILVUS_ADDRESS), or run the stack with Milvus Lite (--milvus lite) to have ${MILVUS_STANDALONE} beside it`,
+    },
+  );
 }
 
 /** The pid of component `name` if it runs and is ours (pid file + start time + environment tag). */
@@ -179,7 +187,7 @@ function optionsOfExisting(input: StackOptionsInput): { opts: StackOptions; file
     milvusStandalone: { ...file.milvusStandalone, ...input.milvusStandalone },
     milvus: input.milvus ?? file.milvus ?? 'lite',
     loaders: input.loaders ?? file.loaders,
-    ...(input.components ?? file.components ? { components: input.components ?? file.components } : {}),
+    ...((input.components ?? file.components) ? { components: input.components ?? file.components } : {}),
   });
   return { opts, file };
 }
@@ -248,7 +256,9 @@ async function assertPortsFree(spec: ComponentSpec, opts: StackOptions): Promise
     if (free) continue;
     const envName = portEnvName(opts, port);
     throw new EtlError('STACK', `port ${port} for ${spec.name} is already in use by a process this stack did not start`, {
-      hint: envName ? `stop that process, or pick another port, e.g. ${envName}=${port + 10_000 > 65_535 ? port - 1 : port + 10_000} npx p2m stack up` : 'stop that process or pick another port',
+      hint: envName
+        ? `stop that process, or pick another port, e.g. ${envName}=${port + 10_000 > 65_535 ? port - 1 : port + 10_000} npx p2m stack up`
+        : 'stop that process or pick another port',
     });
   }
 }
@@ -319,7 +329,14 @@ function prepareStateDir(stateDir: string): void {
 }
 
 function freshStackFile(opts: StackOptions, previous: StackFile | undefined): StackFile {
-  const file: StackFile = { stateDir: opts.stateDir, ports: opts.ports, milvus: opts.milvus, milvusStandalone: opts.milvusStandalone, loaders: opts.loaders, processes: previous?.processes ?? {} };
+  const file: StackFile = {
+    stateDir: opts.stateDir,
+    ports: opts.ports,
+    milvus: opts.milvus,
+    milvusStandalone: opts.milvusStandalone,
+    loaders: opts.loaders,
+    processes: previous?.processes ?? {},
+  };
   if (opts.components) file.components = opts.components;
   return file;
 }
@@ -422,7 +439,11 @@ export async function stackDown(input: StackOptionsInput = {}): Promise<{ stoppe
     const grace = new Map(allSpecs(makeContext(opts)).map((s) => [s.name, s.stopGraceMs]));
     // Workers first, then the controller, then the servers they all use.
     const stopped: { name: string; pid: number }[] = [];
-    for (const group of [names.filter((n) => !infra.has(n) && n !== 'controller'), names.filter((n) => n === 'controller'), names.filter((n) => infra.has(n))]) {
+    for (const group of [
+      names.filter((n) => !infra.has(n) && n !== 'controller'),
+      names.filter((n) => n === 'controller'),
+      names.filter((n) => infra.has(n)),
+    ]) {
       await Promise.all(
         group.map(async (name) => {
           const pid = await stopOne(opts.stateDir, name, file, grace.get(name));

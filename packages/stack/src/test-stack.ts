@@ -91,7 +91,8 @@ export class NativeTestStackProvider implements TestStackProvider {
 
   async startComponent(name: string): Promise<void> {
     const status = await startComponent(name, { stateDir: this.#config.stateDir, ...(this.#config.log ? { log: this.#config.log } : {}) });
-    if (status.health !== 'healthy') throw new EtlError('STACK', `${name} is ${status.health} after start: ${status.error ?? ''}`, { hint: `see ${status.log}` });
+    if (status.health !== 'healthy')
+      throw new EtlError('STACK', `${name} is ${status.health} after start: ${status.error ?? ''}`, { hint: `see ${status.log}` });
   }
 }
 
@@ -135,10 +136,13 @@ export async function dockerEngineReachable(timeoutMs = 2_000): Promise<boolean>
   const host = process.env.DOCKER_HOST;
   const socketPath = host?.startsWith('unix://') ? host.slice('unix://'.length) : host ? undefined : '/var/run/docker.sock';
   if (socketPath !== undefined && !existsSync(socketPath)) return false;
-  const target = socketPath !== undefined ? { socketPath } : (() => {
-    const url = new URL((host ?? '').replace(/^tcp:/, 'http:'));
-    return { host: url.hostname, port: Number(url.port || 2375) };
-  })();
+  const target =
+    socketPath !== undefined
+      ? { socketPath }
+      : (() => {
+          const url = new URL((host ?? '').replace(/^tcp:/, 'http:'));
+          return { host: url.hostname, port: Number(url.port || 2375) };
+        })();
   return new Promise((resolve) => {
     const req = request({ ...target, path: '/_ping', method: 'GET', timeout: timeoutMs }, (res) => {
       res.resume();
@@ -207,7 +211,12 @@ export class TestcontainersStackProvider implements TestStackProvider {
       starts.push(
         new GenericContainer(IMAGES.milvus)
           .withCommand(['milvus', 'run', 'standalone'])
-          .withEnvironment({ ETCD_USE_EMBED: 'true', ETCD_DATA_DIR: '/var/lib/milvus/etcd', ETCD_CONFIG_PATH: '/milvus/configs/embedEtcd.yaml', COMMON_STORAGETYPE: 'local' })
+          .withEnvironment({
+            ETCD_USE_EMBED: 'true',
+            ETCD_DATA_DIR: '/var/lib/milvus/etcd',
+            ETCD_CONFIG_PATH: '/milvus/configs/embedEtcd.yaml',
+            COMMON_STORAGETYPE: 'local',
+          })
           .withCopyContentToContainer([{ content: EMBED_ETCD, target: '/milvus/configs/embedEtcd.yaml' }])
           .withExposedPorts({ container: 19530, host: p.milvus }, 9091)
           .withWaitStrategy(Wait.forHttp('/healthz', 9091))
@@ -229,7 +238,10 @@ export class TestcontainersStackProvider implements TestStackProvider {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       await this.stop();
-      throw new EtlError('STACK', `a test container did not start: ${errorMessage(failed.reason)}`, { cause: failed.reason, hint: 'check "docker info", or run the native stack with P2M_TEST_STACK=native' });
+      throw new EtlError('STACK', `a test container did not start: ${errorMessage(failed.reason)}`, {
+        cause: failed.reason,
+        hint: 'check "docker info", or run the native stack with P2M_TEST_STACK=native',
+      });
     }
     const native = await this.#native.start();
     this.#stack.emulator = native.emulator;

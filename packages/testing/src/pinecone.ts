@@ -1,12 +1,4 @@
-import {
-  EtlError,
-  type IndexDescription,
-  type ListPage,
-  type NamespaceInfo,
-  type PineconeMetric,
-  type PineconeSourcePort,
-  type SourceVector,
-} from '@p2m/core';
+import { EtlError, type IndexDescription, type ListPage, type NamespaceInfo, type PineconeMetric, type PineconeSourcePort, type SourceVector } from '@p2m/core';
 
 /**
  * A fake Pinecone behind `PineconeSourcePort`: serverless indexes of generated records (record i of
@@ -49,7 +41,12 @@ export class FakePineconeIndex implements PineconeSourcePort {
     const base = seed * 1_000_003 + i * 7 + namespace.length;
     const values = Array.from({ length: dimension }, (_, d) => Math.fround(Math.sin(base + d) * 0.5));
     const sparse = sparseEvery > 0 && i % sparseEvery === 0 ? { indices: [i % 97, 100 + (i % 13)], values: [0.25, 0.5] } : undefined;
-    return { id: `${namespace || 'default'}-${String(i).padStart(6, '0')}`, values, ...(sparse ? { sparseValues: sparse } : {}), metadata: { n: i, tag: i % 2 === 0 ? 'even' : 'odd' } };
+    return {
+      id: `${namespace || 'default'}-${String(i).padStart(6, '0')}`,
+      values,
+      ...(sparse ? { sparseValues: sparse } : {}),
+      metadata: { n: i, tag: i % 2 === 0 ? 'even' : 'odd' },
+    };
   }
 
   /** The next `count` calls of `operation` throw `error` (e.g. a 429 as RATE_LIMITED). */
@@ -107,7 +104,11 @@ export class FakePinecone {
     const index = this.indexes.get(spec.index);
     if (index) return index;
     const missing = async (): Promise<never> => {
-      throw new EtlError('SOURCE_INDEX_NOT_FOUND', `Pinecone index "${spec.index}" does not exist`, { retriable: false, field: 'source.index', hint: 'check the index name and the API key’s project' });
+      throw new EtlError('SOURCE_INDEX_NOT_FOUND', `Pinecone index "${spec.index}" does not exist`, {
+        retriable: false,
+        field: 'source.index',
+        hint: 'check the index name and the API key’s project',
+      });
     };
     return { describeIndex: missing, listNamespaces: missing, listPage: missing, fetch: missing };
   };

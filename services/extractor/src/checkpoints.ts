@@ -48,4 +48,3 @@ export function createMemoryCheckpointStore(initial: Checkpoint[] = []): MemoryC
     },
   };
 }
-

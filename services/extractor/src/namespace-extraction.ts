@@ -194,7 +194,9 @@ class NamespaceExtraction {
     const published = this.cp.recordsPublished + records.length;
     const values = records.length > 0 ? await this.persist('encode', () => Promise.all(records.map(async (r) => ctx.encode(r))), ctx.stop) : [];
     const messages: OutgoingMessage[] = records.map((r, i) =>
-      ctx.partitionById ? { key: recordKey(this.ns, r.id), value: values[i]!, partition: partitionOfId(r.id, ctx.topicPartitions) } : { key: recordKey(this.ns, r.id), value: values[i]! },
+      ctx.partitionById
+        ? { key: recordKey(this.ns, r.id), value: values[i]!, partition: partitionOfId(r.id, ctx.topicPartitions) }
+        : { key: recordKey(this.ns, r.id), value: values[i]! },
     );
     // The last page carries the end markers: after this namespace's records on every partition.
     if (last) messages.push(...(await this.endMarkers(published)));

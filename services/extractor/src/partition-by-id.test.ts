@@ -22,7 +22,12 @@ describe('records partitioned by id', () => {
     // The ids spread over the partitions (not all on one).
     expect(new Set([...byId.values()].map((p) => [...p][0])).size).toBeGreaterThan(1);
     for (const ns of ['', 'a', 'b']) {
-      expect(records.filter((r) => r.record.kind === 'end' && r.record.namespace === ns).map((r) => r.partition).sort()).toEqual([0, 1, 2, 3]);
+      expect(
+        records
+          .filter((r) => r.record.kind === 'end' && r.record.namespace === ns)
+          .map((r) => r.partition)
+          .sort(),
+      ).toEqual([0, 1, 2, 3]);
     }
   });
 
@@ -30,7 +35,12 @@ describe('records partitioned by id', () => {
     const { source, producer, base } = setup({ partitions: 4 });
     source.add('a', 5);
     await runExtraction(base({ namespaces: ['a'] }));
-    expect(producer.records().filter((r) => r.record.kind === 'vector').every((r) => r.partition === undefined)).toBe(true);
+    expect(
+      producer
+        .records()
+        .filter((r) => r.record.kind === 'vector')
+        .every((r) => r.partition === undefined),
+    ).toBe(true);
   });
 
   it('partitionOfId is stable and within range', () => {

@@ -69,14 +69,7 @@ describe('runExtraction', () => {
     release();
     await run;
     // every checkpoint follows the ack of its own page
-    expect(events).toEqual([
-      'ack 10',
-      'checkpoint ns pages=1',
-      'ack 10',
-      'checkpoint ns pages=2',
-      'ack 8',
-      'checkpoint ns pages=3 done',
-    ]);
+    expect(events).toEqual(['ack 10', 'checkpoint ns pages=1', 'ack 10', 'checkpoint ns pages=2', 'ack 8', 'checkpoint ns pages=3 done']);
   });
 
   it('after a failed send, a restart re-publishes only from the last checkpoint and counts each page once', async () => {
@@ -97,7 +90,12 @@ describe('runExtraction', () => {
     expect(vectorIds(second)).toEqual(ids.slice(20)); // nothing before the checkpoint, nothing skipped
     expect([...vectorIds(producer), ...vectorIds(second)]).toEqual(ids);
     expect(result.namespaces[0]).toMatchObject({ recordsPublished: 35, pages: 4, done: true });
-    expect(second.records().filter((m) => m.record.kind === 'end').every((m) => m.record.kind === 'end' && m.record.count === 35)).toBe(true);
+    expect(
+      second
+        .records()
+        .filter((m) => m.record.kind === 'end')
+        .every((m) => m.record.kind === 'end' && m.record.count === 35),
+    ).toBe(true);
   });
 
   it('a page acked but not checkpointed (crash in between) is re-published once and counted once', async () => {

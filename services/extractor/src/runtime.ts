@@ -107,7 +107,9 @@ function runContext(opts: ExtractionOptions, stop: AbortSignal): RunContext {
       opts.onRetry?.({ operation, namespace: namespace ?? '', error, delayMs });
     },
   };
-  const source = isPacedSource(opts.source) ? opts.source.withPacing(pacing) : pacedSource(opts.source, opts.budgets ?? createSourceBudgets(opts.options.rateLimits), pacing);
+  const source = isPacedSource(opts.source)
+    ? opts.source.withPacing(pacing)
+    : pacedSource(opts.source, opts.budgets ?? createSourceBudgets(opts.options.rateLimits), pacing);
   const saveMany = (cps: Checkpoint[]): Promise<void> =>
     opts.checkpoints.saveMany ? opts.checkpoints.saveMany(cps) : Promise.all(cps.map((cp) => opts.checkpoints.save(cp))).then(() => undefined);
   return {
@@ -121,7 +123,11 @@ function runContext(opts: ExtractionOptions, stop: AbortSignal): RunContext {
     stop,
     log,
     multiPage: new Slots(opts.options.namespaceConcurrency),
-    sends: new GroupCommit<OutgoingMessage>((messages) => opts.producer.send(opts.topic, messages), { maxItems: GROUP_MAX_MESSAGES, maxWeight: GROUP_MAX_BYTES, weigh: messageBytes }),
+    sends: new GroupCommit<OutgoingMessage>((messages) => opts.producer.send(opts.topic, messages), {
+      maxItems: GROUP_MAX_MESSAGES,
+      maxWeight: GROUP_MAX_BYTES,
+      weigh: messageBytes,
+    }),
     saves: new GroupCommit<Checkpoint>(saveMany, { maxItems: GROUP_MAX_CHECKPOINTS }),
     onProgress: opts.onProgress,
     onVanished: opts.onVanished,

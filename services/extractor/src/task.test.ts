@@ -21,7 +21,14 @@ describe('pageToRecords', () => {
   });
 
   it('reports ids listed but not fetched as vanished, without failing', () => {
-    const { records, vanished } = pageToRecords('ns', ['a', 'gone', 'c', 'also-gone'], [{ id: 'c', values: [1] }, { id: 'a', values: [2] }]);
+    const { records, vanished } = pageToRecords(
+      'ns',
+      ['a', 'gone', 'c', 'also-gone'],
+      [
+        { id: 'c', values: [1] },
+        { id: 'a', values: [2] },
+      ],
+    );
     expect(records.map((r) => r.id)).toEqual(['a', 'c']);
     expect(vanished).toEqual(['gone', 'also-gone']);
     expect(records.every((r) => r.namespace === 'ns')).toBe(true);
@@ -34,7 +41,14 @@ describe('pageToRecords', () => {
   });
 
   it('ignores a duplicate listed id and a fetched id that was not listed', () => {
-    const { records } = pageToRecords('ns', ['a', 'a'], [{ id: 'a', values: [1] }, { id: 'z', values: [1] }]);
+    const { records } = pageToRecords(
+      'ns',
+      ['a', 'a'],
+      [
+        { id: 'a', values: [1] },
+        { id: 'z', values: [1] },
+      ],
+    );
     expect(records.map((r) => r.id)).toEqual(['a']);
   });
 });

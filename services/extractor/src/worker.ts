@@ -31,7 +31,12 @@ export interface ExtractorWorkerOptions {
    * the runtime's factory shares one per index across the process; any other source gets budgets
    * of its own run.
    */
-  sourceFactory: (source: { apiKey: string; index: string; controllerHostUrl?: string | undefined; rateLimits?: PipelineOptions['rateLimits'] | undefined }) => PineconeSourcePort;
+  sourceFactory: (source: {
+    apiKey: string;
+    index: string;
+    controllerHostUrl?: string | undefined;
+    rateLimits?: PipelineOptions['rateLimits'] | undefined;
+  }) => PineconeSourcePort;
   encodeFor: (topic: string) => Promise<(record: LogRecord) => Promise<Buffer> | Buffer>;
   secretKey: string;
   logger: Logger;
@@ -124,7 +129,8 @@ export class ExtractorWorker {
         if (extracted > before) this.opts.onExtracted?.(record.id, extracted - before);
         published.set(ns, extracted);
       },
-      onVanished: (namespace, ids) => logger.warn({ namespace, count: ids.length, sample: ids.slice(0, 3) }, 'ids listed but deleted at the source before fetch'),
+      onVanished: (namespace, ids) =>
+        logger.warn({ namespace, count: ids.length, sample: ids.slice(0, 3) }, 'ids listed but deleted at the source before fetch'),
       onRetry: (info) => this.opts.onRetry?.(record.id, info),
     });
     await this.workers.report(record, result.aborted ? 'stopped' : 'done');

@@ -36,7 +36,13 @@ export class PendingCommits {
   /** Everything of `batch` is written: its next offset may be committed once the writer says it is durable. */
   offer(batch: ConsumerBatch, metadata: string): void {
     const last = batch.messages[batch.messages.length - 1]!;
-    this.#wishes.set(batch.partition, { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString(), metadata, isStale: () => batch.isStale() });
+    this.#wishes.set(batch.partition, {
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: (BigInt(last.offset) + 1n).toString(),
+      metadata,
+      isStale: () => batch.isStale(),
+    });
   }
 
   get size(): number {
@@ -75,7 +81,10 @@ export class PendingCommits {
       });
     } catch (err) {
       if (!wish.isStale() && !this.#signal.aborted) throw err;
-      this.#log.info({ partition: wish.partition, offset: wish.offset, err: errorMessage(err) }, 'offsets not committed: the partition has a new owner (or the loader stops), which reads these records again');
+      this.#log.info(
+        { partition: wish.partition, offset: wish.offset, err: errorMessage(err) },
+        'offsets not committed: the partition has a new owner (or the loader stops), which reads these records again',
+      );
     }
   }
 }

@@ -29,7 +29,12 @@ const rec = (id: string, extra: Partial<VectorRecord> = {}): VectorRecord => ({
   ...extra,
 });
 
-const plan = (p: CollectionPlan, records: VectorRecord[]) => planBatches(p, records.map((record, i) => ({ record, source: `0:${i}` })), 1 << 20);
+const plan = (p: CollectionPlan, records: VectorRecord[]) =>
+  planBatches(
+    p,
+    records.map((record, i) => ({ record, source: `0:${i}` })),
+    1 << 20,
+  );
 
 describe('hostile records at the loader', () => {
   it('refuses NaN and infinite dense or sparse values and a dimension change, each with its reason, and loads the rest', () => {

@@ -83,7 +83,9 @@ export class RecordingWriter implements SinkWriter {
   async write(b: RowBatch): Promise<WriteResult> {
     if (this.failWith) throw this.failWith;
     this.events.push(`write ${b.records.map((r) => r.id).join(',')}`);
-    return { rejected: b.records.flatMap((r, index) => (this.refuse.has(r.id) ? [{ index, code: 'RECORD_REJECTED' as const, reason: `refused ${r.id}` }] : [])) };
+    return {
+      rejected: b.records.flatMap((r, index) => (this.refuse.has(r.id) ? [{ index, code: 'RECORD_REJECTED' as const, reason: `refused ${r.id}` }] : [])),
+    };
   }
   async preCommit(c: CommitCandidate[]): Promise<CommitCandidate[]> {
     const out = this.durable(c);
@@ -111,7 +113,14 @@ export function options(consumer: LogConsumer, writer: SinkWriter, signal: Abort
     consumer,
     producer: new RecordingProducer(),
     writer,
-    decode: async (v: Buffer): Promise<VectorRecord> => ({ kind: 'vector', namespace: '', id: v.toString(), values: new Float32Array([1, 2]), sparse: null, metadata: null }),
+    decode: async (v: Buffer): Promise<VectorRecord> => ({
+      kind: 'vector',
+      namespace: '',
+      id: v.toString(),
+      values: new Float32Array([1, 2]),
+      sparse: null,
+      metadata: null,
+    }),
     batchBytes: 1 << 20,
     committed: async () => null,
     policies: { sink: fast, log: fast },

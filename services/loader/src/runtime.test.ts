@@ -10,11 +10,19 @@ describe('runLoader', () => {
     writer.refuse.add('r1');
     const producer = new RecordingProducer();
     const consumer = new ScriptedConsumer([(h) => h(batch(0, 3))], events);
-    await runUntil((signal) => options(consumer, writer, signal, { producer }), () => consumer.committed.length > 0);
+    await runUntil(
+      (signal) => options(consumer, writer, signal, { producer }),
+      () => consumer.committed.length > 0,
+    );
     expect(events).toEqual(['write r0,r1,r2', 'preCommit 0:3 -> 1', 'commit 0:3']);
     // The refused record is in the DLQ with the writer's reason, acknowledged before the commit.
     expect(producer.sent).toHaveLength(1);
-    expect(JSON.parse(producer.sent[0]!.messages[0]!.value!.toString())).toMatchObject({ id: 'r1', code: 'RECORD_REJECTED', reason: 'refused r1', source: '0:1' });
+    expect(JSON.parse(producer.sent[0]!.messages[0]!.value!.toString())).toMatchObject({
+      id: 'r1',
+      code: 'RECORD_REJECTED',
+      reason: 'refused r1',
+      source: '0:1',
+    });
     expect(decodeCounts(consumer.committed[0]!.metadata)).toEqual({ loaded: 2, failed: 1, byNamespace: { '': { l: 2, d: 1 } } });
   });
 
@@ -82,7 +90,10 @@ describe('runLoader', () => {
       const c = committed as PartitionOffset | null;
       return c ? { offset: c.offset, metadata: c.metadata ?? null } : null;
     };
-    await runUntil((signal) => options(consumer, new RecordingWriter(events), signal, { committed: read }), () => consumer.committed.some((o) => o.offset === '14'));
+    await runUntil(
+      (signal) => options(consumer, new RecordingWriter(events), signal, { committed: read }),
+      () => consumer.committed.some((o) => o.offset === '14'),
+    );
     const final = committed as PartitionOffset | null;
     expect(final?.offset).toBe('14');
     expect(decodeCounts(final?.metadata)).toEqual({ loaded: 14, failed: 0, byNamespace: { '': { l: 14, d: 0 } } });
@@ -90,7 +101,7 @@ describe('runLoader', () => {
     expect(metadataReads).toBe(2);
   });
 
-  it('a batch redelivered after this member\'s own deferred commit landed is not counted twice', async () => {
+  it("a batch redelivered after this member's own deferred commit landed is not counted twice", async () => {
     // A rebalance that leaves the partition here restarts fetching at the committed offset (0); the
     // commit of offset 3, deferred until a flush, lands before the redelivered batch is read.
     let committed: PartitionOffset | null = null;
@@ -111,7 +122,10 @@ describe('runLoader', () => {
       const c = committed as PartitionOffset | null;
       return c ? { offset: c.offset, metadata: c.metadata ?? null } : null;
     };
-    await runUntil((signal) => options(consumer, writer, signal, { committed: read }), () => consumer.committed.some((o) => o.offset === '5'));
+    await runUntil(
+      (signal) => options(consumer, writer, signal, { committed: read }),
+      () => consumer.committed.some((o) => o.offset === '5'),
+    );
     expect(events.filter((e) => e.startsWith('write'))).toEqual(['write r0,r1,r2', 'write r3,r4']);
     expect(decodeCounts((committed as PartitionOffset | null)?.metadata).loaded).toBe(5);
   });
@@ -126,7 +140,10 @@ describe('runLoader', () => {
         throw new EtlError('TRANSIENT', 'Kafka: commit offsets failed: The group is rebalancing', { retriable: true });
       }
     });
-    await runUntil((signal) => options(consumer, new RecordingWriter(events), signal), () => consumer.committed.length > 0);
+    await runUntil(
+      (signal) => options(consumer, new RecordingWriter(events), signal),
+      () => consumer.committed.length > 0,
+    );
     expect(refused).toBe(2);
     expect(consumer.committed).toEqual([expect.objectContaining({ partition: 1, offset: '4' })]);
   });

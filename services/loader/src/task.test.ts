@@ -10,7 +10,15 @@ function plan(overrides: { partitionKey?: boolean; maxIdLength?: number; sparse?
   });
   return planCollection({
     spec,
-    index: { name: 'idx', dimension: 3, metric: overrides.sparse === false ? 'cosine' : 'dotproduct', vectorType: 'dense', deployment: 'serverless', host: 'h', ready: true },
+    index: {
+      name: 'idx',
+      dimension: 3,
+      metric: overrides.sparse === false ? 'cosine' : 'dotproduct',
+      vectorType: 'dense',
+      deployment: 'serverless',
+      host: 'h',
+      ready: true,
+    },
     namespaces: [
       { name: '', recordCount: 1 },
       { name: 'a-b', recordCount: 1 },
@@ -30,7 +38,11 @@ const rec = (id: string, extra: Partial<VectorRecord> = {}): VectorRecord => ({
 });
 
 const reasonsOf = (p: CollectionPlan, records: VectorRecord[]) =>
-  planBatches(p, records.map((record, i) => ({ record, source: `0:${i}` })), 1 << 20).rejected.map((r) => r.reason);
+  planBatches(
+    p,
+    records.map((record, i) => ({ record, source: `0:${i}` })),
+    1 << 20,
+  ).rejected.map((r) => r.reason);
 
 describe('planBatches', () => {
   it('rejects records that can never load, each with a reason naming the fix', () => {
@@ -79,7 +91,14 @@ describe('planBatches', () => {
 
   it('splits by partition in partitions mode', () => {
     const p = plan({ partitionKey: false });
-    const { batches } = planBatches(p, [{ record: rec('a'), source: '0:0' }, { record: rec('b', { namespace: 'a-b' }), source: '0:1' }], 1 << 20);
+    const { batches } = planBatches(
+      p,
+      [
+        { record: rec('a'), source: '0:0' },
+        { record: rec('b', { namespace: 'a-b' }), source: '0:1' },
+      ],
+      1 << 20,
+    );
     expect(batches.map((b) => [b.partition, b.records.map((r) => r.id)])).toEqual([
       ['_default', ['a']],
       [p.partitions['a-b'], ['b']],

@@ -1,11 +1,4 @@
-import {
-  MILVUS_REQUEST_LIMIT_BYTES,
-  primaryKeyOf,
-  rejectionReason,
-  type CollectionPlan,
-  type RowBatch,
-  type VectorRecord,
-} from '@p2m/core';
+import { MILVUS_REQUEST_LIMIT_BYTES, primaryKeyOf, rejectionReason, type CollectionPlan, type RowBatch, type VectorRecord } from '@p2m/core';
 
 /**
  * The loader's task (after Kafka Connect's `SinkTask.put`): records in, Milvus batches out, and the

@@ -48,7 +48,10 @@ export function register(program: Command): void {
         metric: 'dotproduct',
         seed: 7,
       });
-      const collection = `p2m_demo_${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
+      const collection = `p2m_demo_${new Date()
+        .toISOString()
+        .replace(/[^0-9]/g, '')
+        .slice(0, 14)}`;
       out(`p2m demo: migrating "${seeded.index}" → Milvus collection "${collection}"`);
       const view = await runEmbeddedMigration(
         {
@@ -62,6 +65,8 @@ export function register(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      out(`p2m demo: done — collection "${collection}" holds ${num(view.report?.namespaces.reduce((s, n) => s + n.targetCount, 0) ?? 0)} records, verified against the source.`);
+      out(
+        `p2m demo: done — collection "${collection}" holds ${num(view.report?.namespaces.reduce((s, n) => s + n.targetCount, 0) ?? 0)} records, verified against the source.`,
+      );
     });
 }

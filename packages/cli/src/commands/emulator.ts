@@ -109,7 +109,13 @@ async function serve(opts: ServeOptions): Promise<void> {
       `  api key: ${opts.apiKey === 'pclocal' ? 'pclocal (default)' : '(as given)'}`,
       `  data: ${opts.dataDir ? `${opts.dataDir} (append-only log, fsync ${fsync})` : 'in memory only'}`,
       `  index hosts: one port each, ${opts.port === '0' ? 'on free ports' : `from ${emulator.port + 1} up`} (describe_index returns the URL)`,
-      `  rate limits: ${limits ? Object.entries(limits).map(([k, v]) => `${k}=${v}`).join(' ') : 'off'}`,
+      `  rate limits: ${
+        limits
+          ? Object.entries(limits)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')
+          : 'off'
+      }`,
       `  faults: ${Object.keys(injected).length === 0 ? 'none' : JSON.stringify(injected)} (change at run time: POST /admin/faults)`,
       ...indexes.map(([name, i]) => `  index ${name}: ${i.host}, ${i.records} records`),
     ].join('\n'),
@@ -150,11 +156,21 @@ function metricOf(value: string): Metric {
 function shapeDataset(opts: SeedCliOptions, cmd: Command): GeneratorOptions & { metric: Metric } {
   const shape = shapeNamed(opts.shape!);
   const given = (flag: string): boolean => cmd.getOptionValueSource(flag) === 'cli';
-  for (const [flag, name] of [['sparseOnly', '--sparse-only'], ['pod', '--pod'], ['edgeCases', '--no-edge-cases']] as const) {
+  for (const [flag, name] of [
+    ['sparseOnly', '--sparse-only'],
+    ['pod', '--pod'],
+    ['edgeCases', '--no-edge-cases'],
+  ] as const) {
     if (given(flag)) throw new Error(`${name} does not combine with --shape (shape ${shape.name} decides its index and records)`);
   }
   const request: ShapeRequest = { seed: int(opts.seed, '--seed') };
-  const flags: [keyof ShapeRequest, string][] = [['count', '--count'], ['dim', '--dim'], ['namespaces', '--namespaces'], ['metric', '--metric'], ['sparse', '--sparse']];
+  const flags: [keyof ShapeRequest, string][] = [
+    ['count', '--count'],
+    ['dim', '--dim'],
+    ['namespaces', '--namespaces'],
+    ['metric', '--metric'],
+    ['sparse', '--sparse'],
+  ];
   for (const [setting, flag] of flags) {
     if (!given(setting)) continue;
     if (shape.fixed.includes(setting as never)) throw new Error(`${flag} does not apply to --shape ${shape.name}: the shape decides ${setting} itself`);

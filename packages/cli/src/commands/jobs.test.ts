@@ -11,19 +11,26 @@ async function run(args: string[], client: Partial<Record<string, (...a: any[]) 
   const program = new Command('p2m').exitOverride().configureOutput({ writeErr: () => undefined });
   const connect: JobsCommandIO['connect'] = (options) =>
     new Proxy({} as ReturnType<JobsCommandIO['connect']>, {
-      get: (_t, method: string) => async (...a: unknown[]) => {
-        calls.push({ method, args: a, options: { ...options } });
-        const impl = client[method];
-        if (!impl) throw new Error(`unexpected call ${method}`);
-        return impl(...a);
-      },
+      get:
+        (_t, method: string) =>
+        async (...a: unknown[]) => {
+          calls.push({ method, args: a, options: { ...options } });
+          const impl = client[method];
+          if (!impl) throw new Error(`unexpected call ${method}`);
+          return impl(...a);
+        },
     });
   register(program, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true }, connect, env: {}, cwd: '/' });
   await program.parseAsync(['node', 'p2m', 'jobs', ...args]);
   return { stdout, calls };
 }
 
-const running = jobView({ namespaces: [{ namespace: '', extracted: 80, loaded: 50 }, { namespace: 'docs', extracted: 100, loaded: 60, failed: 2, extractionDone: true }] });
+const running = jobView({
+  namespaces: [
+    { namespace: '', extracted: 80, loaded: 50 },
+    { namespace: 'docs', extracted: 100, loaded: 60, failed: 2, extractionDone: true },
+  ],
+});
 
 describe('p2m jobs', () => {
   it('lists jobs as a table, or as JSON', async () => {
@@ -54,7 +61,11 @@ describe('p2m jobs', () => {
     const failed = jobView({
       status: 'FAILED',
       error: { code: 'SOURCE_UNAUTHORIZED', message: 'HTTP 403', at: 'namespace __default__, page 3' },
-      namespaces: [{ namespace: '', extracted: 80, loaded: 50 }, { namespace: 'docs', extracted: 40, loaded: 40 }, { namespace: 'x', extracted: 10, loaded: 10, extractionDone: true }],
+      namespaces: [
+        { namespace: '', extracted: 80, loaded: 50 },
+        { namespace: 'docs', extracted: 40, loaded: 40 },
+        { namespace: 'x', extracted: 10, loaded: 10, extractionDone: true },
+      ],
     });
     const { stdout } = await run(['show', 'job-1'], { get: async () => failed });
     expect(stdout).toMatch(/^\(default\)\s.*failed at page 3$/m);
@@ -88,7 +99,9 @@ describe('p2m jobs', () => {
     const same = await run(['replay', 'job-1'], { replay: async () => running });
     expect(same.calls[0]!.args).toEqual(['job-1', { collection: undefined }]);
     expect(same.stdout).toBe('job job-1: replaying into docs (IN PROGRESS)\n');
-    const copy = await run(['replay', 'job-1', '--collection', 'copy'], { replay: async () => ({ ...running, id: 'job-9', target: { ...running.target, collection: 'copy' } }) });
+    const copy = await run(['replay', 'job-1', '--collection', 'copy'], {
+      replay: async () => ({ ...running, id: 'job-9', target: { ...running.target, collection: 'copy' } }),
+    });
     expect(copy.calls[0]!.args).toEqual(['job-1', { collection: 'copy' }]);
     expect(copy.stdout).toBe('replaying job job-1 into copy as job job-9 (IN PROGRESS)\n');
   });

@@ -35,7 +35,8 @@ function defaultConnect(options: GlobalOptions, io: JobsCommandIO): JobsClient {
 function statusList(value: string): JobStatus[] {
   const statuses = value.split(',').map((s) => s.trim().toUpperCase().replace(/ /g, '_'));
   const unknown = statuses.filter((s) => !(JOB_STATUSES as readonly string[]).includes(s));
-  if (unknown.length > 0 || statuses.length === 0) throw new InvalidArgumentError(`expected job statuses (${JOB_STATUSES.join(', ')}), comma-separated; not ${unknown.join(', ')}`);
+  if (unknown.length > 0 || statuses.length === 0)
+    throw new InvalidArgumentError(`expected job statuses (${JOB_STATUSES.join(', ')}), comma-separated; not ${unknown.join(', ')}`);
   return statuses as JobStatus[];
 }
 
@@ -139,7 +140,11 @@ export function register(program: Command, overrides: Partial<JobsCommandIO> = {
       const view = await client.replay(id, { collection });
       if (options.json && !options.follow) return json(view);
       if (!options.json) {
-        out(view.id === id ? `job ${id}: replaying into ${view.target.collection} (${statusText(view)})` : `replaying job ${id} into ${view.target.collection} as job ${view.id} (${statusText(view)})`);
+        out(
+          view.id === id
+            ? `job ${id}: replaying into ${view.target.collection} (${statusText(view)})`
+            : `replaying job ${id} into ${view.target.collection} as job ${view.id} (${statusText(view)})`,
+        );
       }
       if (options.follow) await followAndReport(client, view.id, options, io, out);
     });
@@ -169,7 +174,9 @@ export function register(program: Command, overrides: Partial<JobsCommandIO> = {
       if (total === 0) return out(`job ${id}: no record went to the dead-letter queue`);
       const rows = entries.map((e) => [nsLabel(e.namespace), e.id, e.code, e.reason, e.at]);
       out(formatTable(['NAMESPACE', 'ID', 'CODE', 'REASON', 'AT'], rows).join('\n'));
-      out(`${num(entries.length)} of ${num(total)} entries${next !== null ? `; next page: npx p2m jobs errors ${id} --cursor ${next}${limit ? ` --limit ${limit}` : ''}` : ''}`);
+      out(
+        `${num(entries.length)} of ${num(total)} entries${next !== null ? `; next page: npx p2m jobs errors ${id} --cursor ${next}${limit ? ` --limit ${limit}` : ''}` : ''}`,
+      );
     });
 
   jobs
@@ -227,7 +234,18 @@ export function jobTable(list: JobView[]): string[] {
       j.createdAt,
     ];
   });
-  return formatTable(['ID', 'STATUS', 'SOURCE', 'COLLECTION', 'LOADED', 'DONE', 'IN DLQ', 'RATE', 'ETA', 'CREATED'], rows, [false, false, false, false, true, true, true, true, false, false]);
+  return formatTable(['ID', 'STATUS', 'SOURCE', 'COLLECTION', 'LOADED', 'DONE', 'IN DLQ', 'RATE', 'ETA', 'CREATED'], rows, [
+    false,
+    false,
+    false,
+    false,
+    true,
+    true,
+    true,
+    true,
+    false,
+    false,
+  ]);
 }
 
 export function jobDetails(view: JobView): string[] {

@@ -37,9 +37,13 @@ export function specFromOptions(opts: MigrateOptions, env: NodeJS.ProcessEnv): J
   const apiKey = opts.apiKey ?? env.PINECONE_API_KEY ?? env.P2M_PINECONE_API_KEY;
   if (!apiKey) throw new EtlError('SPEC_INVALID', 'no Pinecone API key', { hint: 'pass --api-key or set PINECONE_API_KEY', field: 'source.apiKey' });
   const fields = Object.fromEntries(
-    Object.entries({ id: opts.idField, primaryKey: opts.primaryKeyField, vector: opts.vectorField, sparseVector: opts.sparseField, namespace: opts.namespaceField }).filter(
-      ([, v]) => v !== undefined,
-    ),
+    Object.entries({
+      id: opts.idField,
+      primaryKey: opts.primaryKeyField,
+      vector: opts.vectorField,
+      sparseVector: opts.sparseField,
+      namespace: opts.namespaceField,
+    }).filter(([, v]) => v !== undefined),
   );
   const controllerHostUrl = opts.pineconeUrl ?? env.P2M_PINECONE_CONTROLLER_URL;
   return {
@@ -112,16 +116,25 @@ export async function runEmbeddedMigration(spec: JobSpecInput, opts: EmbeddedRun
         opts.logger.warn({ jobId: final.id, err: errorMessage(err) }, 'could not read the dead-letter queue');
         return null;
       });
-      if (page) stream.write(formatDeadLetters(page).map((l) => `${l}\n`).join(''));
+      if (page)
+        stream.write(
+          formatDeadLetters(page)
+            .map((l) => `${l}\n`)
+            .join(''),
+        );
     }
     return final;
   } catch (err) {
     if (stopFollowing.signal.aborted && jobId !== undefined) {
       // The workers of this process stop with it: the job waits on the board for the next p2m
       // process (the stack's services, another migrate) rather than "keeps running".
-      throw new EtlError('CANCELLED', `interrupted: job ${jobId} stays ${(await runtime.jobs!.get(jobId).catch(() => null))?.status ?? 'active'} and goes on when p2m services run (npx p2m stack up)`, {
-        hint: `cancel it with: npx p2m jobs cancel ${jobId}`,
-      });
+      throw new EtlError(
+        'CANCELLED',
+        `interrupted: job ${jobId} stays ${(await runtime.jobs!.get(jobId).catch(() => null))?.status ?? 'active'} and goes on when p2m services run (npx p2m stack up)`,
+        {
+          hint: `cancel it with: npx p2m jobs cancel ${jobId}`,
+        },
+      );
     }
     throw err;
   } finally {
@@ -178,7 +191,10 @@ export function register(program: Command): void {
     .option('--description <text>', 'collection description')
     .option('--partitions', 'one partition per namespace instead of a `namespace` partition-key field')
     .option('--max-id-length <n>', 'VARCHAR max_length of the primary key (1–65535, default 512)')
-    .option('--primary-key <mode>', 'id (default: the Pinecone id is the primary key) or namespaceAndId (one row per namespace and id: for ids reused across namespaces)')
+    .option(
+      '--primary-key <mode>',
+      'id (default: the Pinecone id is the primary key) or namespaceAndId (one row per namespace and id: for ids reused across namespaces)',
+    )
     .option('--primary-key-field <name>', 'rename the primary key field of namespaceAndId mode (default pk)')
     .option('--id-field <name>', 'rename the id field')
     .option('--vector-field <name>', 'rename the dense vector field')

@@ -33,13 +33,21 @@ export function register(program: Command): void {
     .command('up')
     .description('start what is not running and wait until everything is healthy (idempotent)')
     .option('--loaders <n>', 'number of loader processes (default 2)', loaderCount)
-    .option('--milvus <server>', 'the Milvus server: lite (default) or standalone (WAL-backed Milvus 2.3.5, dense vectors only); kept until changed', milvusServer)
+    .option(
+      '--milvus <server>',
+      'the Milvus server: lite (default) or standalone (WAL-backed Milvus 2.3.5, dense vectors only); kept until changed',
+      milvusServer,
+    )
     .action(async (options: { loaders?: number; milvus?: 'lite' | 'standalone' }) => {
       hideKafkaJsTimerWarning();
       const { stackUp } = await import('@p2m/stack');
       const started = Date.now();
-      const status = await stackUp({ ...(options.loaders === undefined ? {} : { loaders: options.loaders }), ...(options.milvus === undefined ? {} : { milvus: options.milvus }) });
-      for (const c of status.components) console.log(`${c.name.padEnd(12)} ${c.health.padEnd(9)} pid ${String(c.pid ?? '-').padEnd(8)} ${c.port ? `127.0.0.1:${c.port}` : ''}`);
+      const status = await stackUp({
+        ...(options.loaders === undefined ? {} : { loaders: options.loaders }),
+        ...(options.milvus === undefined ? {} : { milvus: options.milvus }),
+      });
+      for (const c of status.components)
+        console.log(`${c.name.padEnd(12)} ${c.health.padEnd(9)} pid ${String(c.pid ?? '-').padEnd(8)} ${c.port ? `127.0.0.1:${c.port}` : ''}`);
       console.log(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s; environment in ${status.stateDir}/stack.env`);
     });
 
@@ -65,7 +73,9 @@ export function register(program: Command): void {
         console.log(JSON.stringify({ stateDir: status.stateDir, healthy: status.healthy, components }, null, 2));
       } else {
         for (const c of status.components) {
-          console.log(`${c.name.padEnd(12)} ${c.health.padEnd(9)} pid ${String(c.pid ?? '-').padEnd(8)} ${c.port ? `127.0.0.1:${c.port}` : ''}${c.error ? `  (${c.error})` : ''}`);
+          console.log(
+            `${c.name.padEnd(12)} ${c.health.padEnd(9)} pid ${String(c.pid ?? '-').padEnd(8)} ${c.port ? `127.0.0.1:${c.port}` : ''}${c.error ? `  (${c.error})` : ''}`,
+          );
         }
       }
       if (!status.healthy) process.exitCode = 1;

@@ -50,11 +50,7 @@ export function byteOrder(a: string, b: string): number {
 }
 
 /** Asserts that `promise` rejects with an error of class `cls` whose message matches `message`. */
-export async function expectRejection(
-  promise: Promise<unknown>,
-  cls: abstract new (...args: never[]) => Error,
-  message?: RegExp,
-): Promise<Error> {
+export async function expectRejection(promise: Promise<unknown>, cls: abstract new (...args: never[]) => Error, message?: RegExp): Promise<Error> {
   let caught: unknown;
   try {
     await promise;

@@ -149,7 +149,11 @@ describe('control plane shapes', () => {
     const refused = await call(`${control}/indexes`, {
       method: 'POST',
       version: '2026-07',
-      body: { name: 'pod-07', schema: { fields: { _values: { type: 'dense_vector', dimension: 3, metric: 'cosine' } } }, deployment: { deployment_type: 'pod', environment: 'x', pod_type: 'p1.x1' } },
+      body: {
+        name: 'pod-07',
+        schema: { fields: { _values: { type: 'dense_vector', dimension: 3, metric: 'cosine' } } },
+        deployment: { deployment_type: 'pod', environment: 'x', pod_type: 'p1.x1' },
+      },
     });
     expect(refused.status).toBe(400);
     const legacyBodyOn07 = await call(`${control}/indexes`, {
@@ -225,7 +229,8 @@ describe('data plane shapes', () => {
     expect(first.vectors).toHaveLength(100);
     expect(first.pagination.next).toEqual(expect.any(String));
     expect(first.usage).toEqual({ readUnits: 1 });
-    const second = (await call(`${host}/vectors/list?namespace=pages&paginationToken=${encodeURIComponent(first.pagination.next)}`, { version: '2026-07' })).json;
+    const second = (await call(`${host}/vectors/list?namespace=pages&paginationToken=${encodeURIComponent(first.pagination.next)}`, { version: '2026-07' }))
+      .json;
     expect(second.vectors.map((v: { id: string }) => v.id)).toEqual(vectors.slice(100).map((v) => v.id));
     expect(second.pagination).toBeUndefined();
     const bad = await call(`${host}/vectors/list?namespace=pages&paginationToken=garbage`, { version: '2026-07' });
@@ -265,44 +270,73 @@ describe('data plane shapes', () => {
   it('fetches by metadata (2025-10+) with pagination', async () => {
     const vectors = Array.from({ length: 5 }, (_, i) => ({ id: `m${i}`, values: vectorOf(4, i), metadata: { even: i % 2 === 0 } }));
     await call(`${host}/vectors/upsert`, { method: 'POST', version: '2025-10', body: { vectors, namespace: 'meta' } });
-    const page = (await call(`${host}/vectors/fetch_by_metadata`, { method: 'POST', version: '2025-10', body: { namespace: 'meta', filter: { even: true }, limit: 2 } })).json;
+    const page = (
+      await call(`${host}/vectors/fetch_by_metadata`, { method: 'POST', version: '2025-10', body: { namespace: 'meta', filter: { even: true }, limit: 2 } })
+    ).json;
     expect(Object.keys(page.vectors)).toEqual(['m0', 'm2']);
-    const rest = (await call(`${host}/vectors/fetch_by_metadata`, {
-      method: 'POST',
-      version: '2025-10',
-      body: { namespace: 'meta', filter: { even: true }, limit: 2, paginationToken: page.pagination.next },
-    })).json;
+    const rest = (
+      await call(`${host}/vectors/fetch_by_metadata`, {
+        method: 'POST',
+        version: '2025-10',
+        body: { namespace: 'meta', filter: { even: true }, limit: 2, paginationToken: page.pagination.next },
+      })
+    ).json;
     expect(Object.keys(rest.vectors)).toEqual(['m4']);
     expect(rest.pagination).toBeUndefined();
   });
 });
 
 describe('as Pinecone answers its own client tests (the versions the SDKs hide)', () => {
-  const serverless = (readCapacity?: unknown) => ({ serverless: { cloud: 'aws', region: 'us-east-1', ...(readCapacity ? { read_capacity: readCapacity } : {}) } });
+  const serverless = (readCapacity?: unknown) => ({
+    serverless: { cloud: 'aws', region: 'us-east-1', ...(readCapacity ? { read_capacity: readCapacity } : {}) },
+  });
   const DEDICATED = { mode: 'Dedicated', dedicated: { node_type: 'b1', scaling: 'Manual', manual: { replicas: 1, shards: 2 } } };
 
   it('keeps a Dedicated read capacity in spec.serverless (2025-10, 2026-04) and read_capacity (2026-07)', async () => {
-    const created = await call(`${control}/indexes`, { method: 'POST', version: '2025-10', body: { name: 'dedicated', dimension: 4, spec: serverless(DEDICATED) } });
+    const created = await call(`${control}/indexes`, {
+      method: 'POST',
+      version: '2025-10',
+      body: { name: 'dedicated', dimension: 4, spec: serverless(DEDICATED) },
+    });
     expect(created.status).toBe(201);
     const shown = { ...DEDICATED, status: { state: 'Ready', current_replicas: 1, current_shards: 2 } };
     expect(created.json.spec.serverless.read_capacity).toEqual(shown);
     expect((await call(`${control}/indexes/dedicated`, { version: '2026-04' })).json.spec.serverless.read_capacity).toEqual(shown);
     expect((await call(`${control}/indexes/dedicated`, { version: '2026-07' })).json.read_capacity).toEqual(shown);
     // 2026-07 configures only what changes; before, a whole read capacity.
-    const patched = await call(`${control}/indexes/dedicated`, { method: 'PATCH', version: '2026-07', body: { read_capacity: { mode: 'Dedicated', dedicated: { scaling: 'Manual', manual: { replicas: 4 } } } } });
+    const patched = await call(`${control}/indexes/dedicated`, {
+      method: 'PATCH',
+      version: '2026-07',
+      body: { read_capacity: { mode: 'Dedicated', dedicated: { scaling: 'Manual', manual: { replicas: 4 } } } },
+    });
     expect(patched.status).toBe(200);
     expect(patched.json.read_capacity.dedicated).toEqual({ node_type: 'b1', scaling: 'Manual', manual: { replicas: 4, shards: 2 } });
-    const manualAlone = await call(`${control}/indexes/dedicated`, { method: 'PATCH', version: '2026-07', body: { read_capacity: { mode: 'Dedicated', dedicated: { manual: { replicas: 2 } } } } });
-    expect([manualAlone.status, manualAlone.json.error.message]).toEqual([400, expect.stringMatching(/scaling and read_capacity\.dedicated\.manual go together/)]);
+    const manualAlone = await call(`${control}/indexes/dedicated`, {
+      method: 'PATCH',
+      version: '2026-07',
+      body: { read_capacity: { mode: 'Dedicated', dedicated: { manual: { replicas: 2 } } } },
+    });
+    expect([manualAlone.status, manualAlone.json.error.message]).toEqual([
+      400,
+      expect.stringMatching(/scaling and read_capacity\.dedicated\.manual go together/),
+    ]);
     const legacy = await call(`${control}/indexes/dedicated`, { method: 'PATCH', version: '2025-10', body: { spec: serverless({ mode: 'OnDemand' }) } });
     expect(legacy.status).toBe(202);
     expect(legacy.json.spec.serverless.read_capacity).toEqual({ mode: 'OnDemand', status: { state: 'Ready' } });
-    const partialFromOnDemand = await call(`${control}/indexes/dedicated`, { method: 'PATCH', version: '2026-07', body: { read_capacity: { mode: 'Dedicated', dedicated: { node_type: 't1' } } } });
+    const partialFromOnDemand = await call(`${control}/indexes/dedicated`, {
+      method: 'PATCH',
+      version: '2026-07',
+      body: { read_capacity: { mode: 'Dedicated', dedicated: { node_type: 't1' } } },
+    });
     expect([partialFromOnDemand.status, partialFromOnDemand.json.error.message]).toEqual([400, expect.stringMatching(/dedicated\.scaling must be "Manual"/)]);
     const badNode = await call(`${control}/indexes`, {
       method: 'POST',
       version: '2026-07',
-      body: { name: 'bad-node', schema: { fields: { _values: { type: 'dense_vector', dimension: 4, metric: 'cosine' } } }, read_capacity: { mode: 'Dedicated', dedicated: { node_type: 'x9', scaling: 'Manual', manual: { replicas: 1, shards: 1 } } } },
+      body: {
+        name: 'bad-node',
+        schema: { fields: { _values: { type: 'dense_vector', dimension: 4, metric: 'cosine' } } },
+        read_capacity: { mode: 'Dedicated', dedicated: { node_type: 'x9', scaling: 'Manual', manual: { replicas: 1, shards: 1 } } },
+      },
     });
     expect([badNode.status, badNode.json.error.message]).toEqual([400, expect.stringMatching(/read_capacity\.dedicated\.node_type must be one of b1, t1/)]);
     expect((await call(`${control}/indexes/dedicated`, { method: 'DELETE', version: '2025-10' })).status).toBe(202);
@@ -346,7 +380,9 @@ describe('as Pinecone answers its own client tests (the versions the SDKs hide)'
     await emulator.createIndex({ name: 'pod-ns', dimension: 2, pod: true });
     const podHost = emulator.indexHost('pod-ns')!;
     await call(`${podHost}/vectors/upsert`, { method: 'POST', version: '2025-04', body: { vectors: [{ id: 'p', values: [1, 0] }], namespace: 'tmp' } });
-    expect((await call(`${podHost}/describe_index_stats`, { method: 'POST', version: '2025-04', body: {} })).json.namespaces).toEqual({ tmp: { vectorCount: 1 } });
+    expect((await call(`${podHost}/describe_index_stats`, { method: 'POST', version: '2025-04', body: {} })).json.namespaces).toEqual({
+      tmp: { vectorCount: 1 },
+    });
     await call(`${podHost}/vectors/delete`, { method: 'POST', version: '2025-04', body: { ids: ['p'], namespace: 'tmp' } });
     expect((await call(`${podHost}/describe_index_stats`, { method: 'POST', version: '2025-04', body: {} })).json.namespaces).toEqual({});
     await emulator.deleteIndex('pod-ns');

@@ -118,7 +118,10 @@ describe('SDK v6: data plane', () => {
 
   it('fetches 1,000 ids with exact values, metadata and odd ids', async () => {
     const records = dense.get('ns-1')!.slice(0, 1000);
-    const { records: got } = await pc.index(DENSE_INDEX).namespace('ns-1').fetch(records.map((r) => r.id));
+    const { records: got } = await pc
+      .index(DENSE_INDEX)
+      .namespace('ns-1')
+      .fetch(records.map((r) => r.id));
     expect(Object.keys(got).length).toBe(1000);
     for (const r of records) expect(asStored(got[r.id]!), r.id).toEqual({ id: r.id, values: r.values, ...(r.metadata ? { metadata: r.metadata } : {}) });
   });
@@ -154,7 +157,11 @@ describe('SDK v6: validation errors', () => {
   it('refuses bad ids, dimensions and metadata with 400', async () => {
     await expectRejection(idx().upsert([{ id: '', values }]), Errors.PineconeArgumentError);
     await expectRejection(idx().upsert([{ id: 'z'.repeat(600), values }]), Errors.PineconeBadRequestError, /600 characters.*512/);
-    await expectRejection(idx().upsert([{ id: 'd', values: [1, 2] }]), Errors.PineconeBadRequestError, /Vector dimension 2 does not match the dimension of the index 32/);
+    await expectRejection(
+      idx().upsert([{ id: 'd', values: [1, 2] }]),
+      Errors.PineconeBadRequestError,
+      /Vector dimension 2 does not match the dimension of the index 32/,
+    );
     await expectRejection(
       idx().upsert([{ id: 'm', values, metadata: { deep: { er: true } } as never }]),
       Errors.PineconeBadRequestError,
@@ -172,11 +179,7 @@ describe('SDK v6: validation errors', () => {
     await expectRejection(s.upsert([{ id: 's', sparseValues: { indices: [1, 2], values: [1] } }]), Errors.PineconeBadRequestError, /same length/);
     const big = Array.from({ length: 3000 }, (_, i) => i * 3);
     await expectRejection(s.upsert([{ id: 's', sparseValues: { indices: big, values: big.map(() => 0.5) } }]), Errors.PineconeBadRequestError, /2048/);
-    await expectRejection(
-      s.upsert([{ id: 's', sparseValues: { indices: [4294967296], values: [1] } }]),
-      Errors.PineconeBadRequestError,
-      /4294967295/,
-    );
+    await expectRejection(s.upsert([{ id: 's', sparseValues: { indices: [4294967296], values: [1] } }]), Errors.PineconeBadRequestError, /4294967295/);
     const many = Array.from({ length: 1500 }, (_, i) => ({ id: `n${i}`, values }));
     await expectRejection(idx().upsert(many), Errors.PineconeBadRequestError, /1500 vectors.*1000/);
   });

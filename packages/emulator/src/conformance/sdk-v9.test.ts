@@ -4,7 +4,19 @@ import { Errors, Pinecone } from '@pinecone-database/pinecone';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../index.ts';
 import type { Emulator } from '../index.ts';
-import { DENSE, HYBRID, SPARSE, asStored, byteOrder, datasetByNamespace, expectRejection, expectedCounts, float32, upsertBatches, vectorOf } from './harness.ts';
+import {
+  DENSE,
+  HYBRID,
+  SPARSE,
+  asStored,
+  byteOrder,
+  datasetByNamespace,
+  expectRejection,
+  expectedCounts,
+  float32,
+  upsertBatches,
+  vectorOf,
+} from './harness.ts';
 import type { Vector } from './harness.ts';
 
 const KEY = 'v9-conformance-key';
@@ -162,7 +174,11 @@ describe('SDK v9: data plane', () => {
   it('lists by prefix', async () => {
     const idx = pc.index({ name: DENSE_INDEX, namespace: 'ns-1' });
     const page = await idx.listPaginated({ prefix: 'doc-10#', limit: 5 });
-    const expected = dense.get('ns-1')!.map((r) => r.id).filter((id) => id.startsWith('doc-10#')).sort(byteOrder);
+    const expected = dense
+      .get('ns-1')!
+      .map((r) => r.id)
+      .filter((id) => id.startsWith('doc-10#'))
+      .sort(byteOrder);
     expect(page.vectors?.map((v) => v.id)).toEqual(expected.slice(0, 5));
   });
 
@@ -346,7 +362,12 @@ describe('SDK v9: as Pinecone answers its own client tests', () => {
   it('keeps a namespace when its last record is deleted; deleting there again succeeds', async () => {
     await pc.createIndex({ name: 'v9-emptied', dimension: 2, metric: 'cosine', spec });
     const idx = pc.index({ name: 'v9-emptied', namespace: 'tenant' });
-    await idx.upsert({ records: [{ id: 'a', values: [1, 0] }, { id: 'b', values: [0, 1] }] });
+    await idx.upsert({
+      records: [
+        { id: 'a', values: [1, 0] },
+        { id: 'b', values: [0, 1] },
+      ],
+    });
     await idx.deleteMany({ ids: ['a', 'b'] });
     await idx.deleteOne({ id: 'a' }); // Pinecone: 200; the namespace is still there
     await idx.deleteAll();
@@ -366,13 +387,20 @@ describe('SDK v9: as Pinecone answers its own client tests', () => {
   });
 
   it('answers an all-zero query vector on euclidean and dotproduct indexes, and refuses it on cosine', async () => {
-    const records = [{ id: 'near', values: [1, 0] }, { id: 'far', values: [0, 3] }];
+    const records = [
+      { id: 'near', values: [1, 0] },
+      { id: 'far', values: [0, 3] },
+    ];
     for (const metric of ['euclidean', 'dotproduct'] as const) {
       await pc.createIndex({ name: `v9-zero-${metric}`, dimension: 2, metric, spec });
       const idx = pc.index({ name: `v9-zero-${metric}` });
       await idx.upsert({ records });
       const q = await idx.query({ vector: [0, 0], topK: 2 });
-      if (metric === 'euclidean') expect(q.matches.map((m) => [m.id, m.score])).toEqual([['near', 1], ['far', 9]]);
+      if (metric === 'euclidean')
+        expect(q.matches.map((m) => [m.id, m.score])).toEqual([
+          ['near', 1],
+          ['far', 9],
+        ]);
       else expect(q.matches.map((m) => m.score)).toEqual([0, 0]);
     }
     const cosine = pc.index({ name: DENSE_INDEX });

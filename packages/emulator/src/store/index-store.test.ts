@@ -26,7 +26,10 @@ describe('IndexStore log', () => {
     dirs.push(dir);
     const store = IndexStore.create({ ...config, createdAt: 'now' }, dir, 'never');
     for (let round = 0; round < 20; round++) {
-      store.upsert('ns', Array.from({ length: 50 }, (_, i) => ({ id: `r${i}`, values: Float32Array.from([round, i, 1, 1]), sparse: null, metadataJson: `{"round":${round}}` })));
+      store.upsert(
+        'ns',
+        Array.from({ length: 50 }, (_, i) => ({ id: `r${i}`, values: Float32Array.from([round, i, 1, 1]), sparse: null, metadataJson: `{"round":${round}}` })),
+      );
     }
     store.apply({ op: 'delete', ns: 'ns', ids: ['r0', 'r1'] });
     store.apply({ op: 'createNamespace', ns: 'kept', schema: '{"fields":{"genre":{"filterable":true}}}' });

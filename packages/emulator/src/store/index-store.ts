@@ -11,13 +11,10 @@ import { Wal, fsyncDir } from './wal.ts';
 import type { FsyncPolicy, WalOp } from './wal.ts';
 
 export type Deployment =
-  | { type: 'serverless'; cloud: string; region: string }
-  | { type: 'pod'; environment: string; podType: string; pods: number; replicas: number; shards: number };
+  { type: 'serverless'; cloud: string; region: string } | { type: 'pod'; environment: string; podType: string; pods: number; replicas: number; shards: number };
 
 /** A serverless index's read capacity: on demand (the default) or dedicated read nodes. */
-export type ReadCapacity =
-  | { mode: 'OnDemand' }
-  | { mode: 'Dedicated'; nodeType: string; scaling: string; replicas: number; shards: number };
+export type ReadCapacity = { mode: 'OnDemand' } | { mode: 'Dedicated'; nodeType: string; scaling: string; replicas: number; shards: number };
 
 export interface IndexConfig {
   name: string;

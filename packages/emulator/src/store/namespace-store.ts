@@ -223,9 +223,7 @@ export class NamespaceStore {
 
   private recordBytes(slot: number): number {
     const sparse = this.sparse[slot];
-    return (
-      this.slotIds[slot]!.length + 16 + this.dim * 4 + (sparse ? sparse.indices.length * 8 : 0) + (this.metadata[slot]?.length ?? 0)
-    );
+    return this.slotIds[slot]!.length + 16 + this.dim * 4 + (sparse ? sparse.indices.length * 8 : 0) + (this.metadata[slot]?.length ?? 0);
   }
 }
 

@@ -101,7 +101,8 @@ export class InMemoryConsumer implements LogConsumer, GroupMember {
       partition,
       messages,
       heartbeat: async () => undefined,
-      isStale: () => this.#state !== 'running' || (this.#generation !== generation && !this.#assigned.some((a) => a.topic === topic && a.partition === partition)),
+      isStale: () =>
+        this.#state !== 'running' || (this.#generation !== generation && !this.#assigned.some((a) => a.topic === topic && a.partition === partition)),
     };
   }
 
@@ -121,7 +122,9 @@ export class InMemoryConsumer implements LogConsumer, GroupMember {
     if (offsets.length === 0) return;
     this.#ctx.check();
     if (this.#state === 'idle' || this.#state === 'stopped') {
-      throw new EtlError('INTERNAL', `cannot commit offsets of ${topic}: the consumer is ${this.#state === 'idle' ? 'not running yet' : 'stopped'}`, { retriable: false });
+      throw new EtlError('INTERNAL', `cannot commit offsets of ${topic}: the consumer is ${this.#state === 'idle' ? 'not running yet' : 'stopped'}`, {
+        retriable: false,
+      });
     }
     for (const o of offsets) {
       if (!/^\d+$/.test(o.offset)) throw new EtlError('INTERNAL', `invalid offset to commit: "${o.offset}"`, { retriable: false });

@@ -10,10 +10,16 @@ const until = async (cond: () => boolean): Promise<void> => {
 
 describe('InMemoryLog', () => {
   it("partitions by Kafka's murmur2 of the key (Kafka's own test vectors)", async () => {
-    expect([murmur2(Buffer.from('21')), murmur2(Buffer.from('foobar')), murmur2(Buffer.from('a-little-bit-long-string'))]).toEqual([-973932308, -790332482, -985981536]);
+    expect([murmur2(Buffer.from('21')), murmur2(Buffer.from('foobar')), murmur2(Buffer.from('a-little-bit-long-string'))]).toEqual([
+      -973932308, -790332482, -985981536,
+    ]);
     const log = new InMemoryLog();
     await log.admin().ensureTopic({ topic: 't', partitions: 4 });
-    await log.producer().send('t', [{ key: 'foobar', value: Buffer.from('a') }, { key: 'foobar', value: Buffer.from('b') }, { key: null, value: Buffer.from('c'), partition: 3 }]);
+    await log.producer().send('t', [
+      { key: 'foobar', value: Buffer.from('a') },
+      { key: 'foobar', value: Buffer.from('b') },
+      { key: null, value: Buffer.from('c'), partition: 3 },
+    ]);
     const partition = (-790332482 & 0x7fffffff) % 4;
     const offsets = await log.admin().topicOffsets('t');
     expect(offsets.find((o) => o.partition === partition)?.high).toBe('2');
@@ -31,7 +37,10 @@ describe('InMemoryLog', () => {
     const log = new InMemoryLog();
     const admin = log.admin();
     await admin.ensureTopic({ topic: 't', partitions: 2 });
-    await log.producer().send('t', [0, 1, 2, 3].map((i) => ({ key: null, value: Buffer.from(`m${i}`), partition: i % 2 })));
+    await log.producer().send(
+      't',
+      [0, 1, 2, 3].map((i) => ({ key: null, value: Buffer.from(`m${i}`), partition: i % 2 })),
+    );
     const seenA: string[] = [];
     const a = log.consumer({ groupId: 'g', topics: ['t'], fromBeginning: true });
     const runA = a.run(async (b: ConsumerBatch) => {

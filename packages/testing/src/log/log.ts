@@ -53,7 +53,10 @@ export class InMemoryLog implements LogClient {
         this.check();
         if (messages.length === 0) return;
         if (!this.store.topics.has(topic)) {
-          throw new EtlError('INTERNAL', `Kafka: cannot produce to topic "${topic}": it does not exist`, { retriable: false, hint: 'create the topic first (LogAdmin.ensureTopic)' });
+          throw new EtlError('INTERNAL', `Kafka: cannot produce to topic "${topic}": it does not exist`, {
+            retriable: false,
+            hint: 'create the topic first (LogAdmin.ensureTopic)',
+          });
         }
         this.store.append(topic, messages);
       },
@@ -165,10 +168,16 @@ export class InMemoryLogAdmin implements LogAdmin {
   async resetGroupOffsets(group: string, topic: string): Promise<void> {
     const members = await this.groupMemberCount(group);
     if (members > 0) {
-      throw new EtlError('JOB_STATE', `cannot reset the offsets of consumer group ${group}: ${members} member(s) still consuming`, { retriable: false, hint: 'stop the loaders of this job first' });
+      throw new EtlError('JOB_STATE', `cannot reset the offsets of consumer group ${group}: ${members} member(s) still consuming`, {
+        retriable: false,
+        hint: 'stop the loaders of this job first',
+      });
     }
     const offsets = await this.topicOffsets(topic);
-    this.#log.group(group).commit(topic, offsets.map((o) => ({ partition: o.partition, offset: o.low, metadata: null })));
+    this.#log.group(group).commit(
+      topic,
+      offsets.map((o) => ({ partition: o.partition, offset: o.low, metadata: null })),
+    );
   }
 
   async close(): Promise<void> {}

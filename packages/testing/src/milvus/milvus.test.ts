@@ -9,7 +9,14 @@ const plan = planCollection({
   namespaces: [{ name: '', recordCount: 3 }],
   capabilities: liteCapabilities(),
 });
-const record = (id: string, values = [1, 2]): VectorRecord => ({ kind: 'vector', namespace: '', id, values: new Float32Array(values), sparse: null, metadata: null });
+const record = (id: string, values = [1, 2]): VectorRecord => ({
+  kind: 'vector',
+  namespace: '',
+  id,
+  values: new Float32Array(values),
+  sparse: null,
+  metadata: null,
+});
 
 async function setUp(milvus: InMemoryMilvus) {
   const target = milvus.connect();

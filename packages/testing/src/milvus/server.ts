@@ -69,7 +69,11 @@ export class FakeMilvusServer {
 
   collection(name: string): FakeCollection {
     const c = this.collections.get(name);
-    if (!c) throw new EtlError('TARGET_UNAVAILABLE', `collection "${name}" does not exist`, { retriable: false, hint: 'create it first (SinkAdmin.createCollection)' });
+    if (!c)
+      throw new EtlError('TARGET_UNAVAILABLE', `collection "${name}" does not exist`, {
+        retriable: false,
+        hint: 'create it first (SinkAdmin.createCollection)',
+      });
     return c;
   }
 

@@ -47,7 +47,10 @@ function createAdmin(server: FakeMilvusServer, use: (name: string) => void): Sin
       const existing = server.collections.get(plan.collection);
       if (existing) {
         if (JSON.stringify(existing.plan?.fields) !== JSON.stringify(plan.fields)) {
-          throw new EtlError('TARGET_COLLECTION_EXISTS', `collection "${plan.collection}" exists with another schema`, { retriable: false, field: 'target.collection' });
+          throw new EtlError('TARGET_COLLECTION_EXISTS', `collection "${plan.collection}" exists with another schema`, {
+            retriable: false,
+            field: 'target.collection',
+          });
         }
         return;
       }
@@ -65,7 +68,10 @@ function createReader(server: FakeMilvusServer, use: (name: string) => void): Si
   const rowsOf = (plan: CollectionPlan, namespace: string | null): StoredRow[] => {
     const c = server.collection(plan.collection);
     if (!c.loaded && server.capabilities.queryNeedsLoad.value) {
-      throw new EtlError('TARGET_UNSUPPORTED', `query on "${plan.collection}" failed: collection not loaded`, { retriable: false, hint: 'the collection must be indexed and loaded before it can be queried' });
+      throw new EtlError('TARGET_UNSUPPORTED', `query on "${plan.collection}" failed: collection not loaded`, {
+        retriable: false,
+        hint: 'the collection must be indexed and loaded before it can be queried',
+      });
     }
     return [...server.rows(plan.collection).values()].filter((r) => namespace === null || r.record.namespace === namespace);
   };
@@ -91,12 +97,17 @@ function createReader(server: FakeMilvusServer, use: (name: string) => void): Si
     async listIds(plan, namespace, afterId, limit) {
       use('listIds');
       const ids = rowsOf(plan, namespace).map((r) => r.record.id);
-      return ids.filter((id) => afterId === null || id > afterId).sort().slice(0, limit);
+      return ids
+        .filter((id) => afterId === null || id > afterId)
+        .sort()
+        .slice(0, limit);
     },
     async getRecords(plan, namespace, ids): Promise<VectorRecord[]> {
       use('getRecords');
       const wanted = new Set(ids);
-      return rowsOf(plan, namespace).filter((r) => wanted.has(r.record.id)).map((r) => structuredClone(r.record));
+      return rowsOf(plan, namespace)
+        .filter((r) => wanted.has(r.record.id))
+        .map((r) => structuredClone(r.record));
     },
     async holdersOf(plan, ids) {
       use('holdersOf');

@@ -63,7 +63,9 @@ export function createFakeWriter(server: FakeMilvusServer, plan: CollectionPlan,
     let lost = due.filter((r) => r.epoch !== server.epoch);
     for (let round = 1; lost.length > 0; round++) {
       if (round > MAX_REWRITES) {
-        throw new EtlError('TARGET_UNAVAILABLE', `${lost.length} writes could not be confirmed stored after writing them again ${MAX_REWRITES} times`, { retriable: false });
+        throw new EtlError('TARGET_UNAVAILABLE', `${lost.length} writes could not be confirmed stored after writing them again ${MAX_REWRITES} times`, {
+          retriable: false,
+        });
       }
       const epoch = server.epoch;
       for (const r of lost) upsert(r.milvusPartition, r.records);

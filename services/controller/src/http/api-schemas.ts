@@ -47,7 +47,10 @@ const STATUS_LIST = new RegExp(`^(${JOB_STATUSES.join('|')})(,(${JOB_STATUSES.jo
 
 export const JobsQuerySchema = z
   .object({
-    status: z.string().regex(STATUS_LIST, `status must be one or more of ${JOB_STATUSES.join(', ')}, comma-separated`).optional(),
+    status: z
+      .string()
+      .regex(STATUS_LIST, `status must be one or more of ${JOB_STATUSES.join(', ')}, comma-separated`)
+      .optional(),
     limit: z.coerce
       .number({ error: 'limit must be a number' })
       .int('limit must be an integer')

@@ -11,7 +11,17 @@ describe('BearerAuth', () => {
   });
 
   it('refuses everything else', () => {
-    for (const header of [undefined, '', 'Bearer', 'Bearer ', 'Bearer s3cret', 'Bearer s3cret-token2', 'Basic s3cret-token', 's3cret-token', 'Bearer s3cret-token extra']) {
+    for (const header of [
+      undefined,
+      '',
+      'Bearer',
+      'Bearer ',
+      'Bearer s3cret',
+      'Bearer s3cret-token2',
+      'Basic s3cret-token',
+      's3cret-token',
+      'Bearer s3cret-token extra',
+    ]) {
       expect(auth.accepts(header), String(header)).toBe(false);
     }
     expect(auth.accepts(['Bearer s3cret-token', 'Bearer s3cret-token'])).toBe(false);

@@ -29,7 +29,11 @@ export function createHarness(options: { bodyLimit?: number } = {}): Harness {
   const logs: string[] = [];
   const logger = pino({ level: 'trace' }, { write: (line: string) => void logs.push(line) });
   // The lifecycle is the test's to move (ScriptedJobs plays the rest of the cluster): no driver.
-  const world = createControllerWorld({ indexes: [fakeIndex('docs-index'), fakeIndex('other-index', { a: 5 })], drive: false, logger: logger.child({ component: 'controller' }) });
+  const world = createControllerWorld({
+    indexes: [fakeIndex('docs-index'), fakeIndex('other-index', { a: 5 })],
+    drive: false,
+    logger: logger.child({ component: 'controller' }),
+  });
   const jobs = new ScriptedJobs(world, world.start());
   const metrics = new ControllerMetrics({ defaultMetrics: false });
   const app = createControllerServer({ jobs, apiToken: token, metrics, logger, port: 0, bodyLimit: options.bodyLimit });

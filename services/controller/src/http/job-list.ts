@@ -41,7 +41,10 @@ function decodeJobCursor(cursor: string): { createdAt: string; id: string } {
     parsed = null;
   }
   if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') {
-    throw new EtlError('SPEC_INVALID', 'cursor must be the `next` of a previous page of GET /v1/jobs', { field: 'cursor', hint: 'leave cursor out to start at the newest job' });
+    throw new EtlError('SPEC_INVALID', 'cursor must be the `next` of a previous page of GET /v1/jobs', {
+      field: 'cursor',
+      hint: 'leave cursor out to start at the newest job',
+    });
   }
   return { createdAt: parsed[0], id: parsed[1] };
 }

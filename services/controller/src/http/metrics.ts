@@ -43,10 +43,30 @@ export class ControllerMetrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: p });
     const registers = [registry];
 
-    this.#extracted = new Counter({ name: `${p}records_extracted_total`, help: 'Records read from Pinecone and published to the records topic by this process', labelNames: ['job'], registers });
-    this.#loaded = new Counter({ name: `${p}records_loaded_total`, help: 'Records upserted into Milvus (acknowledged) by this process', labelNames: ['job'], registers });
-    this.#failed = new Counter({ name: `${p}records_failed_total`, help: 'Records sent to the dead-letter topic by this process', labelNames: ['job'], registers });
-    this.#bytes = new Counter({ name: `${p}bytes_total`, help: 'Encoded record bytes handled by this process, by stage (extracted, loaded)', labelNames: ['job', 'stage'], registers });
+    this.#extracted = new Counter({
+      name: `${p}records_extracted_total`,
+      help: 'Records read from Pinecone and published to the records topic by this process',
+      labelNames: ['job'],
+      registers,
+    });
+    this.#loaded = new Counter({
+      name: `${p}records_loaded_total`,
+      help: 'Records upserted into Milvus (acknowledged) by this process',
+      labelNames: ['job'],
+      registers,
+    });
+    this.#failed = new Counter({
+      name: `${p}records_failed_total`,
+      help: 'Records sent to the dead-letter topic by this process',
+      labelNames: ['job'],
+      registers,
+    });
+    this.#bytes = new Counter({
+      name: `${p}bytes_total`,
+      help: 'Encoded record bytes handled by this process, by stage (extracted, loaded)',
+      labelNames: ['job', 'stage'],
+      registers,
+    });
     this.#batchSeconds = new Histogram({
       name: `${p}batch_duration_seconds`,
       help: 'Time to write one batch to Milvus, until acknowledged',
@@ -54,15 +74,45 @@ export class ControllerMetrics {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
-    this.#retries = new Counter({ name: `${p}retries_total`, help: 'Retried operations after a transient error, by operation', labelNames: ['job', 'operation'], registers });
-    this.#rateLimited = new Counter({ name: `${p}rate_limited_total`, help: 'HTTP 429 (rate limited) answers received, by system', labelNames: ['job', 'system'], registers });
-    this.#lag = new Gauge({ name: `${p}consumer_lag`, help: 'Records in the records topic not yet committed by the loader group', labelNames: ['job'], registers });
-    this.#jobRecords = new Gauge({ name: `${p}job_records`, help: 'Job progress in records, by stage (source, extracted, loaded, failed)', labelNames: ['job', 'stage'], registers });
-    this.#jobRate = new Gauge({ name: `${p}job_records_per_second`, help: 'Loaded records per second over the job’s sliding window', labelNames: ['job'], registers });
+    this.#retries = new Counter({
+      name: `${p}retries_total`,
+      help: 'Retried operations after a transient error, by operation',
+      labelNames: ['job', 'operation'],
+      registers,
+    });
+    this.#rateLimited = new Counter({
+      name: `${p}rate_limited_total`,
+      help: 'HTTP 429 (rate limited) answers received, by system',
+      labelNames: ['job', 'system'],
+      registers,
+    });
+    this.#lag = new Gauge({
+      name: `${p}consumer_lag`,
+      help: 'Records in the records topic not yet committed by the loader group',
+      labelNames: ['job'],
+      registers,
+    });
+    this.#jobRecords = new Gauge({
+      name: `${p}job_records`,
+      help: 'Job progress in records, by stage (source, extracted, loaded, failed)',
+      labelNames: ['job', 'stage'],
+      registers,
+    });
+    this.#jobRate = new Gauge({
+      name: `${p}job_records_per_second`,
+      help: 'Loaded records per second over the job’s sliding window',
+      labelNames: ['job'],
+      registers,
+    });
     this.#jobEta = new Gauge({ name: `${p}job_eta_seconds`, help: 'Seconds to go at the current rate (absent while unknown)', labelNames: ['job'], registers });
     this.#jobStatus = new Gauge({ name: `${p}job_status`, help: '1 for the job’s current status, 0 for the others', labelNames: ['job', 'status'], registers });
     this.#jobs = new Gauge({ name: `${p}jobs`, help: 'Jobs by status', labelNames: ['status'], registers });
-    this.#httpRequests = new Counter({ name: `${p}http_requests_total`, help: 'Controller HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers });
+    this.#httpRequests = new Counter({
+      name: `${p}http_requests_total`,
+      help: 'Controller HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
     this.#httpSeconds = new Histogram({
       name: `${p}http_request_duration_seconds`,
       help: 'Controller HTTP request duration by route',

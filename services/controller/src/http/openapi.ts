@@ -99,7 +99,11 @@ function operation(route: RouteSpec): OpenApiOperation {
   const responses: Record<string, unknown> = {};
   for (const [status, response] of Object.entries(route.responses)) {
     const contentType = response.contentType ?? 'application/json';
-    const schema = response.schema ? schemaRef(response.schema, 'output') : contentType.startsWith('application/json') ? { type: 'object' } : { type: 'string' };
+    const schema = response.schema
+      ? schemaRef(response.schema, 'output')
+      : contentType.startsWith('application/json')
+        ? { type: 'object' }
+        : { type: 'string' };
     responses[status] = { description: response.description, content: { [contentType]: { schema } } };
   }
   for (const status of route.errors) {
@@ -143,7 +147,11 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): OpenApiDocum
     components: {
       schemas,
       securitySchemes: {
-        bearerAuth: { type: 'http', scheme: 'bearer', description: 'The controller’s API token (P2M_API_TOKEN; `npx p2m stack up` writes it to .p2m/stack.env)' },
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The controller’s API token (P2M_API_TOKEN; `npx p2m stack up` writes it to .p2m/stack.env)',
+        },
       },
     },
   };

@@ -10,7 +10,16 @@ import { createHarness, type Harness } from './harness.ts';
  */
 const CHROMIUM = (process.env.P2M_CHROMIUM ? [process.env.P2M_CHROMIUM] : ['/usr/bin/chromium', '/usr/bin/chromium-browser']).find((p) => existsSync(p));
 const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 const verifying: VerificationProgress = {
   phase: 'reconcile',
@@ -61,11 +70,24 @@ describe.skipIf(!CHROMIUM && !IN_CI)('Jobs page while a job verifies', () => {
     const card = page.locator(`[data-testid="job-card"][data-job-id="${job.id}"]`);
     await card.waitFor();
     const line = card.getByTestId('job-verification');
-    await expect.poll(() => line.textContent()).toBe('Verifying: reconcile \u2014 400,000 / 1,000,000 log records checked, 1 / 2 namespaces, ETA 1m 0s (done: flush 1s, indexes 1m 2s, load 1s, dlq 0s)');
+    await expect
+      .poll(() => line.textContent())
+      .toBe(
+        'Verifying: reconcile \u2014 400,000 / 1,000,000 log records checked, 1 / 2 namespaces, ETA 1m 0s (done: flush 1s, indexes 1m 2s, load 1s, dlq 0s)',
+      );
 
     h.jobs.complete(job.id, {
       phases: [...verifying.phases.slice(0, 4), { phase: 'reconcile', seconds: 100, done: true }, { phase: 'settle', seconds: 2, done: true }],
-      reconciliation: { logRecords: 1_000_000, distinctRecords: 1_000_000, duplicateCopies: 0, targetRows: 1_000_000, expectedRows: 1_000_000, lookups: 489, buckets: 1024, bucketsDrilled: 0 },
+      reconciliation: {
+        logRecords: 1_000_000,
+        distinctRecords: 1_000_000,
+        duplicateCopies: 0,
+        targetRows: 1_000_000,
+        expectedRows: 1_000_000,
+        lookups: 489,
+        buckets: 1024,
+        bucketsDrilled: 0,
+      },
     });
     await expect.poll(() => line.isHidden()).toBe(true);
     await card.getByTestId('job-details-toggle').click();

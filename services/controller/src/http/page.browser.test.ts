@@ -9,7 +9,16 @@ import { createHarness, type Harness } from './harness.ts';
  */
 const CHROMIUM = (process.env.P2M_CHROMIUM ? [process.env.P2M_CHROMIUM] : ['/usr/bin/chromium', '/usr/bin/chromium-browser']).find((p) => existsSync(p));
 const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 describe.skipIf(!CHROMIUM && !IN_CI)('Jobs page in a browser', () => {
   let h: Harness;
@@ -36,7 +45,9 @@ describe.skipIf(!CHROMIUM && !IN_CI)('Jobs page in a browser', () => {
       progress: { recordsPerSecond: 321, etaSeconds: 95, total: { sourceCount: 1000, extracted: 600, loaded: 500, failed: 0 } },
     });
     const done = await h.jobs.create(h.spec('done_job'));
-    h.jobs.addDlq(done.id, [{ namespace: 'docs', id: '<img src=x onerror="window.pwned=1">', code: 'RECORD_INVALID', reason: '<b>bold?</b>', at: new Date(0).toISOString() }]);
+    h.jobs.addDlq(done.id, [
+      { namespace: 'docs', id: '<img src=x onerror="window.pwned=1">', code: 'RECORD_INVALID', reason: '<b>bold?</b>', at: new Date(0).toISOString() },
+    ]);
     h.jobs.complete(done.id);
 
     const page = await browser.newPage();
@@ -134,7 +145,9 @@ describe.skipIf(!CHROMIUM && !IN_CI)('Jobs page in a browser', () => {
     expect(await card.getByTestId('job-status').textContent()).toBe('FAILED');
     // What stopped and where, on the card itself: not only in the details.
     expect(await card.getByTestId('job-stopped').isVisible()).toBe(true);
-    expect(await card.getByTestId('job-stopped').textContent()).toBe('Failed at namespace __default__, page 3: SOURCE_UNAUTHORIZED: the Pinecone API key is not allowed to run fetch (HTTP 403)');
+    expect(await card.getByTestId('job-stopped').textContent()).toBe(
+      'Failed at namespace __default__, page 3: SOURCE_UNAUTHORIZED: the Pinecone API key is not allowed to run fetch (HTTP 403)',
+    );
     const rows = card.getByTestId('namespace-row');
     expect(await rows.nth(0).locator('td').last().textContent()).toBe('failed at page 3, 200 of 600 extracted');
     expect(await rows.nth(1).locator('td').last().textContent()).toBe('done');

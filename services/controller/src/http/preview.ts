@@ -44,7 +44,12 @@ const timer = setInterval(() => {
       return { ...n, extracted, loaded, extractionDone: extracted === n.sourceCount };
     });
     const total = namespaces.reduce(
-      (t, n) => ({ sourceCount: t.sourceCount + n.sourceCount, extracted: t.extracted + n.extracted, loaded: t.loaded + n.loaded, failed: t.failed + n.failed }),
+      (t, n) => ({
+        sourceCount: t.sourceCount + n.sourceCount,
+        extracted: t.extracted + n.extracted,
+        loaded: t.loaded + n.loaded,
+        failed: t.failed + n.failed,
+      }),
       { sourceCount: 0, extracted: 0, loaded: 0, failed: 0 },
     );
     const left = total.sourceCount - total.loaded - total.failed;
@@ -61,9 +66,15 @@ const url = await app.start();
 process.stderr.write(`Jobs page: ${url}/   token: ${token}\n`);
 process.once('SIGTERM', () => {
   clearInterval(timer);
-  void app.close().then(() => world.stop()).then(() => process.exit(0));
+  void app
+    .close()
+    .then(() => world.stop())
+    .then(() => process.exit(0));
 });
 process.once('SIGINT', () => {
   clearInterval(timer);
-  void app.close().then(() => world.stop()).then(() => process.exit(0));
+  void app
+    .close()
+    .then(() => world.stop())
+    .then(() => process.exit(0));
 });

@@ -67,7 +67,9 @@ export const ROUTES = [
       'Newest first. `status` keeps the jobs in the given statuses (comma-separated); `limit` cuts the list into pages, and the `next` of one page, passed as `cursor`, gives the following one. Without `limit`, every job that matches.',
     tag: 'jobs',
     query: JobsQuerySchema,
-    responses: { 200: { description: 'One page of jobs (every job without `limit`), with the total that matches and the count per status', schema: JobListSchema } },
+    responses: {
+      200: { description: 'One page of jobs (every job without `limit`), with the total that matches and the count per status', schema: JobListSchema },
+    },
     errors: [400, ...AUTH_ERRORS],
   },
   {

@@ -62,7 +62,11 @@ describe('validation errors', () => {
     h.jobs.complete(job.id);
     const replay = await call(h, 'POST', `/v1/jobs/${job.id}/replay`, { collection: 'no-dashes', other: 1 });
     expect(replay.status).toBe(400);
-    expect(errorOf(replay).issues?.map((i) => i.path).sort()).toEqual(['collection', 'other']);
+    expect(
+      errorOf(replay)
+        .issues?.map((i) => i.path)
+        .sort(),
+    ).toEqual(['collection', 'other']);
     for (const query of ['limit=0', 'limit=abc', 'limit=1.5', 'limit=100000', 'unknown=1']) {
       const res = await call(h, 'GET', `/v1/jobs/${job.id}/errors?${query}`);
       expect(res.status, query).toBe(400);
@@ -84,7 +88,24 @@ describe('robustness', () => {
       fc.dictionary(fc.string({ maxLength: 12 }), tie('value'), { maxKeys: 5 }),
     ),
   })).value;
-  const keys = ['source', 'target', 'options', 'apiKey', 'index', 'address', 'collection', 'token', 'fields', 'namespaces', 'maxIdLength', 'partitionKey', 'description', 'controllerHostUrl', '__proto__', 'constructor'];
+  const keys = [
+    'source',
+    'target',
+    'options',
+    'apiKey',
+    'index',
+    'address',
+    'collection',
+    'token',
+    'fields',
+    'namespaces',
+    'maxIdLength',
+    'partitionKey',
+    'description',
+    'controllerHostUrl',
+    '__proto__',
+    'constructor',
+  ];
   /** Valid specs with one part replaced by something random: most of the space is near-valid. */
   const mutatedSpec = fc.tuple(fc.constantFrom(...keys), fc.constantFrom(...keys), json, fc.boolean()).map(([a, b, value, nested]) => {
     const spec = h.spec() as Record<string, any>;

@@ -57,7 +57,11 @@ describe('jobs API, happy path', () => {
 
     const bad = await call(h, 'GET', '/v1/jobs?status=DONE&limit=0&cursor=x');
     expect(bad.status).toBe(400);
-    expect(errorOf(bad).issues?.map((i) => i.path).sort()).toEqual(['limit', 'status']);
+    expect(
+      errorOf(bad)
+        .issues?.map((i) => i.path)
+        .sort(),
+    ).toEqual(['limit', 'status']);
     const unknownCursor = await call(h, 'GET', '/v1/jobs?cursor=nope');
     expect(unknownCursor.status).toBe(400);
     expect(errorOf(unknownCursor).message).toMatch(/cursor/);
@@ -90,7 +94,13 @@ describe('jobs API, happy path', () => {
     // Into another collection: the same job reads its own log again, into a collection made for it.
     const elsewhere = await call(h, 'POST', `/v1/jobs/${job.id}/replay`, { collection: 'docs_copy' });
     expect(elsewhere.status).toBe(200);
-    expect(JobViewSchema.parse(elsewhere.json())).toMatchObject({ id: job.id, mode: 'replay', topicJobId: job.id, generation: 4, target: { collection: 'docs_copy' } });
+    expect(JobViewSchema.parse(elsewhere.json())).toMatchObject({
+      id: job.id,
+      mode: 'replay',
+      topicJobId: job.id,
+      generation: 4,
+      target: { collection: 'docs_copy' },
+    });
     expect(h.world.milvus.collections.has('docs_copy')).toBe(true);
   });
 
@@ -104,7 +114,13 @@ describe('jobs API, happy path', () => {
     const job = await createJob(h);
     h.jobs.addDlq(
       job.id,
-      Array.from({ length: 250 }, (_, i) => ({ namespace: 'docs', id: `r${i}`, code: 'RECORD_INVALID', reason: 'dimension 7, expected 8', at: new Date(0).toISOString() })),
+      Array.from({ length: 250 }, (_, i) => ({
+        namespace: 'docs',
+        id: `r${i}`,
+        code: 'RECORD_INVALID',
+        reason: 'dimension 7, expected 8',
+        at: new Date(0).toISOString(),
+      })),
     );
     const first = ErrorsPageSchema.parse((await call(h, 'GET', `/v1/jobs/${job.id}/errors?limit=100`)).json());
     expect(first.entries).toHaveLength(100);
@@ -224,4 +240,3 @@ describe('service errors', () => {
     expect(internal.text).not.toMatch(/clash/);
   });
 });
-

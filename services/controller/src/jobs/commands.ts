@@ -106,13 +106,21 @@ export class JobCommands {
   async resume(id: string): Promise<JobRecord> {
     // FAILED by a Kafka outage: the record saying so lands once Kafka is back; resume after it.
     if (!(await this.#deps.outages.written(id, OUTAGE_RECORD_WAIT_MS))) {
-      throw new EtlError('LOG_UNAVAILABLE', `job ${id} failed because Kafka is unreachable; resume it once Kafka is back`, { hint: 'start Kafka again, then resume' });
+      throw new EtlError('LOG_UNAVAILABLE', `job ${id} failed because Kafka is unreachable; resume it once Kafka is back`, {
+        hint: 'start Kafka again, then resume',
+      });
     }
     const record = this.#ledger.require(id);
     if (record.status !== 'FAILED' && record.status !== 'CANCELLED') {
       throw new EtlError('JOB_STATE', `job ${id} is ${record.status}; only FAILED or CANCELLED jobs can be resumed`);
     }
-    const next = await this.#ledger.transition(record, 'IN_PROGRESS', { generation: record.generation + 1, error: undefined, report: undefined, finalProgress: undefined, cancelRequestedAt: undefined });
+    const next = await this.#ledger.transition(record, 'IN_PROGRESS', {
+      generation: record.generation + 1,
+      error: undefined,
+      report: undefined,
+      finalProgress: undefined,
+      cancelRequestedAt: undefined,
+    });
     this.#deps.tracker.restart(id);
     return next;
   }
@@ -130,7 +138,16 @@ export class JobCommands {
     await admin.resetGroupOffsets(loaderGroup(id), recordsTopic(record.topicJobId));
     await ensureCollection(this.#deps.sinkFor(record), plan);
     this.#deps.tracker.restart(id);
-    const patch = { mode: 'replay' as const, generation: record.generation + 1, plan, spec, error: undefined, report: undefined, finalProgress: undefined, cancelRequestedAt: undefined };
+    const patch = {
+      mode: 'replay' as const,
+      generation: record.generation + 1,
+      plan,
+      spec,
+      error: undefined,
+      report: undefined,
+      finalProgress: undefined,
+      cancelRequestedAt: undefined,
+    };
     const next = await this.#ledger.transition(record, 'IN_PROGRESS', patch);
     this.#deps.logger.info({ jobId: id, collection: plan.collection }, 'replaying the job log');
     return next;
@@ -166,4 +183,3 @@ export class JobCommands {
     return { entries, total, next: start + entries.length < total ? String(start + entries.length) : null };
   }
 }
-

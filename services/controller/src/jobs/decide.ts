@@ -147,7 +147,11 @@ function lastingTrouble(job: JobRecord, seen: Observations, trouble: Trouble, at
 function whileLoading(job: JobRecord, seen: Observations): Action[] {
   const failed = seen.workers.find((w) => w.generation === job.generation && w.state === 'failed');
   if (failed) {
-    const error = { code: failed.error?.code ?? 'INTERNAL', message: `${failed.role} ${failed.workerId}: ${failed.error?.message ?? 'failed'}`, at: failed.error?.at };
+    const error = {
+      code: failed.error?.code ?? 'INTERNAL',
+      message: `${failed.role} ${failed.workerId}: ${failed.error?.message ?? 'failed'}`,
+      at: failed.error?.at,
+    };
     return [{ kind: 'finish', status: 'FAILED', error }];
   }
   // Lag read from offsets that could not be read is no lag: wait for a real measurement.
@@ -178,6 +182,7 @@ function whileCancelling(job: JobRecord, seen: Observations): Action[] {
   const loadersGone = seen.loaderMembers === 0;
   const extractorRunning = seen.workers.some((w) => w.role === 'extractor' && w.generation === job.generation && w.state === 'running');
   if (loadersGone && !extractorRunning) return [{ kind: 'finish', status: 'CANCELLED' }];
-  if (seen.now - requested > seen.limits.cancelGraceMs) return [{ kind: 'finish', status: 'CANCELLED', note: 'workers did not confirm the stop in time; marking the job CANCELLED' }];
+  if (seen.now - requested > seen.limits.cancelGraceMs)
+    return [{ kind: 'finish', status: 'CANCELLED', note: 'workers did not confirm the stop in time; marking the job CANCELLED' }];
   return [];
 }

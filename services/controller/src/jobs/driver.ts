@@ -53,13 +53,20 @@ export class JobDriver {
     for (const record of this.#deps.board.jobs.values()) {
       if (!ACTIVE_STATUSES.has(record.status)) continue;
       if (this.#busy.has(record.id)) {
-        void this.#act(record, decide(record, this.#glance(record, true)), null).catch((err: unknown) => this.#deps.logger.warn({ jobId: record.id, err: errorMessage(err) }, 'acting on the job failed; will retry'));
+        void this.#act(record, decide(record, this.#glance(record, true)), null).catch((err: unknown) =>
+          this.#deps.logger.warn({ jobId: record.id, err: errorMessage(err) }, 'acting on the job failed; will retry'),
+        );
         continue;
       }
       this.#busy.add(record.id);
       const owned = this.#deps.owns(record.id);
       void this.#drive(record)
-        .catch((err: unknown) => this.#deps.logger.warn({ jobId: record.id, err: errorMessage(err) }, owned ? 'driving the job failed; will retry' : 'measuring the job failed; will retry'))
+        .catch((err: unknown) =>
+          this.#deps.logger.warn(
+            { jobId: record.id, err: errorMessage(err) },
+            owned ? 'driving the job failed; will retry' : 'measuring the job failed; will retry',
+          ),
+        )
         .finally(() => this.#busy.delete(record.id));
     }
   }
@@ -89,7 +96,7 @@ export class JobDriver {
     if (record.status === 'PENDING' || seen.failingForOutage) return seen;
     const { progress, offsetsKnown } = await this.#deps.tracker.measure(record);
     let loaderMembers: number | null = null;
-    if (record.status === 'CANCELLING' && seen.owned) loaderMembers = await this.#deps.admin()?.groupMemberCount(loaderGroup(record.id)) ?? null;
+    if (record.status === 'CANCELLING' && seen.owned) loaderMembers = (await this.#deps.admin()?.groupMemberCount(loaderGroup(record.id))) ?? null;
     return { ...seen, progress, offsetsKnown, loaderMembers };
   }
 
@@ -166,4 +173,3 @@ export class JobDriver {
     if (ACTIVE_STATUSES.has(current.status)) await this.#deps.ledger.finish(current, 'FAILED', { error });
   }
 }
-

@@ -23,17 +23,30 @@ describe('Kafka outage', () => {
     await world.start();
     const job = await world.service.create({ source: { apiKey: 'k', index: 'docs-index' }, target: { address: 'fake:19530', collection: 'docs' } });
     // Owned by this controller once the ownership group assigned it the partition.
-    await until(async () => world.service.board.jobs.get(job.id)!.status, (s) => s === 'IN_PROGRESS');
+    await until(
+      async () => world.service.board.jobs.get(job.id)!.status,
+      (s) => s === 'IN_PROGRESS',
+    );
     const downAt = Date.now();
     world.log.down = true;
-    const failed = await until(() => world.service.get(job.id), (v) => v.status === 'FAILED');
+    const failed = await until(
+      () => world.service.get(job.id),
+      (v) => v.status === 'FAILED',
+    );
     expect(Date.now() - downAt).toBeGreaterThanOrEqual(150);
-    expect(failed.error).toMatchObject({ code: 'LOG_UNAVAILABLE', at: 'kafka', message: expect.stringMatching(/^Kafka \(fake-kafka:9092\) stayed unreachable for \d+ s \(\d+ attempts\): .*P2M_KAFKA_DEADLINE_MS=150 ms/) });
+    expect(failed.error).toMatchObject({
+      code: 'LOG_UNAVAILABLE',
+      at: 'kafka',
+      message: expect.stringMatching(/^Kafka \(fake-kafka:9092\) stayed unreachable for \d+ s \(\d+ attempts\): .*P2M_KAFKA_DEADLINE_MS=150 ms/),
+    });
     // The record saying so is not written while Kafka is down.
     expect(world.service.board.jobs.get(job.id)!.status).toBe('IN_PROGRESS');
 
     world.log.down = false;
-    await until(async () => world.service.board.jobs.get(job.id)!.status, (s) => s === 'FAILED');
+    await until(
+      async () => world.service.board.jobs.get(job.id)!.status,
+      (s) => s === 'FAILED',
+    );
     const resumed = await world.service.resume(job.id);
     expect(resumed).toMatchObject({ status: 'IN_PROGRESS', generation: 2, error: undefined });
   });

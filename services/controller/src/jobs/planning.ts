@@ -31,7 +31,10 @@ export async function planFor(deps: PlanningDeps, spec: JobSpec): Promise<Collec
   const source = deps.sourceFactory(spec.source);
   // A 429 or 5xx from the source must not refuse the job: retry it (bounded, the caller waits).
   // Permanent answers (401, 404, a pod index) are not retriable and fail at once.
-  const { index, namespaces } = await retry(async () => ({ index: await source.describeIndex(), namespaces: await source.listNamespaces() }), RetryPolicies.planning('Pinecone'));
+  const { index, namespaces } = await retry(
+    async () => ({ index: await source.describeIndex(), namespaces: await source.listNamespaces() }),
+    RetryPolicies.planning('Pinecone'),
+  );
   const target = deps.sinkFactory(spec.target);
   let capabilities: TargetCapabilities;
   try {

@@ -41,7 +41,8 @@ export class ProgressTracker {
     const progress = computeProgress(record, this.#board.checkpoints.get(record.topicJobId), offsets, rate);
     if (record.mode === 'replay') {
       // A replay reads the log, not the source: what was extracted is the whole job.
-      progress.etaSeconds = progress.consumerLag === 0 ? 0 : progress.recordsPerSecond > 0 ? Math.round(progress.consumerLag / progress.recordsPerSecond) : null;
+      progress.etaSeconds =
+        progress.consumerLag === 0 ? 0 : progress.recordsPerSecond > 0 ? Math.round(progress.consumerLag / progress.recordsPerSecond) : null;
     }
     this.#progress.set(record.id, progress);
     return { progress, offsetsKnown: offsets !== null };

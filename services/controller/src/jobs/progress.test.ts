@@ -16,7 +16,16 @@ describe('settleProgress', () => {
       consumerLag: 0,
       updatedAt: '2026-01-01T00:00:00.000Z',
     };
-    const ns = (namespace: string, targetCount: number, dlq: number) => ({ namespace, sourceCount: 0, extracted: 0, targetCount, dlq, missing: 0, missingSample: [], ok: true });
+    const ns = (namespace: string, targetCount: number, dlq: number) => ({
+      namespace,
+      sourceCount: 0,
+      extracted: 0,
+      targetCount,
+      dlq,
+      missing: 0,
+      missingSample: [],
+      ok: true,
+    });
     const report = { passed: true, namespaces: [ns('', 10, 0), ns('a', 299, 1)] } as unknown as VerificationReport;
     const settled = settleProgress(running, report);
     expect(settled.total).toEqual({ sourceCount: 310, extracted: 310, loaded: 309, failed: 1 });

@@ -103,7 +103,16 @@ export class ControllerJobService implements JobService {
     this.#outages = new OutageFailures(this.#logger);
     this.#ledger = new JobLedger({ board: this.board, tracker: this.#tracker, logger: this.#logger, view: (r) => this.view(r), onStatus: opts.onStatus });
     const setUp = { admin: () => this.#requireAdmin(), prepareTopic: opts.prepareTopic, sinkFor: (r: JobRecord) => this.#sinkFor(r), ledger: this.#ledger };
-    this.#commands = new JobCommands({ ...setUp, log: opts.log, sourceFactory: opts.sourceFactory, sinkFactory: opts.sinkFactory, secretKey: opts.secretKey, tracker: this.#tracker, outages: this.#outages, logger: this.#logger });
+    this.#commands = new JobCommands({
+      ...setUp,
+      log: opts.log,
+      sourceFactory: opts.sourceFactory,
+      sinkFactory: opts.sinkFactory,
+      secretKey: opts.secretKey,
+      tracker: this.#tracker,
+      outages: this.#outages,
+      logger: this.#logger,
+    });
     this.#driver = new JobDriver({
       board: this.board,
       ledger: this.#ledger,
@@ -112,7 +121,11 @@ export class ControllerJobService implements JobService {
       outages: this.#outages,
       admin,
       owns: (id) => this.#owns(id),
-      limits: { kafkaDeadlineMs: opts.kafkaDeadlineMs ?? DEFAULT_DEADLINE_MS, sinkDeadlineMs: opts.sinkDeadlineMs ?? DEFAULT_DEADLINE_MS, cancelGraceMs: opts.cancelGraceMs ?? 15_000 },
+      limits: {
+        kafkaDeadlineMs: opts.kafkaDeadlineMs ?? DEFAULT_DEADLINE_MS,
+        sinkDeadlineMs: opts.sinkDeadlineMs ?? DEFAULT_DEADLINE_MS,
+        cancelGraceMs: opts.cancelGraceMs ?? 15_000,
+      },
       kafkaBrokers: opts.kafkaBrokers ?? 'the brokers',
       setUp: (record) => setUpJob(setUp, record),
       verify: (record) => this.#verify(record),
@@ -228,7 +241,15 @@ export class ControllerJobService implements JobService {
     const source = record.mode === 'extract' ? this.#opts.sourceFactory({ ...record.spec.source, apiKey: secrets.apiKey }) : null;
     try {
       return await verifyJob(
-        { record, log: this.#opts.log, sink, source, decode: this.#opts.decode, sampleSize: record.spec.options.verifySampleSize, checkpoints: this.board.checkpoints.get(record.topicJobId) },
+        {
+          record,
+          log: this.#opts.log,
+          sink,
+          source,
+          decode: this.#opts.decode,
+          sampleSize: record.spec.options.verifySampleSize,
+          checkpoints: this.board.checkpoints.get(record.topicJobId),
+        },
         this.#tracker.verificationListener(record.id),
       );
     } finally {

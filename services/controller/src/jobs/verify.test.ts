@@ -4,7 +4,12 @@ import { verifyJob, type VerifyDeps } from './verify.ts';
 import { decodeRecord, load, makeJob, MemoryLog, MemoryTarget, publish, vector, type JobOptions } from './verify/fakes.ts';
 
 function checkpoints(job: JobRecord, published: Record<string, number>): Map<string, Checkpoint> {
-  return new Map(Object.entries(published).map(([namespace, n]) => [namespace, { jobId: job.id, namespace, paginationToken: null, recordsPublished: n, pages: 1, done: true }]));
+  return new Map(
+    Object.entries(published).map(([namespace, n]) => [
+      namespace,
+      { jobId: job.id, namespace, paginationToken: null, recordsPublished: n, pages: 1, done: true },
+    ]),
+  );
 }
 
 interface Setup {
@@ -49,7 +54,14 @@ describe('verifyJob', () => {
       ['', 40, 40, 0],
       ['a', 25, 25, 0],
     ]);
-    expect(report.reconciliation).toMatchObject({ logRecords: 65, distinctRecords: 65, duplicateCopies: 0, targetRows: 65, expectedRows: 65, bucketsDrilled: 0 });
+    expect(report.reconciliation).toMatchObject({
+      logRecords: 65,
+      distinctRecords: 65,
+      duplicateCopies: 0,
+      targetRows: 65,
+      expectedRows: 65,
+      bucketsDrilled: 0,
+    });
     expect(report.phases!.map((p) => p.phase)).toEqual(['flush', 'indexes', 'load', 'dlq', 'reconcile', 'settle']);
     expect(target.walks).toBe(0); // the counts agreed: no walk of the target
     expect(target.lookups).toBe(Math.ceil(65 / 7));
@@ -88,12 +100,29 @@ describe('verifyJob', () => {
     const target = new MemoryTarget(job.plan);
     publish(log, job, [...records, vector('a', 'a-3', 3), vector('a', 'a-4', 44), vector('a', 'a-5', 5)], 2, { a: 20 });
     await load(log, job, target);
-    const report = await verifyJob({ record: job, log, sink: target, source: null, decode: decodeRecord, sampleSize: 0, checkpoints: checkpoints(job, { a: 20 }), tuning: { batchSize: 4 } });
+    const report = await verifyJob({
+      record: job,
+      log,
+      sink: target,
+      source: null,
+      decode: decodeRecord,
+      sampleSize: 0,
+      checkpoints: checkpoints(job, { a: 20 }),
+      tuning: { batchSize: 4 },
+    });
     expect(report.problems).toEqual([]);
     expect(report.reconciliation).toMatchObject({ logRecords: 23, distinctRecords: 20, duplicateCopies: 3, targetRows: 20 });
     // Had the earlier copy won, the target would differ from the log's last word.
     target.upsert(vector('a', 'a-4', 4));
-    const again = await verifyJob({ record: job, log, sink: target, source: null, decode: decodeRecord, sampleSize: 0, checkpoints: checkpoints(job, { a: 20 }) });
+    const again = await verifyJob({
+      record: job,
+      log,
+      sink: target,
+      source: null,
+      decode: decodeRecord,
+      sampleSize: 0,
+      checkpoints: checkpoints(job, { a: 20 }),
+    });
     expect(again.changed!.map((m) => m.id)).toEqual(['a-4']);
   });
 
@@ -276,5 +305,4 @@ describe('verifyJob', () => {
     expect(report.namespacesTotal).toBe(300);
     expect(target.lookups).toBe(3);
   });
-
 });

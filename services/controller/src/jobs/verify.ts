@@ -154,14 +154,42 @@ export async function verifyJob(deps: VerifyDeps, onProgress?: (progress: Verifi
     targetRows === expectedRows
       ? null
       : await tracker.phase('unexpected', () =>
-          findUnexpectedRows({ plan, topic, log: deps.log, sink, decode: deps.decode, layout, found: join.found, tracker, sinkPolicy: policies.sink, keysPerRound: deps.tuning?.keysPerRound }),
+          findUnexpectedRows({
+            plan,
+            topic,
+            log: deps.log,
+            sink,
+            decode: deps.decode,
+            layout,
+            found: join.found,
+            tracker,
+            sinkPolicy: policies.sink,
+            keysPerRound: deps.tuning?.keysPerRound,
+          }),
         );
   const source = deps.source;
   const sampleResult =
     source && withSource && join.sample.length > 0
-      ? await tracker.phase('sample', () => compareSampleWithSource({ plan, source, sample: join.sample, policy: policies.source, tracker, batchSize: record.spec.options.fetchBatchSize }))
+      ? await tracker.phase('sample', () =>
+          compareSampleWithSource({ plan, source, sample: join.sample, policy: policies.source, tracker, batchSize: record.spec.options.fetchBatchSize }),
+        )
       : { compared: 0, mismatches: [] };
 
   const planned = new Map(plan.source.namespaces.map((n) => [n.name, n.recordCount]));
-  return buildReport({ record, sampleSize: deps.sampleSize, names, planned, distinct, expected, join, dlq, stranger, targetRows, expectedRows, sampleResult, phases: tracker.timings(), buckets: layout.buckets });
+  return buildReport({
+    record,
+    sampleSize: deps.sampleSize,
+    names,
+    planned,
+    distinct,
+    expected,
+    join,
+    dlq,
+    stranger,
+    targetRows,
+    expectedRows,
+    sampleResult,
+    phases: tracker.timings(),
+    buckets: layout.buckets,
+  });
 }

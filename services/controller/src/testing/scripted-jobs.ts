@@ -71,7 +71,10 @@ export class ScriptedJobs implements JobService {
 
   /** Dead letters, as loaders write them. */
   addDlq(id: string, entries: DlqEntry[]): void {
-    void this.#world.log.producer().send(dlqTopic(id), entries.map((e) => ({ key: recordKey(e.namespace, e.id), value: Buffer.from(JSON.stringify(e)) })));
+    void this.#world.log.producer().send(
+      dlqTopic(id),
+      entries.map((e) => ({ key: recordKey(e.namespace, e.id), value: Buffer.from(JSON.stringify(e)) })),
+    );
   }
 
   /** The job verified: every record loaded (those in the DLQ aside), a passing report. */
@@ -80,9 +83,33 @@ export class ScriptedJobs implements JobService {
     const live = { ...p, ...this.#pinned.get(id)?.progress };
     this.#pinned.delete(id);
     const namespaces = live.namespaces.map((n) => ({ ...n, extracted: n.sourceCount, loaded: n.sourceCount - n.failed, extractionDone: true }));
-    const finalProgress: JobProgress = { ...live, namespaces, total: { ...live.total, extracted: live.total.sourceCount, loaded: live.total.sourceCount - live.total.failed }, recordsPerSecond: 0, etaSeconds: 0, consumerLag: 0 };
-    const checked = namespaces.map((n) => ({ namespace: n.namespace, sourceCount: n.sourceCount, extracted: n.extracted, targetCount: n.loaded, dlq: n.failed, missing: 0, missingSample: [], ok: true }));
-    const passed: VerificationReport = { passed: true, checkedAt: new Date().toISOString(), namespaces: checked, sample: { size: 10, compared: 10, mismatches: [] }, problems: [], dlqSample: [], ...report };
+    const finalProgress: JobProgress = {
+      ...live,
+      namespaces,
+      total: { ...live.total, extracted: live.total.sourceCount, loaded: live.total.sourceCount - live.total.failed },
+      recordsPerSecond: 0,
+      etaSeconds: 0,
+      consumerLag: 0,
+    };
+    const checked = namespaces.map((n) => ({
+      namespace: n.namespace,
+      sourceCount: n.sourceCount,
+      extracted: n.extracted,
+      targetCount: n.loaded,
+      dlq: n.failed,
+      missing: 0,
+      missingSample: [],
+      ok: true,
+    }));
+    const passed: VerificationReport = {
+      passed: true,
+      checkedAt: new Date().toISOString(),
+      namespaces: checked,
+      sample: { size: 10, compared: 10, mismatches: [] },
+      problems: [],
+      dlqSample: [],
+      ...report,
+    };
     this.#put({ ...this.#record(id), status: 'SUCCESSFUL', report: passed, finalProgress, error: undefined });
   }
 

@@ -46,7 +46,10 @@ async function api(method, path, body) {
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
   const data = await res.json().catch(() => null);
-  if (res.status === 401) { forgetToken('The token was rejected. Enter the controller\u2019s API token.'); throw new ApiError(401, data); }
+  if (res.status === 401) {
+    forgetToken('The token was rejected. Enter the controller\u2019s API token.');
+    throw new ApiError(401, data);
+  }
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
 }
@@ -64,7 +67,10 @@ function duration(seconds) {
   return h < 48 ? `${h}h ${m % 60}m` : `${Math.floor(h / 24)}d ${h % 24}h`;
 }
 const nsName = (ns) => (ns === '' ? '(default)' : ns);
-const when = (iso) => { const d = new Date(iso); return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(); };
+const when = (iso) => {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+};
 function el(tag, text, cls) {
   const e = document.createElement(tag);
   if (text !== undefined) e.textContent = String(text);
@@ -145,7 +151,8 @@ for (const button of document.querySelectorAll('[data-filter]')) {
     view.cursors = [undefined];
     pressFilter();
     const address = new URL(location.href);
-    if (view.filter === 'all') address.searchParams.delete('status'); else address.searchParams.set('status', view.filter);
+    if (view.filter === 'all') address.searchParams.delete('status');
+    else address.searchParams.set('status', view.filter);
     history.replaceState(null, '', address);
     refresh();
   });
@@ -167,7 +174,11 @@ function refresh() {
 }
 function show(data) {
   // A page left empty (its jobs changed status or were removed) falls back to the first page.
-  if (data.jobs.length === 0 && view.cursors.length > 1) { view.cursors = [undefined]; schedule(0); return; }
+  if (data.jobs.length === 0 && view.cursors.length > 1) {
+    view.cursors = [undefined];
+    schedule(0);
+    return;
+  }
   view.next = data.next;
   view.total = data.total;
   render(data.jobs);
@@ -213,13 +224,21 @@ function render(jobs) {
   sorted.forEach((job, i) => {
     seen.add(job.id);
     let card = cards.get(job.id);
-    if (!card) { card = createCard(job.id); cards.set(job.id, card); }
+    if (!card) {
+      card = createCard(job.id);
+      cards.set(job.id, card);
+    }
     updateCard(card, job);
     // Move only when out of place, so a button under the pointer is not pulled away between clicks.
     if (list.children[i] !== card.root) list.insertBefore(card.root, list.children[i] || null);
   });
-  for (const [id, card] of cards) if (!seen.has(id)) { card.root.remove(); cards.delete(id); }
+  for (const [id, card] of cards)
+    if (!seen.has(id)) {
+      card.root.remove();
+      cards.delete(id);
+    }
 }
 
 // ------------------------------------------------------------------ start
-if (token) startJobs(null); else showLogin('');
+if (token) startJobs(null);
+else showLogin('');

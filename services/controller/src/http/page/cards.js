@@ -31,7 +31,10 @@ function toggleDetails(card) {
   const toggle = tid(card.root, 'job-details-toggle');
   toggle.textContent = card.open ? 'Hide details' : 'View details';
   toggle.setAttribute('aria-expanded', String(card.open));
-  if (card.open) { card.pagedFurther = false; void loadErrors(card, false); }
+  if (card.open) {
+    card.pagedFurther = false;
+    void loadErrors(card, false);
+  }
 }
 
 async function loadErrors(card, more) {
@@ -56,12 +59,18 @@ async function loadErrors(card, more) {
 
 function renderErrors(card) {
   const body = tid(card.root, 'job-errors').tBodies[0];
-  body.replaceChildren(...card.errors.map((e) => row([
-    { text: nsName(e.namespace), cls: 'text' }, { text: e.id, cls: 'text' }, { text: e.code }, { text: e.reason, cls: 'text' }, { text: when(e.at) },
-  ], 'error-row')));
-  tid(card.root, 'job-errors-total').textContent = card.total === 0
-    ? 'No record went to the dead-letter queue.'
-    : `Showing ${num(card.errors.length)} of ${num(card.total)} records in the dead-letter queue.`;
+  body.replaceChildren(
+    ...card.errors.map((e) =>
+      row(
+        [{ text: nsName(e.namespace), cls: 'text' }, { text: e.id, cls: 'text' }, { text: e.code }, { text: e.reason, cls: 'text' }, { text: when(e.at) }],
+        'error-row',
+      ),
+    ),
+  );
+  tid(card.root, 'job-errors-total').textContent =
+    card.total === 0
+      ? 'No record went to the dead-letter queue.'
+      : `Showing ${num(card.errors.length)} of ${num(card.total)} records in the dead-letter queue.`;
   tid(card.root, 'job-errors-more').hidden = !card.next;
 }
 
@@ -78,7 +87,8 @@ function updateCard(card, job) {
   badge.className = `badge ${job.status}`;
   tid(r, 'job-id').textContent = job.id;
   const replay = job.mode === 'replay' ? ` (replay of ${job.topicJobId})` : '';
-  tid(r, 'job-route').textContent = `Pinecone ${job.source.index} \u2192 Milvus ${job.target.address} / ${job.target.collection}${replay} \u00b7 created ${when(job.createdAt)}`;
+  tid(r, 'job-route').textContent =
+    `Pinecone ${job.source.index} \u2192 Milvus ${job.target.address} / ${job.target.collection}${replay} \u00b7 created ${when(job.createdAt)}`;
 
   const total = t.sourceCount;
   const done = t.loaded + t.failed;
@@ -100,15 +110,24 @@ function updateCard(card, job) {
   tid(r, 'job-cancel').hidden = !ACTIVE.has(job.status) || job.status === 'CANCELLING';
   tid(r, 'job-resume').hidden = !RESUMABLE.has(job.status);
 
-  tid(r, 'job-namespaces').tBodies[0].replaceChildren(...p.namespaces.map((ns) => {
-    const state = extraction(job, ns);
-    const tr = row([
-      { text: nsName(ns.namespace), cls: 'text' }, { text: num(ns.sourceCount) }, { text: num(ns.extracted) },
-      { text: num(ns.loaded) }, { text: num(ns.failed) }, { text: state.text, cls: state.cls },
-    ], 'namespace-row');
-    tr.dataset.namespace = ns.namespace;
-    return tr;
-  }));
+  tid(r, 'job-namespaces').tBodies[0].replaceChildren(
+    ...p.namespaces.map((ns) => {
+      const state = extraction(job, ns);
+      const tr = row(
+        [
+          { text: nsName(ns.namespace), cls: 'text' },
+          { text: num(ns.sourceCount) },
+          { text: num(ns.extracted) },
+          { text: num(ns.loaded) },
+          { text: num(ns.failed) },
+          { text: state.text, cls: state.cls },
+        ],
+        'namespace-row',
+      );
+      tr.dataset.namespace = ns.namespace;
+      return tr;
+    }),
+  );
 
   renderStopped(r, job);
   renderVerification(r, job.status === 'VERIFYING' ? p.verification : undefined);
@@ -123,7 +142,8 @@ function renderVerification(r, v) {
   box.hidden = !v;
   if (!v) return;
   let text = `Verifying: ${v.phase}`;
-  if (v.phase === 'reconcile') text += ` \u2014 ${num(v.recordsChecked)} / ${num(v.recordsTotal)} log records checked, ${num(v.namespacesDone)} / ${num(v.namespaces)} namespaces`;
+  if (v.phase === 'reconcile')
+    text += ` \u2014 ${num(v.recordsChecked)} / ${num(v.recordsTotal)} log records checked, ${num(v.namespacesDone)} / ${num(v.namespaces)} namespaces`;
   if (v.phase === 'unexpected') text += ` \u2014 ${num(v.bucketsDone)} / ${num(v.buckets)} buckets`;
   if (v.etaSeconds !== null) text += `, ETA ${duration(v.etaSeconds)}`;
   const done = v.phases.filter((t) => t.done).map((t) => `${t.phase} ${duration(t.seconds)}`);
@@ -164,7 +184,10 @@ function renderStopped(r, job) {
     box.append(el('b', 'Failed'), document.createTextNode(e ? `${e.at ? ` at ${e.at}` : ''}: ${e.code}: ${e.message}` : ': no error was recorded'));
   } else if (job.status === 'CANCELLED' || job.status === 'CANCELLING') {
     const t = job.progress.total;
-    box.append(el('b', job.status === 'CANCELLED' ? 'Cancelled' : 'Cancelling'), document.createTextNode(` at ${num(t.extracted)} of ${num(t.sourceCount)} extracted, ${num(t.loaded)} loaded`));
+    box.append(
+      el('b', job.status === 'CANCELLED' ? 'Cancelled' : 'Cancelling'),
+      document.createTextNode(` at ${num(t.extracted)} of ${num(t.sourceCount)} extracted, ${num(t.loaded)} loaded`),
+    );
   }
   box.hidden = box.childNodes.length === 0;
 }
@@ -185,7 +208,13 @@ function renderReport(r, report, status) {
     box.append(el('p', status === 'VERIFYING' ? 'Verifying\u2026' : 'Not verified yet: the report comes when the job finishes.', 'muted'));
     return;
   }
-  box.append(el('p', report.passed ? `Passed (checked ${when(report.checkedAt)})` : `Did not pass (checked ${when(report.checkedAt)})`, `report ${report.passed ? 'passed' : 'failed'}`));
+  box.append(
+    el(
+      'p',
+      report.passed ? `Passed (checked ${when(report.checkedAt)})` : `Did not pass (checked ${when(report.checkedAt)})`,
+      `report ${report.passed ? 'passed' : 'failed'}`,
+    ),
+  );
   const table = el('table');
   table.dataset.testid = 'report-namespaces';
   const head = document.createElement('tr');
@@ -194,15 +223,30 @@ function renderReport(r, report, status) {
   table.tHead.append(head);
   const body = document.createElement('tbody');
   for (const ns of report.namespaces) {
-    body.append(row([
-      { text: nsName(ns.namespace), cls: 'text' }, { text: num(ns.sourceCount) }, { text: num(ns.extracted) }, { text: num(ns.targetCount) },
-      { text: num(ns.dlq) }, { text: num(ns.missing) }, { text: ns.ok ? 'yes' : 'no' },
-    ], 'report-namespace-row'));
+    body.append(
+      row(
+        [
+          { text: nsName(ns.namespace), cls: 'text' },
+          { text: num(ns.sourceCount) },
+          { text: num(ns.extracted) },
+          { text: num(ns.targetCount) },
+          { text: num(ns.dlq) },
+          { text: num(ns.missing) },
+          { text: ns.ok ? 'yes' : 'no' },
+        ],
+        'report-namespace-row',
+      ),
+    );
   }
   table.append(body);
   box.append(table);
   const s = report.sample;
-  box.append(el('p', `Sampled ${num(s.compared)} of ${num(s.size)} records field by field: ${s.mismatches.length === 0 ? 'no mismatch' : `${num(s.mismatches.length)} mismatches`}.`));
+  box.append(
+    el(
+      'p',
+      `Sampled ${num(s.compared)} of ${num(s.size)} records field by field: ${s.mismatches.length === 0 ? 'no mismatch' : `${num(s.mismatches.length)} mismatches`}.`,
+    ),
+  );
   if (s.mismatches.length) {
     const ul = el('ul');
     for (const m of s.mismatches.slice(0, 20)) ul.append(el('li', `${nsName(m.namespace)} / ${m.id}: ${m.field} \u2014 ${m.reason}`));
@@ -215,8 +259,10 @@ function renderReport(r, report, status) {
     box.append(ul);
   }
   const rec = report.reconciliation;
-  if (rec) box.append(el('p', `Reconciled ${num(rec.logRecords)} log records (${num(rec.distinctRecords)} distinct) against ${num(rec.targetRows)} target rows.`, 'muted'));
+  if (rec)
+    box.append(
+      el('p', `Reconciled ${num(rec.logRecords)} log records (${num(rec.distinctRecords)} distinct) against ${num(rec.targetRows)} target rows.`, 'muted'),
+    );
   if (report.phases && report.phases.length) box.append(el('p', `Took ${report.phases.map((t) => `${t.phase} ${duration(t.seconds)}`).join(', ')}.`, 'muted'));
   for (const advice of report.advice || []) box.append(el('p', advice));
 }
-

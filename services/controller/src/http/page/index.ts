@@ -25,7 +25,12 @@ export function jobsPage(): JobsPage {
     .replace('<script>/* app.js, cards.js */</script>', () => `<script>${script}</script>`);
   const hashes = (tag: string): string =>
     [...html.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))]
-      .map((m) => `'sha256-${createHash('sha256').update(m[1] ?? '', 'utf8').digest('base64')}'`)
+      .map(
+        (m) =>
+          `'sha256-${createHash('sha256')
+            .update(m[1] ?? '', 'utf8')
+            .digest('base64')}'`,
+      )
       .join(' ');
   const contentSecurityPolicy = [
     "default-src 'none'",

@@ -16,9 +16,22 @@ describe('bucket digests', () => {
   });
 
   it('give a namespace about KEYS_PER_BUCKET keys a bucket, within the cap', () => {
-    const layout = new BucketLayout(new Map([['small', 3], ['big', 100 * KEYS_PER_BUCKET], ['empty', 0]]));
+    const layout = new BucketLayout(
+      new Map([
+        ['small', 3],
+        ['big', 100 * KEYS_PER_BUCKET],
+        ['empty', 0],
+      ]),
+    );
     expect(layout.buckets).toBe(1 + 128 + 1);
-    const capped = new BucketLayout(new Map([['a', 1e9], ['b', 1e9], ['c', 5]]), 1000);
+    const capped = new BucketLayout(
+      new Map([
+        ['a', 1e9],
+        ['b', 1e9],
+        ['c', 5],
+      ]),
+      1000,
+    );
     expect(capped.buckets).toBeLessThanOrEqual(1000);
     expect(capped.buckets).toBeGreaterThan(500);
     const d = new BucketDigests(capped);

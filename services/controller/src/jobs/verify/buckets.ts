@@ -53,7 +53,9 @@ export class BucketLayout {
   #cells = 0;
 
   constructor(expected: ReadonlyMap<string, number>, maxBuckets = MAX_BUCKETS) {
-    const wanted = [...expected].map(([ns, n]) => [ns, Math.min(MAX_BITS_PER_NAMESPACE, Math.max(0, Math.ceil(Math.log2(Math.max(1, n) / KEYS_PER_BUCKET))))] as const);
+    const wanted = [...expected].map(
+      ([ns, n]) => [ns, Math.min(MAX_BITS_PER_NAMESPACE, Math.max(0, Math.ceil(Math.log2(Math.max(1, n) / KEYS_PER_BUCKET))))] as const,
+    );
     // Over the cap: halve the largest namespaces' buckets until it fits (every namespace keeps one).
     const bits = new Map(wanted);
     let total = wanted.reduce((s, [, b]) => s + 2 ** b, 0);

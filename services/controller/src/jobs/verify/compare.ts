@@ -28,7 +28,8 @@ export function compareRecords(want: VectorRecord, have: VectorRecord, plan: Col
     const reason = sparseDifference(want.sparse, have.sparse);
     if (reason) at(plan.names.sparseVector, reason);
   }
-  if (!deepEqual(want.metadata ?? {}, have.metadata ?? {})) at('$meta', `metadata ${JSON.stringify(have.metadata)} instead of ${JSON.stringify(want.metadata)}`);
+  if (!deepEqual(want.metadata ?? {}, have.metadata ?? {}))
+    at('$meta', `metadata ${JSON.stringify(have.metadata)} instead of ${JSON.stringify(want.metadata)}`);
   return out;
 }
 

@@ -24,13 +24,23 @@ import {
 
 export function encodeRecord(r: LogRecord): Buffer {
   if (r.kind === 'end') return Buffer.from(JSON.stringify(r));
-  return Buffer.from(JSON.stringify({ ...r, values: r.values ? Array.from(r.values) : null, sparse: r.sparse ? { indices: r.sparse.indices, values: Array.from(r.sparse.values) } : null }));
+  return Buffer.from(
+    JSON.stringify({
+      ...r,
+      values: r.values ? Array.from(r.values) : null,
+      sparse: r.sparse ? { indices: r.sparse.indices, values: Array.from(r.sparse.values) } : null,
+    }),
+  );
 }
 
 export async function decodeRecord(value: Buffer): Promise<LogRecord> {
   const o = JSON.parse(value.toString('utf8')) as LogRecord & { values: number[] | null; sparse: { indices: number[]; values: number[] } | null };
   if (o.kind === 'end') return o;
-  return { ...o, values: o.values ? Float32Array.from(o.values) : null, sparse: o.sparse ? { indices: o.sparse.indices, values: Float32Array.from(o.sparse.values) } : null };
+  return {
+    ...o,
+    values: o.values ? Float32Array.from(o.values) : null,
+    sparse: o.sparse ? { indices: o.sparse.indices, values: Float32Array.from(o.sparse.values) } : null,
+  };
 }
 
 /** Kafka's default partitioner is not needed: any stable function of the key keeps a record's copies in one partition. */
@@ -211,7 +221,18 @@ export function makeJob(o: JobOptions): JobRecord {
     namespaces: Object.entries(o.namespaces).map(([name, recordCount]) => ({ name, recordCount })),
     capabilities: CAPS,
   });
-  return { id: 'job1', status: 'VERIFYING', createdAt: '', updatedAt: '', generation: 1, mode: o.mode ?? 'extract', topicJobId: 'job1', spec, sealedSecrets: '', plan };
+  return {
+    id: 'job1',
+    status: 'VERIFYING',
+    createdAt: '',
+    updatedAt: '',
+    generation: 1,
+    mode: o.mode ?? 'extract',
+    topicJobId: 'job1',
+    spec,
+    sealedSecrets: '',
+    plan,
+  };
 }
 
 export function vector(namespace: string, id: string, x = 1, extra: Partial<VectorRecord> = {}): VectorRecord {

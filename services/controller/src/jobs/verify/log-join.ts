@@ -164,7 +164,14 @@ export class LogJoin {
     const { plan, sink, sinkPolicy, dlq } = this.#o;
     const holders =
       plan.namespaceMode === 'partitions' && plan.primaryKey === 'id' && notFound.length > 0
-        ? await retry(() => sink.holdersOf(plan, notFound.map((c) => c.record.id)), sinkPolicy)
+        ? await retry(
+            () =>
+              sink.holdersOf(
+                plan,
+                notFound.map((c) => c.record.id),
+              ),
+            sinkPolicy,
+          )
         : new Map<string, string[]>();
     for (const copy of notFound) {
       const { namespace, id } = copy.record;
@@ -241,6 +248,15 @@ export class LogJoin {
         changed: changedPerNs.get(ns) ?? 0,
       });
     }
-    return { namespaces, logRecords: this.logRecords, lookups: this.lookups, found: this.found, changed, collisions: this.#collisions, overflow: this.#overflow, sample: this.#sample };
+    return {
+      namespaces,
+      logRecords: this.logRecords,
+      lookups: this.lookups,
+      found: this.found,
+      changed,
+      collisions: this.#collisions,
+      overflow: this.#overflow,
+      sample: this.#sample,
+    };
   }
 }

@@ -41,7 +41,14 @@ export async function joinLogWithTarget(o: JoinOptions): Promise<JoinResult> {
     const b = batch;
     batch = [];
     join.lookups++;
-    const rows = retry(() => o.sink.readByKeys(plan, b.map((c) => c.record)), o.sinkPolicy);
+    const rows = retry(
+      () =>
+        o.sink.readByKeys(
+          plan,
+          b.map((c) => c.record),
+        ),
+      o.sinkPolicy,
+    );
     rows.catch(() => undefined); // awaited in order by settleOldest; a failure surfaces there
     inFlight.push({ batch: b, rows });
     while (inFlight.length >= maxInFlight) await settleOldest();

@@ -27,7 +27,11 @@ export interface ReportInput {
 const MAX_LISTED_OK = 1_000;
 
 const label = (ns: string): string => (ns === '' ? 'the default namespace' : `namespace "${ns}"`);
-const examples = (ids: readonly string[]): string => ids.slice(0, 3).map((i) => JSON.stringify(i)).join(', ');
+const examples = (ids: readonly string[]): string =>
+  ids
+    .slice(0, 3)
+    .map((i) => JSON.stringify(i))
+    .join(', ');
 
 function namespaceResult(r: ReportInput, ns: string, dlqCount: number): { result: NamespaceVerification; problems: string[] } {
   const { join, stranger, record } = r;
@@ -39,20 +43,25 @@ function namespaceResult(r: ReportInput, ns: string, dlqCount: number): { result
   const targetCount = stranger ? (stranger.targetRows.get(ns) ?? 0) : expected;
   const unexpected = stranger?.unexpected.get(ns) ?? 0;
   const problems: string[] = [];
-  if (record.mode === 'extract' && extracted !== sourceCount) problems.push(`${label(ns)}: the source reported ${sourceCount} records but ${extracted} were extracted`);
+  if (record.mode === 'extract' && extracted !== sourceCount)
+    problems.push(`${label(ns)}: the source reported ${sourceCount} records but ${extracted} were extracted`);
   if (copies < extracted) problems.push(`${label(ns)}: the log holds ${copies} records but the extractor published ${extracted}`);
-  if (j && j.missing > 0) problems.push(`${label(ns)}: ${j.missing} extracted records are neither in the target nor in the DLQ (e.g. ${examples(j.missingSample)})`);
+  if (j && j.missing > 0)
+    problems.push(`${label(ns)}: ${j.missing} extracted records are neither in the target nor in the DLQ (e.g. ${examples(j.missingSample)})`);
   if (j && j.changed > 0) {
     const first = join.changed.filter((m) => m.namespace === ns).map((m) => m.id);
     problems.push(`${label(ns)}: ${j.changed} records in the target differ from their latest copy in the log (e.g. ${examples(first)})`);
   }
   if (unexpected > 0) {
-    problems.push(`${label(ns)}: the target holds ${unexpected} records that were not extracted (e.g. ${examples(stranger!.named.filter((k) => k.namespace === ns).map((k) => k.id))})`);
+    problems.push(
+      `${label(ns)}: the target holds ${unexpected} records that were not extracted (e.g. ${examples(stranger!.named.filter((k) => k.namespace === ns).map((k) => k.id))})`,
+    );
   } else if (stranger) {
     // Rows beyond what the log accounts for, none of them a stranger: copies the log holds beyond
     // the extractor's count (a page sent before a crash and listed differently after it).
     const extra = targetCount - expected;
-    if (extra < 0 || extra > Math.max(0, copies - extracted)) problems.push(`${label(ns)}: the target holds ${targetCount} rows but the log accounts for ${expected}`);
+    if (extra < 0 || extra > Math.max(0, copies - extracted))
+      problems.push(`${label(ns)}: the target holds ${targetCount} rows but the log accounts for ${expected}`);
   }
   const result: NamespaceVerification = {
     namespace: ns,
@@ -82,10 +91,15 @@ export function buildReport(r: ReportInput): VerificationReport {
   }
   if (join.overflow) problems.push('more records differ from the log than verification names one by one; the counts above are lower bounds');
   if (stranger && !stranger.complete) {
-    problems.push(`the target holds ${r.targetRows} rows and the log accounts for ${r.expectedRows}; only part of the disagreeing hash buckets could be drilled into, so not every stranger is named`);
+    problems.push(
+      `the target holds ${r.targetRows} rows and the log accounts for ${r.expectedRows}; only part of the disagreeing hash buckets could be drilled into, so not every stranger is named`,
+    );
   }
   const { mismatches } = r.sampleResult;
-  if (mismatches.length > 0) problems.push(`${mismatches.length} sampled records differ from the source (first: ${mismatches[0]!.id} ${mismatches[0]!.field}: ${mismatches[0]!.reason})`);
+  if (mismatches.length > 0)
+    problems.push(
+      `${mismatches.length} sampled records differ from the source (first: ${mismatches[0]!.id} ${mismatches[0]!.field}: ${mismatches[0]!.reason})`,
+    );
 
   const collisions = namespaces.reduce((s, n) => s + (n.collisions ?? 0), 0);
   const advice: string[] = [];

@@ -30,7 +30,14 @@ export async function compareSampleWithSource(o: SourceSampleOptions): Promise<{
   for (const [ns, records] of byNs) {
     for (let i = 0; i < records.length; i += o.batchSize) {
       const chunk = records.slice(i, i + o.batchSize);
-      const fetched = await retry(() => o.source.fetch(ns, chunk.map((r) => r.id)), o.policy);
+      const fetched = await retry(
+        () =>
+          o.source.fetch(
+            ns,
+            chunk.map((r) => r.id),
+          ),
+        o.policy,
+      );
       const byId = new Map(fetched.map((v) => [v.id, v]));
       for (const logged of chunk) {
         compared++;
@@ -44,7 +51,8 @@ export async function compareSampleWithSource(o: SourceSampleOptions): Promise<{
           sparse: src.sparseValues ? { indices: Array.from(src.sparseValues.indices), values: Float32Array.from(src.sparseValues.values) } : null,
           metadata: (src.metadata as VectorRecord['metadata']) ?? null,
         };
-        for (const m of compareRecords(asRecord, logged, o.plan)) mismatches.push({ ...m, reason: `the log (and the target) differ from the source: ${m.reason}` });
+        for (const m of compareRecords(asRecord, logged, o.plan))
+          mismatches.push({ ...m, reason: `the log (and the target) differ from the source: ${m.reason}` });
       }
       o.tracker.work(compared, o.sample.length);
     }

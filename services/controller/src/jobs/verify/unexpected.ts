@@ -1,4 +1,13 @@
-import { retry, type CollectionPlan, type IncomingMessage, type LogClient, type LogRecord, type RecordKey, type RetryOptions, type SinkReader } from '@p2m/core';
+import {
+  retry,
+  type CollectionPlan,
+  type IncomingMessage,
+  type LogClient,
+  type LogRecord,
+  type RecordKey,
+  type RetryOptions,
+  type SinkReader,
+} from '@p2m/core';
 import { BucketDigests, hashKey, type BucketLayout } from './buckets.ts';
 import type { VerificationTracker } from './phases.ts';
 
