@@ -249,6 +249,26 @@ describe('SinkWriter.preCommit', () => {
     expect([...server.durable.keys()].sort()).toEqual(['a', 'b']);
   });
 
+  it('on a target whose upsert merges metadata, a rewrite after a restart deletes the keys first too', async () => {
+    const server = new FakeServer();
+    const writer = createWriter(server.connection(), plan({ capabilities: liteCapabilities() }), server.reader(), {
+      flushBeforeCommit: true,
+      flushIntervalMs: 0,
+    });
+    await writer.write({ records: [rec('a'), rec('b')] }, 0);
+    server.restart();
+    await writer.preCommit([{ partition: 0, offset: '2' }]);
+    expect(server.events).toEqual([
+      'delete a,b',
+      'upsert a,b [id+namespace+vector+$meta]',
+      'restart',
+      'flush',
+      'delete a,b',
+      'upsert a,b [id+namespace+vector+$meta]',
+      'flush',
+    ]);
+  });
+
   it('where no connection epoch can be read, the keys are read back and only the lost ones written again', async () => {
     const server = new FakeServer();
     server.epochValue = null;

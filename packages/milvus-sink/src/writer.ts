@@ -251,7 +251,11 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
       }
       // Written again over a fresh connection epoch, then flushed, then checked again.
       const before = conn.epoch();
-      for (const g of lost) await sendGroup(g.milvusPartition, g.records);
+      for (const g of lost) {
+        // An older copy the server kept would have the rewrite's metadata merged into it (Lite).
+        if (plan.deleteBeforeUpsert) await deleteKeys(g.milvusPartition, g.records);
+        await sendGroup(g.milvusPartition, g.records);
+      }
       await flush();
       suspect = [{ partition: -1, epoch: before, groups: lost.map(({ milvusPartition, records }) => ({ milvusPartition, records })) }];
     }
