@@ -222,6 +222,7 @@ try {
     loaders: LOADERS,
     status: view.status,
     passed: report?.passed ?? null,
+    error: view.error ? `${view.error.code}: ${view.error.message}` : null,
     problems: report?.problems.slice(0, 5) ?? [],
     load_seconds: loadSeconds,
     verify_seconds: round2((endAt - verifyingAt) / 1000),
