@@ -130,7 +130,10 @@ export class JobDriver {
           await this.#deps.ledger.finish(record, action.status, { error: action.error, report: action.report, finalProgress: action.finalProgress });
           break;
         case 'failForOutage':
-          this.#deps.outages.fail(record, action.error, () => this.#recordOutage(record, action.error));
+          this.#deps.outages.fail(record, action.error, async () => {
+            await this.#recordOutage(record, action.error);
+            this.#deps.health.answered();
+          });
           break;
         case 'retryLater':
           this.#deps.logger.warn({ jobId: record.id, reason: action.reason }, 'will try again');

@@ -9,6 +9,8 @@ import type { KafkaOutage } from './decide.ts';
 export class KafkaHealth {
   #down: KafkaOutage | null = null;
   #probing = false;
+  /** When Kafka last answered anything of this controller's (ms). */
+  #answeredAt = -Infinity;
   readonly #logger: Logger;
 
   constructor(logger: Logger) {
@@ -20,15 +22,27 @@ export class KafkaHealth {
     return this.#down;
   }
 
+  /**
+   * Kafka answered (a probe, or a write of this controller such as an outage's FAILED record): it is
+   * up. Without this a probe hanging on the reconnect kept Kafka "down" after it was back, and a job
+   * resumed meanwhile was failed again for the outage it had just recovered from.
+   */
+  answered(at: number = Date.now()): void {
+    if (this.#down) this.#logger.info({ downSeconds: Math.round((at - this.#down.since) / 1000) }, 'Kafka answers again');
+    this.#down = null;
+    this.#answeredAt = Math.max(this.#answeredAt, at);
+  }
+
   async probe(admin: LogAdmin, now: () => number = Date.now): Promise<void> {
     if (this.#probing) return;
     this.#probing = true;
     const asked = now();
     try {
       await admin.topicOffsets(JOBS_TOPIC);
-      if (this.#down) this.#logger.info({ downSeconds: Math.round((now() - this.#down.since) / 1000) }, 'Kafka answers again');
-      this.#down = null;
+      this.answered(now());
     } catch (err) {
+      // Kafka answered something else since this probe was sent: the failure is from before.
+      if (this.#answeredAt >= asked) return;
       if (!this.#down) this.#logger.warn({ err: errorMessage(err) }, 'Kafka does not answer');
       this.#down = { since: this.#down?.since ?? asked, attempts: (this.#down?.attempts ?? 0) + 1, lastError: err };
     } finally {
