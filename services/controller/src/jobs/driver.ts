@@ -130,6 +130,8 @@ export class JobDriver {
           await this.#deps.ledger.finish(record, action.status, { error: action.error, report: action.report, finalProgress: action.finalProgress });
           break;
         case 'failForOutage':
+          // Decided on a glance taken before a slow measurement: Kafka may have answered since.
+          if (!this.#deps.health.down) break;
           this.#deps.outages.fail(record, action.error, async () => {
             await this.#recordOutage(record, action.error);
             this.#deps.health.answered();
@@ -173,6 +175,6 @@ export class JobDriver {
   /** The FAILED record of an outage, once Kafka takes it (a job that moved on meanwhile is left alone). */
   async #recordOutage(record: JobRecord, error: { code: string; message: string; at?: string | undefined }): Promise<void> {
     const current = this.#deps.ledger.latest(record);
-    if (ACTIVE_STATUSES.has(current.status)) await this.#deps.ledger.finish(current, 'FAILED', { error });
+    if (ACTIVE_STATUSES.has(current.status) && current.generation === record.generation) await this.#deps.ledger.finish(current, 'FAILED', { error });
   }
 }

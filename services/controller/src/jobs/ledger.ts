@@ -49,6 +49,11 @@ export class JobLedger {
 
   /** A terminal status, with the progress frozen as it was last measured (unless the patch settles it). */
   async finish(record: JobRecord, status: JobStatus, patch: Partial<JobRecord>): Promise<void> {
+    // Decided about a run the job has left (resumed or replayed meanwhile): not this run's ending.
+    if (this.latest(record).generation !== record.generation) {
+      this.#deps.logger.info({ jobId: record.id, status, generation: record.generation }, 'not finishing: the job was resumed or replayed meanwhile');
+      return;
+    }
     const finalProgress = patch.finalProgress ?? this.#deps.tracker.current(record.id) ?? record.finalProgress;
     await this.transition(record, status, { ...patch, finalProgress });
     this.#deps.logger.info({ jobId: record.id, status, error: patch.error?.message }, `job ${status}`);
