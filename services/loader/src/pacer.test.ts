@@ -35,15 +35,23 @@ describe('PartitionPacer', () => {
     expect(beats).toBe(1);
   });
 
-  it('cuts batches into writes of at most one second of budget, keeping order, sources and the partition', () => {
+  it('cuts a fetched batch into parts of at most one second of budget, keeping order and the batch', () => {
     const pacer = new PartitionPacer(15, () => 0);
-    const records = Array.from({ length: 40 }, (_, i) => ({ kind: 'vector' as const, namespace: '', id: `r${i}`, values: null, sparse: null, metadata: null }));
-    const batch = { partition: 'p1', records, sources: records.map((_, i) => `0:${i}`), bytes: 400 };
-    const slices = pacer.slices([batch]);
-    expect(slices.map((b) => b.records.length)).toEqual([15, 15, 10]);
-    expect(slices.flatMap((b) => b.records)).toEqual(records);
-    expect(slices.flatMap((b) => b.sources)).toEqual(batch.sources);
-    expect(slices.every((b) => b.partition === 'p1')).toBe(true);
-    expect(new PartitionPacer(0.1).slices([batch]).length).toBe(40);
+    const messages = Array.from({ length: 40 }, (_, i) => ({
+      topic: 't',
+      partition: 1,
+      offset: String(i),
+      key: null,
+      value: Buffer.from(`r${i}`),
+      headers: {},
+      timestamp: '0',
+    }));
+    const batch = { topic: 't', partition: 1, messages, heartbeat: async () => undefined, isStale: () => false };
+    const parts = pacer.parts(batch);
+    expect(parts.map((b) => b.messages.length)).toEqual([15, 15, 10]);
+    expect(parts.flatMap((b) => b.messages)).toEqual(messages);
+    expect(parts.every((b) => b.partition === 1 && b.topic === 't' && b.isStale === batch.isStale)).toBe(true);
+    expect(new PartitionPacer(0.1).parts(batch).length).toBe(40);
+    expect(pacer.parts({ ...batch, messages: messages.slice(0, 15) })).toHaveLength(1);
   });
 });

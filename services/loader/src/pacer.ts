@@ -1,5 +1,4 @@
 import { sleep, type ConsumerBatch } from '@p2m/core';
-import type { PlannedBatch } from './task.ts';
 
 /**
  * Spaces a partition's upserts so it writes at most `ratePerSecond` records per second on average:
@@ -17,24 +16,11 @@ export class PartitionPacer {
   }
 
   /**
-   * The batches cut into writes of at most one second of the partition's budget. A write's time is
-   * booked after it is sent, so an uncut batch of 300 records at 15 records/s would go out at once
-   * and make the limit a promise about the next batch only.
+   * A fetched batch cut into parts of at most one second of budget (messages, in order), each
+   * written and committed on its own. A write's time is booked after it is sent, so an uncut batch
+   * of 300 records at 15 records/s would go out at once and make the limit a promise about the next
+   * batch only; a part holds at most one second's records, so its writes do too.
    */
-  slices(batches: PlannedBatch[]): PlannedBatch[] {
-    const max = Math.max(1, Math.floor(this.#ratePerSecond));
-    return batches.flatMap((b) => {
-      if (b.records.length <= max) return [b];
-      const out: PlannedBatch[] = [];
-      for (let i = 0; i < b.records.length; i += max) {
-        const records = b.records.slice(i, i + max);
-        out.push({ partition: b.partition, records, sources: b.sources.slice(i, i + max), bytes: Math.ceil((b.bytes * records.length) / b.records.length) });
-      }
-      return out;
-    });
-  }
-
-  /** A fetched batch cut into parts of at most one second of budget (messages, in order). */
   parts(batch: ConsumerBatch): ConsumerBatch[] {
     const max = Math.max(1, Math.floor(this.#ratePerSecond));
     if (batch.messages.length <= max) return [batch];

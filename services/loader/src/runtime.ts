@@ -115,7 +115,7 @@ async function loadBatch(opts: LoaderOptions, batch: ConsumerBatch, counts: Load
   rejected.push(...planned.rejected);
   let loaded = 0;
   let bytes = 0;
-  for (const b of pacer ? pacer.slices(planned.batches) : planned.batches) {
+  for (const b of planned.batches) {
     if (pacer && !(await pacer.pace(batch, b.records.length, opts.signal))) return null;
     if (abandoned(opts, batch)) return null;
     const sent = dedupeLastWins(opts.plan, b);
