@@ -36,6 +36,12 @@ export const MAX_REWRITES = 3;
 export const MAX_REFUSED_IN_A_ROW = 100;
 const KEYS_PER_LOOKUP = 256;
 
+/** The distinct primary keys of these records, in requests of at most KEYS_PER_LOOKUP. */
+function* keyChunks(plan: CollectionPlan, records: readonly VectorRecord[]): Generator<string[]> {
+  const keys = [...new Set(records.map((r) => primaryKeyOf(plan, r.namespace, r.id)))];
+  for (let i = 0; i < keys.length; i += KEYS_PER_LOOKUP) yield keys.slice(i, i + KEYS_PER_LOOKUP);
+}
+
 /** Records written since the last confirmed flush, kept to be confirmed or written again. */
 interface Retained {
   partition: number;
@@ -173,9 +179,7 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
    */
   async function deleteKeys(partition: string | undefined, records: VectorRecord[]): Promise<void> {
     const target = partition && partition !== DEFAULT_PARTITION ? partition : undefined;
-    const keys = [...new Set(records.map((r) => primaryKeyOf(plan, r.namespace, r.id)))];
-    for (let i = 0; i < keys.length; i += KEYS_PER_LOOKUP) {
-      const chunk = keys.slice(i, i + KEYS_PER_LOOKUP);
+    for (const chunk of keyChunks(plan, records)) {
       await conn.call(
         { what: `deleting ${chunk.length} keys of "${plan.collection}" before rewriting them`, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection },
         (c) =>
@@ -196,10 +200,8 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
       await reader.loadCollection(plan);
     }
     loaded = true;
-    const keys = [...new Set(records.map((r) => primaryKeyOf(plan, r.namespace, r.id)))];
     const found = new Set<string>();
-    for (let i = 0; i < keys.length; i += KEYS_PER_LOOKUP) {
-      const chunk = keys.slice(i, i + KEYS_PER_LOOKUP);
+    for (const chunk of keyChunks(plan, records)) {
       const res = await conn.call(
         { what: `reading back ${chunk.length} keys of "${plan.collection}"`, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection },
         (c) =>
