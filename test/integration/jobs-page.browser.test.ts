@@ -13,22 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator, Page } from 'playwright-core';
 import type { JobView } from '@p2m/core';
 import { seedIndex, type Emulator, type GeneratorOptions } from '@p2m/emulator';
+import { CHROMIUM, CHROMIUM_ARGS, IN_CI } from '@p2m/testing';
 import { ApiClient, newApiToken, pollJob, startService, type ServiceProcess } from './controller-process.ts';
 import { API_KEY, milvusAddress, startSeededEmulator, uniqueName, unloadableBySparseRules } from './pipeline-harness.ts';
 
-const CHROMIUM = process.env.P2M_CHROMIUM || '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
+const HAVE_CHROMIUM = CHROMIUM !== undefined;
 const SHOTS = resolve(import.meta.dirname, '../../test-artifacts/jobs-page');
 
 // A hybrid index with records Milvus refuses (ids over maxIdLength 40, negative sparse weights),
@@ -116,7 +105,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('Jobs page in Chromium against the rea
   /** Under CI each test fails (not skips) without Chromium. */
   const requireChromium = (): void => {
     if (!HAVE_CHROMIUM)
-      throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium, as .ci/run does) or set P2M_CHROMIUM`);
+      throw new Error(
+        `no Chromium (/usr/bin/chromium, or P2M_CHROMIUM): install Debian's chromium (apt-get install chromium, as .ci/run does) or set P2M_CHROMIUM`,
+      );
   };
 
   beforeAll(async () => {

@@ -5,3 +5,4 @@ export { murmur2, partitionForKey } from './log/topics.ts';
 export { InMemoryMilvus } from './milvus/milvus.ts';
 export { FakeMilvusServer, type FakeCollection, type InMemoryMilvusOptions, type StoredRow } from './milvus/server.ts';
 export { FakePinecone, FakePineconeIndex, type FakeIndexOptions, type SourceOperation } from './pinecone.ts';
+export { CHROMIUM, CHROMIUM_ARGS, IN_CI } from './chromium.ts';

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VerificationProgress } from '@p2m/core';
+import { CHROMIUM, CHROMIUM_ARGS, IN_CI } from '@p2m/testing';
 import { createHarness, type Harness } from './harness.ts';
 
 /**
@@ -8,19 +8,6 @@ import { createHarness, type Harness } from './harness.ts';
  * already done; then, in the report, what reconciliation saw and each phase's time. Real headless
  * Chromium, as page.browser.test.ts (which says when it is skipped and when it fails).
  */
-const CHROMIUM = (process.env.P2M_CHROMIUM ? [process.env.P2M_CHROMIUM] : ['/usr/bin/chromium', '/usr/bin/chromium-browser']).find((p) => existsSync(p));
-const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 const verifying: VerificationProgress = {
   phase: 'reconcile',
   startedAt: new Date(0).toISOString(),

@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS, IN_CI } from '@p2m/testing';
 import { createHarness, type Harness } from './harness.ts';
 
 /**
@@ -7,19 +7,6 @@ import { createHarness, type Harness } from './harness.ts';
  * Under CI a missing Chromium fails the test; elsewhere it is skipped (the page's static checks in
  * page.test.ts run everywhere).
  */
-const CHROMIUM = (process.env.P2M_CHROMIUM ? [process.env.P2M_CHROMIUM] : ['/usr/bin/chromium', '/usr/bin/chromium-browser']).find((p) => existsSync(p));
-const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 describe.skipIf(!CHROMIUM && !IN_CI)('Jobs page in a browser', () => {
   let h: Harness;
   let url: string;
