@@ -443,9 +443,12 @@ describe('Milvus sink: vector index per source metric', () => {
     ['cosine', 'euclidean'],
     ['euclidean', 'dotproduct'],
     ['dotproduct', 'cosine'],
-  ] as const)('builds AUTOINDEX for %s and notices an index of another metric', async (metric, other) => {
+  ] as const)('declares AUTOINDEX for %s with the collection and notices an index of another metric', async (metric, other) => {
     const p = plan({ collection: `metric_${metric}`, metric });
     await sink.createCollection(p);
+    // The index exists from the start, before any row: the server indexes segments during the load.
+    const early = await rejection(sink.createIndexes(plan({ collection: `metric_${metric}`, metric: other })));
+    expect(early.code).toBe('TARGET_UNSUPPORTED');
     await write(p, [record('', 'a'), record('ns-a', 'b')]);
     await sink.createIndexes(p);
     await sink.loadCollection(p);

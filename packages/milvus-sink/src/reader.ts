@@ -1,6 +1,7 @@
 import { EtlError, primaryKeyOf, type CollectionPlan, type RecordKey, type SinkReader, type VectorRecord } from '@p2m/core';
 import type { MilvusConnection } from './connection.ts';
-import { checked, statusFailed, toEtlError, type FailureContext } from './errors.ts';
+import { checked, toEtlError, type FailureContext } from './errors.ts';
+import { ensureIndexes } from './indexes.ts';
 import { and, compareUtf8, fieldIn, namespaceScope, quote } from './filter.ts';
 import { answerToRecords, decodeQueryResults, encodeQueryRequest, type QueryAnswer } from './query-request.ts';
 import { outputFields, rowToRecord, type MilvusRow } from './rows.ts';
@@ -29,44 +30,8 @@ export function createReader(conn: MilvusConnection): SinkReader {
     );
   }
 
-  /**
-   * Both calls wait as long as a load does: Milvus Lite builds an index inside the call and answers
-   * nothing else meanwhile (1,000,000 rows of dim 8 on a busy machine: over a minute, measured), so
-   * the normal call deadline failed verification of a large collection.
-   */
-  async function createIndexes(plan: CollectionPlan): Promise<void> {
-    for (const index of plan.indexes) {
-      const existing = await conn
-        .call({ what: 'describing indexes', permanent: 'TARGET_UNSUPPORTED', collection: plan.collection }, (c) =>
-          c.describeIndex({ collection_name: plan.collection, field_name: index.field, timeout: conn.longTimeout }),
-        )
-        .catch((err: unknown) => {
-          const e = toEtlError(err, job('describing indexes', plan.collection));
-          // A field without an index answers with a failed status ("index not found"): nothing to compare.
-          if (e.retriable) throw e;
-          return null;
-        });
-      const description = existing && !statusFailed(existing.status) ? existing.index_descriptions?.find((d) => d.field_name === index.field) : undefined;
-      if (description) {
-        const param = (key: string): string | undefined => description.params.find((p) => p.key === key)?.value as string | undefined;
-        if (param('index_type') === index.indexType && param('metric_type') === index.metricType) continue;
-        throw new EtlError(
-          'TARGET_UNSUPPORTED',
-          `field "${index.field}" of "${plan.collection}" already has a ${String(param('index_type'))}/${String(param('metric_type'))} index; the plan needs ${index.indexType}/${index.metricType}`,
-          { retriable: false, hint: 'drop that index, or migrate into a new collection' },
-        );
-      }
-      await conn.call(job(`creating the ${index.indexType} index on "${index.field}"`, plan.collection), (c) =>
-        c.createIndex({
-          collection_name: plan.collection,
-          field_name: index.field,
-          index_name: index.field,
-          index_type: index.indexType,
-          metric_type: index.metricType,
-          timeout: conn.longTimeout,
-        }),
-      );
-    }
+  function createIndexes(plan: CollectionPlan): Promise<void> {
+    return ensureIndexes(conn, plan);
   }
 
   async function loadCollection(plan: CollectionPlan): Promise<void> {
