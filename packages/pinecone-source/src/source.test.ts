@@ -131,6 +131,14 @@ describe('createPineconeSource', () => {
     await expect(src.fetch('ns1', [])).resolves.toEqual([]);
   });
 
+  it('does not take a missing id named like an Object.prototype member for a record', async () => {
+    const { src } = source({
+      [`GET ${HOST}/vectors/fetch`]: () => json({ vectors: { a: { id: 'a', values: [1, 2, 3] } }, namespace: 'ns1', usage: { readUnits: 1 } }),
+    });
+    const got = await src.fetch('ns1', ['toString', 'a', 'constructor', '__proto__', 'hasOwnProperty']);
+    expect(got.map((r) => r.id)).toEqual(['a']);
+  });
+
   it('lists 100,000 namespaces from list_namespaces, 1,000 pages of 100, without describe_index_stats', async () => {
     const names = Array.from({ length: 100_000 }, (_, i) => (i === 0 ? '__default__' : `tenant-${String(i).padStart(6, '0')}`)).sort();
     const { src, seen } = source({

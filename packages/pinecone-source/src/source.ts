@@ -161,7 +161,8 @@ export function createPineconeSource(options: PineconeSourceOptions): PineconeSo
       const out: SourceVector[] = [];
       const seen = new Set<string>();
       for (const id of ids) {
-        const r = res.records[id];
+        // Own keys only: an absent id named "toString" or "constructor" would find Object.prototype's member.
+        const r = Object.hasOwn(res.records, id) ? res.records[id] : undefined;
         if (!r || seen.has(id)) continue;
         seen.add(id);
         out.push({ id: r.id ?? id, values: r.values, sparseValues: r.sparseValues, metadata: r.metadata });
