@@ -461,6 +461,24 @@ describe('Milvus sink: vector index per source metric', () => {
   });
 });
 
+describe('Milvus sink: two set-ups of one job at once', () => {
+  it('both create the collection, its partitions and its indexes without an error (the API and the driver race)', async () => {
+    const others = [1, 2, 3].map(() => createMilvusSink({ address: getTestStack().milvus.address }));
+    try {
+      for (let round = 0; round < 4; round++) {
+        const p = plan({ collection: `race_${round}`, partitionKey: false, sparse: true, namespaces: ['', 'ns-a', 'ns-b', 'ns-c'] });
+        const results = await Promise.allSettled([sink, ...others].map((s) => s.createCollection(p)));
+        expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+        // The plan's indexes are there: asking for them again is accepted, another metric is refused.
+        await sink.createIndexes(p);
+        expect(await sink.collectionExists(p.collection)).toBe(true);
+      }
+    } finally {
+      await Promise.all(others.map((s) => s.close()));
+    }
+  });
+});
+
 describe('Milvus sink: namespaceAndId keys', () => {
   it('stores the same id in every namespace as rows of their own, read back per namespace', async () => {
     for (const partitionKey of [true, false]) {

@@ -1,4 +1,5 @@
 import { EtlError, type CollectionPlan } from '@p2m/core';
+import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type { MilvusConnection } from './connection.ts';
 import { statusFailed, toEtlError, type FailureContext } from './errors.ts';
 
@@ -15,7 +16,7 @@ import { statusFailed, toEtlError, type FailureContext } from './errors.ts';
  */
 export async function ensureIndexes(conn: MilvusConnection, plan: CollectionPlan): Promise<void> {
   const job = (what: string): FailureContext => ({ what, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection });
-  for (const index of plan.indexes) {
+  const describe = async (index: IndexPlan): Promise<IndexDescription | undefined> => {
     const existing = await conn
       .call(job('describing indexes'), (c) => c.describeIndex({ collection_name: plan.collection, field_name: index.field, timeout: conn.longTimeout }))
       .catch((err: unknown) => {
@@ -24,25 +25,40 @@ export async function ensureIndexes(conn: MilvusConnection, plan: CollectionPlan
         if (e.retriable) throw e;
         return null;
       });
-    const description = existing && !statusFailed(existing.status) ? existing.index_descriptions?.find((d) => d.field_name === index.field) : undefined;
-    if (description) {
-      const param = (key: string): string | undefined => description.params.find((p) => p.key === key)?.value as string | undefined;
-      if (param('index_type') === index.indexType && param('metric_type') === index.metricType) continue;
-      throw new EtlError(
-        'TARGET_UNSUPPORTED',
-        `field "${index.field}" of "${plan.collection}" already has a ${String(param('index_type'))}/${String(param('metric_type'))} index; the plan needs ${index.indexType}/${index.metricType}`,
-        { retriable: false, hint: 'drop that index, or migrate into a new collection' },
-      );
-    }
-    await conn.call(job(`creating the ${index.indexType} index on "${index.field}"`), (c) =>
-      c.createIndex({
-        collection_name: plan.collection,
-        field_name: index.field,
-        index_name: index.field,
-        index_type: index.indexType,
-        metric_type: index.metricType,
-        timeout: conn.longTimeout,
-      }),
+    return existing && !statusFailed(existing.status) ? existing.index_descriptions?.find((d) => d.field_name === index.field) : undefined;
+  };
+  /** True when the field has the plan's index; an error when it has another one. */
+  const present = (index: IndexPlan, description: IndexDescription | undefined): boolean => {
+    if (!description) return false;
+    const param = (key: string): string | undefined => description.params.find((p) => p.key === key)?.value as string | undefined;
+    if (param('index_type') === index.indexType && param('metric_type') === index.metricType) return true;
+    throw new EtlError(
+      'TARGET_UNSUPPORTED',
+      `field "${index.field}" of "${plan.collection}" already has a ${String(param('index_type'))}/${String(param('metric_type'))} index; the plan needs ${index.indexType}/${index.metricType}`,
+      { retriable: false, hint: 'drop that index, or migrate into a new collection' },
     );
+  };
+  for (const index of plan.indexes) {
+    if (present(index, await describe(index))) continue;
+    try {
+      await conn.call(job(`creating the ${index.indexType} index on "${index.field}"`), (c) =>
+        c.createIndex({
+          collection_name: plan.collection,
+          field_name: index.field,
+          index_name: index.field,
+          index_type: index.indexType,
+          metric_type: index.metricType,
+          timeout: conn.longTimeout,
+        }),
+      );
+    } catch (err) {
+      // Two set-ups of one job can race (the API's and the controller's driver): the other one may
+      // have created the index between our look and our call ("index already exists"). Fine if it
+      // is the plan's.
+      if (!present(index, await describe(index).catch(() => undefined))) throw err;
+    }
   }
 }
+
+type IndexPlan = CollectionPlan['indexes'][number];
+type IndexDescription = NonNullable<Awaited<ReturnType<MilvusClient['describeIndex']>>['index_descriptions']>[number];
