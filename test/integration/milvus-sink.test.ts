@@ -443,12 +443,9 @@ describe('Milvus sink: vector index per source metric', () => {
     ['cosine', 'euclidean'],
     ['euclidean', 'dotproduct'],
     ['dotproduct', 'cosine'],
-  ] as const)('declares AUTOINDEX for %s with the collection and notices an index of another metric', async (metric, other) => {
+  ] as const)('builds AUTOINDEX for %s and notices an index of another metric', async (metric, other) => {
     const p = plan({ collection: `metric_${metric}`, metric });
     await sink.createCollection(p);
-    // The index exists from the start, before any row: the server indexes segments during the load.
-    const early = await rejection(sink.createIndexes(plan({ collection: `metric_${metric}`, metric: other })));
-    expect(early.code).toBe('TARGET_UNSUPPORTED');
     await write(p, [record('', 'a'), record('ns-a', 'b')]);
     await sink.createIndexes(p);
     await sink.loadCollection(p);
@@ -462,14 +459,16 @@ describe('Milvus sink: vector index per source metric', () => {
 });
 
 describe('Milvus sink: two set-ups of one job at once', () => {
-  it('both create the collection, its partitions and its indexes without an error (the API and the driver race)', async () => {
+  it('both create the collection, its partitions and its indexes without an error (two controllers race)', async () => {
     const others = [1, 2, 3].map(() => createMilvusSink({ address: getTestStack().milvus.address }));
     try {
       for (let round = 0; round < 4; round++) {
         const p = plan({ collection: `race_${round}`, partitionKey: false, sparse: true, namespaces: ['', 'ns-a', 'ns-b', 'ns-c'] });
-        const results = await Promise.allSettled([sink, ...others].map((s) => s.createCollection(p)));
-        expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
-        // The plan's indexes are there: asking for them again is accepted, another metric is refused.
+        const failures = async (calls: Promise<unknown>[]): Promise<string[]> =>
+          (await Promise.allSettled(calls)).filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
+        expect(await failures([sink, ...others].map((s) => s.createCollection(p)))).toEqual([]);
+        expect(await failures([sink, ...others].map((s) => s.createIndexes(p)))).toEqual([]);
+        // The plan's indexes are there: asking for them again is accepted.
         await sink.createIndexes(p);
         expect(await sink.collectionExists(p.collection)).toBe(true);
       }

@@ -3,7 +3,6 @@ import { DataType, type FieldType } from '@zilliz/milvus2-sdk-node';
 import { DEFAULT_PARTITION, EtlError, retry, type CollectionPlan, type FieldPlan, type SinkAdmin, type TargetCapabilities } from '@p2m/core';
 import type { MilvusConnection } from './connection.ts';
 import type { FailureContext } from './errors.ts';
-import { ensureIndexes } from './indexes.ts';
 import { probeCapabilities } from './probe.ts';
 
 /** The controller's view of the target: what it can do, and the collection a job creates. */
@@ -140,11 +139,14 @@ export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
   }
 
   /**
-   * Creates the collection, in partitions mode its partitions, and the plan's vector indexes (so the
-   * server indexes segments while the job loads, not all at once in verification). Idempotent for a
-   * collection that already has exactly the plan's schema (a resumed job, or a second controller
-   * racing the first): missing partitions and indexes are added. A different collection of that name
-   * is refused.
+   * Creates the collection and, in partitions mode, its partitions. Idempotent for a collection
+   * that already has exactly the plan's schema (a resumed job, or a second controller racing the
+   * first): missing partitions are added. A different collection of that name is refused.
+   *
+   * The vector indexes are not created here but in verification: on Milvus Lite a collection with an
+   * index comes back from a restart "released" and refuses every query until a load, which builds
+   * the index of every segment inside the call, so a loader's read-back after a Lite restart failed
+   * (fresh-clone CI, chaos) or would wait for a whole index build.
    */
   async function createCollection(plan: CollectionPlan): Promise<void> {
     if (await collectionExists(plan.collection)) {
@@ -169,7 +171,6 @@ export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
       }
     }
     await ensurePartitions(plan);
-    await ensureIndexes(conn, plan);
   }
 
   async function dropCollection(name: string): Promise<void> {
