@@ -5,7 +5,7 @@
 // answering shows on its card as FAILED with where it stopped, and the status filter and the pages
 // show what the API lists. Screenshots go to test-artifacts/jobs-page/. Under CI=true a missing
 // Chromium fails the test instead of skipping it.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';

@@ -458,8 +458,8 @@ describe('Milvus sink: vector index per source metric', () => {
   });
 });
 
-describe('Milvus sink: two set-ups of one job at once', () => {
-  it('both create the collection, its partitions and its indexes without an error (two controllers race)', async () => {
+describe('Milvus sink: several callers at once', () => {
+  it('all create the collection, its partitions and its indexes without an error (controllers, loaders’ read-backs)', async () => {
     const others = [1, 2, 3].map(() => createMilvusSink({ address: getTestStack().milvus.address }));
     try {
       for (let round = 0; round < 4; round++) {

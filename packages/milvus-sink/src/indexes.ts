@@ -7,9 +7,7 @@ import { statusFailed, toEtlError, type FailureContext } from './errors.ts';
  * The plan's vector indexes exist on the collection afterwards: created where missing, accepted where
  * the same index is there, refused where another one is.
  *
- * Called when the job creates its collection (an index declared on an empty collection is built by
- * the server as segments are sealed, alongside the load, as Milvus does for any indexed collection)
- * and again by verification, for a collection made before the job or by an earlier p2m. The create
+ * Called by verification and by a loader's read-back before it loads the collection. The create
  * call waits as long as a load does: on a collection that already holds rows Milvus Lite builds the
  * whole index inside the call (HNSW, measured here at 1,000,000 × 768-d: over 1,200 s) and answers
  * nothing else meanwhile.
@@ -52,9 +50,8 @@ export async function ensureIndexes(conn: MilvusConnection, plan: CollectionPlan
         }),
       );
     } catch (err) {
-      // Two set-ups of one job can race (the API's and the controller's driver): the other one may
-      // have created the index between our look and our call ("index already exists"). Fine if it
-      // is the plan's.
+      // Callers can race (two loaders' read-backs, two controllers): another one may have created
+      // the index between our look and our call ("index already exists"). Fine if it is the plan's.
       if (!present(index, await describe(index).catch(() => undefined))) throw err;
     }
   }
