@@ -6,9 +6,11 @@ import { createGrpcWriter, type GrpcWriter } from './grpc-writer.ts';
 
 /**
  * One connection to a Milvus / Zilliz Cloud target: the SDK client (DDL, queries) and, for
- * upserts, a gRPC channel of p2m's own. The admin, the writer and the reader share it. It does not
- * retry: the SDK retries a failed call a few times within milliseconds, and the runtimes own the
- * backoff policy from `EtlError.retriable`.
+ * upserts, a gRPC channel of p2m's own. The admin, the writer and the reader share it. It retries
+ * one thing only: a call that never left because the channel is still reconnecting (after a
+ * restart, gRPC backs off for seconds, while the SDK's own retries give up within ~150 ms), for at
+ * most `reconnectWaitMs`. Every other failure goes to the runtimes, which own the backoff policy
+ * from `EtlError.retriable`.
  */
 
 export interface MilvusSinkOptions {
@@ -21,6 +23,11 @@ export interface MilvusSinkOptions {
   timeoutMs?: number | undefined;
   /** Deadline of `loadCollection` and `flush`, which wait for the server to finish. */
   longTimeoutMs?: number | undefined;
+  /**
+   * How long a call that could not be sent (the channel is reconnecting, e.g. right after Milvus
+   * restarted) is tried again before its UNAVAILABLE error is returned. Default 5,000 ms.
+   */
+  reconnectWaitMs?: number | undefined;
   /**
    * How upserts are sent: `grpc` (default) builds the request column-wise from the records on a
    * gRPC channel of the sink's own; `sdk` sends rows through the Node SDK. Env `P2M_MILVUS_WRITER`.
@@ -96,12 +103,20 @@ export function openConnection(options: MilvusSinkOptions): MilvusConnection {
     return made;
   }
 
+  const reconnectWait = options.reconnectWaitMs ?? 5_000;
+
   async function call<T>(ctx: FailureContext, fn: (c: MilvusClient) => Promise<T>): Promise<T> {
     let response: T;
-    try {
-      response = await fn(current());
-    } catch (err) {
-      throw toEtlError(err, ctx);
+    const giveUpAt = Date.now() + reconnectWait;
+    for (let pause = 200; ; pause = Math.min(pause * 2, 1_000)) {
+      try {
+        response = await fn(current());
+        break;
+      } catch (err) {
+        // Not sent at all, so trying again cannot apply anything twice.
+        if (!notSent(err) || closed || Date.now() + pause > giveUpAt) throw toEtlError(err, ctx);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
     }
     return checked(response, ctx);
   }
@@ -141,4 +156,16 @@ export function openConnection(options: MilvusSinkOptions): MilvusConnection {
       await c?.closeConnection().catch(() => undefined);
     },
   };
+}
+
+/**
+ * A gRPC UNAVAILABLE that grpc-js raises before sending anything: the channel has no connection
+ * (connecting, or backing off after a failed connect). A call cut off after it was sent says
+ * otherwise ("Connection dropped", "Received RST_STREAM") and is not matched.
+ */
+export function notSent(err: unknown): boolean {
+  const e = err as { code?: unknown; details?: unknown; message?: unknown } | null;
+  if (!e || e.code !== 14) return false;
+  const text = `${typeof e.details === 'string' ? e.details : ''} ${typeof e.message === 'string' ? e.message : ''}`;
+  return /No connection established|failed to connect to all addresses|ECONNREFUSED/i.test(text);
 }
