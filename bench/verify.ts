@@ -1,7 +1,10 @@
 /**
  * Verification at scale: `npm run bench:verify -- [--records N] [--dim D] [--namespaces K]
- * [--loaders N] [--kind dense|hybrid] [--warmup N] [--stack-dir DIR] [--out NAME] [--keep-stack]
- * [--keep-job]` (`--keep-job` leaves the job's topic and collection for a closer look).
+ * [--loaders N] [--kind dense|hybrid] [--milvus lite|standalone] [--warmup N] [--stack-dir DIR]
+ * [--target JSON] [--out NAME] [--keep-stack] [--keep-job]` (`--target '{"partitionKey":false}'` adds to
+ * the jobs' target, e.g. partitions mode for Milvus 2.3) (`--keep-job` leaves the job's topic and collection for a
+ * closer look; `--milvus standalone` runs the bench stack with the standalone server instead of
+ * Milvus Lite, in `.p2m-bench-standalone/`).
  *
  * p2m as deployed — `p2m service controller`, `extractor` and N `loader` processes — migrates the
  * emulator's generated index (Pinecone's rate limits and 20–40 ms per call, as in `npm run bench`),
@@ -26,7 +29,8 @@ import { readStackEnv, REPO_ROOT, serviceArgs } from '@p2m/stack';
 import type { DatasetKind } from './lib/dataset.ts';
 import { BenchEmulator } from './lib/emulator.ts';
 import { cpuSeconds, machineCpu, memoryMb, round2 } from './lib/proc.ts';
-import { BENCH_STACK, benchStackDown, benchStackUp } from './lib/stack.ts';
+import { BENCH_STACK } from './lib/stack.ts';
+import { stackDown, stackUp, type MilvusServer } from '@p2m/stack';
 
 const argv = process.argv.slice(2);
 const opt = (name: string): string | undefined => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : undefined);
@@ -38,6 +42,10 @@ const KIND = (opt('kind') ?? 'dense') as DatasetKind;
 const STACK_DIR = opt('stack-dir');
 const OUT = opt('out');
 const WARMUP = Number(opt('warmup') ?? 2_000);
+const MILVUS = (opt('milvus') ?? 'lite') as MilvusServer;
+if (MILVUS !== 'lite' && MILVUS !== 'standalone') throw new Error(`--milvus must be lite or standalone, got ${String(MILVUS)}`);
+const TARGET = opt('target') ? (JSON.parse(opt('target')!) as Record<string, unknown>) : {};
+const STACK = MILVUS === 'lite' ? BENCH_STACK : { ...BENCH_STACK, milvus: MILVUS, stateDir: `${BENCH_STACK.stateDir!}-standalone` };
 const log = (line: string): void => void process.stderr.write(`[bench:verify ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 interface Service {
@@ -106,8 +114,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const stateDir = STACK_DIR ? resolve(STACK_DIR) : BENCH_STACK.stateDir!;
-if (!STACK_DIR) await benchStackUp();
+const stateDir = STACK_DIR ? resolve(STACK_DIR) : STACK.stateDir!;
+if (!STACK_DIR) await stackUp(STACK);
 const stackEnv = readStackEnv(stateDir);
 const stackPid = (name: string): number => Number(readFileSync(join(stateDir, 'pids', `${name}.pid`), 'utf8').trim());
 const address = stackEnv['P2M_MILVUS_ADDRESS']!;
@@ -150,7 +158,7 @@ try {
     await emulator.load(warmIndex, KIND, WARMUP, { dim: DIM, namespaces: NAMESPACES });
     const warm = await api<JobView>('POST', '/v1/jobs', {
       source: { apiKey: emulator.apiKey, index: warmIndex, controllerHostUrl: emulator.controllerHostUrl },
-      target: { address, collection: `${collection}_warmup` },
+      target: { ...TARGET, address, collection: `${collection}_warmup` },
     });
     for (let v = warm; !['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(v.status); v = await api<JobView>('GET', `/v1/jobs/${warm.id}`))
       await new Promise((r) => setTimeout(r, 1_000));
@@ -169,7 +177,7 @@ try {
   const t0 = performance.now();
   const job = await api<JobView>('POST', '/v1/jobs', {
     source: { apiKey: emulator.apiKey, index, controllerHostUrl: emulator.controllerHostUrl },
-    target: { address, collection },
+    target: { ...TARGET, address, collection },
   });
   jobId = job.id;
   let verifyingAt = 0;
@@ -217,14 +225,17 @@ try {
     bench: 'verify',
     records: RECORDS,
     dim: DIM,
+    milvus: STACK_DIR ? (stackEnv['P2M_MILVUS_SERVER'] ?? 'as in the stack') : MILVUS,
     kind: KIND,
     namespaces: NAMESPACES,
+    target: TARGET,
     loaders: LOADERS,
     status: view.status,
     passed: report?.passed ?? null,
     error: view.error ? `${view.error.code}: ${view.error.message}` : null,
     problems: report?.problems.slice(0, 5) ?? [],
     load_seconds: loadSeconds,
+    load_records_per_s: Math.round(RECORDS / loadSeconds),
     verify_seconds: round2((endAt - verifyingAt) / 1000),
     phases_seconds: phases,
     reconcile_over_load: reconcile !== undefined ? round2(reconcile / loadSeconds) : null,
@@ -264,6 +275,6 @@ try {
     await kafka.close().catch(() => undefined);
   }
   await emulator.stop().catch(() => undefined);
-  if (!STACK_DIR && !argv.includes('--keep-stack')) await benchStackDown().catch(() => undefined);
+  if (!STACK_DIR && !argv.includes('--keep-stack')) await stackDown(STACK).catch(() => undefined);
 }
 process.exit(0);

@@ -1,0 +1,75 @@
+import protobuf from 'protobufjs';
+import milvusProto from '@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus.js';
+import { describe, expect, it } from 'vitest';
+import { parseJobSpec, planCollection, type CollectionPlan } from '@p2m/core';
+import { fullCapabilities } from '@p2m/testing';
+import type { MilvusConnection } from './connection.ts';
+import { createReader } from './reader.ts';
+
+const root = protobuf.Root.fromJSON(((milvusProto as unknown as { default?: protobuf.INamespace }).default ?? milvusProto) as protobuf.INamespace);
+const QueryRequest = root.lookupType('milvus.proto.milvus.QueryRequest');
+const QueryResults = root.lookupType('milvus.proto.milvus.QueryResults');
+
+const NAMESPACES = Array.from({ length: 12 }, (_, i) => `ns${i}`);
+
+function partitionsPlan(): CollectionPlan {
+  return planCollection({
+    spec: parseJobSpec({ source: { apiKey: 'k', index: 'idx' }, target: { address: 'h:1', collection: 'coll', partitionKey: false } }),
+    index: { name: 'idx', dimension: 2, metric: 'cosine', vectorType: 'dense', deployment: 'serverless', host: 'h', ready: true },
+    namespaces: NAMESPACES.map((name) => ({ name, recordCount: 2 })),
+    capabilities: fullCapabilities(),
+  });
+}
+
+/** A target that answers every `pk in [...]` query with those keys as rows, after a delay of its own. */
+function fakeTarget(o: { delayMs: (partition: string) => number; failOn?: string }) {
+  let active = 0;
+  const stats = { queries: 0, maxActive: 0, partitions: [] as string[] };
+  const channel = {
+    async query(request: Buffer): Promise<Buffer> {
+      const req = QueryRequest.toObject(QueryRequest.decode(request), { arrays: true }) as { expr: string; partition_names: string[] };
+      const partition = req.partition_names[0]!;
+      stats.queries++;
+      stats.partitions.push(partition);
+      stats.maxActive = Math.max(stats.maxActive, ++active);
+      await new Promise((r) => setTimeout(r, o.delayMs(partition)));
+      active--;
+      if (partition === o.failOn) throw Object.assign(new Error('13 INTERNAL: boom'), { code: 13, details: 'boom' });
+      const ids = [...req.expr.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
+      const fields = [
+        { type: 21, field_name: 'id', scalars: { string_data: { data: ids } } },
+        { type: 101, field_name: 'vector', vectors: { dim: 2, float_vector: { data: ids.flatMap(() => [1, 0]) } } },
+      ];
+      return Buffer.from(QueryResults.encode(QueryResults.fromObject({ status: { error_code: 0, code: 0 }, fields_data: fields })).finish());
+    },
+    close() {},
+  };
+  const conn = { timeout: 1_000, queries: () => channel } as unknown as MilvusConnection;
+  return { reader: createReader(conn), stats };
+}
+
+describe('Milvus reader: records looked up by key across partitions', () => {
+  const p = partitionsPlan();
+  const keys = NAMESPACES.flatMap((namespace) => [
+    { namespace, id: `${namespace}-a` },
+    { namespace, id: `${namespace}-b` },
+  ]);
+
+  it('sends the queries of several partitions at once, and answers in the order asked', async () => {
+    // Later partitions answer first: the order of the answer must not follow the order of arrival.
+    const { reader, stats } = fakeTarget({ delayMs: (partition) => 60 - Number(/(\d+)$/.exec(partition)?.[1] ?? 0) * 4 });
+    const records = await reader.readByKeys(p, keys);
+    expect(records.map((r) => `${r.namespace}/${r.id}`)).toEqual(keys.map((k) => `${k.namespace}/${k.id}`));
+    expect(stats.queries).toBe(NAMESPACES.length);
+    expect(stats.maxActive).toBeGreaterThan(1);
+    expect(stats.maxActive).toBeLessThanOrEqual(8);
+  });
+
+  it('fails as a whole when one query fails, and sends no more after it', async () => {
+    const first = p.partitions['ns0']!;
+    const { reader, stats } = fakeTarget({ delayMs: (partition) => (partition === first ? 1 : 50), failOn: first });
+    await expect(reader.readByKeys(p, keys)).rejects.toThrow(/boom/);
+    // The 8 started together; the one that failed stopped the rest from being sent.
+    expect(stats.queries).toBe(8);
+  });
+});
