@@ -15,6 +15,7 @@ import {
 import { collectionFields } from './admin.ts';
 import type { MilvusConnection } from './connection.ts';
 import type { FailureContext } from './errors.ts';
+import { loadAndWait } from './load.ts';
 import { encodeUpsertRequest } from './upsert-request.ts';
 import { checked } from './errors.ts';
 
@@ -150,7 +151,7 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
         await conn.call(ctx('indexing the probe collection'), (c) =>
           c.createIndex({ collection_name: keyed.collection, field_name: 'v', index_name: 'v', index_type: 'FLAT', metric_type: 'L2', timeout: conn.timeout }),
         );
-        await conn.call(ctx('loading the probe collection'), (c) => c.loadCollectionSync({ collection_name: keyed.collection, timeout: conn.longTimeout }));
+        await loadAndWait(conn, keyed.collection, () => ctx('loading the probe collection'));
         let hits = 0;
         for (let i = 0; i < KEYS; i++) {
           const res = await conn.call(ctx('counting in the probe collection'), (c) =>
@@ -264,7 +265,7 @@ async function probeMetadataReplace(
         c.createIndex({ collection_name: plan.collection, field_name: 'v', index_name: 'v', index_type: 'FLAT', metric_type: 'L2', timeout: conn.timeout }),
       ),
     );
-    await conn.call(ctx('loading the probe collection'), (c) => c.loadCollectionSync({ collection_name: plan.collection, timeout: conn.longTimeout }));
+    await loadAndWait(conn, plan.collection, () => ctx('loading the probe collection'));
     const res = await conn.call(ctx('reading the probe row back'), (c) =>
       c.query({
         collection_name: plan.collection,

@@ -2,6 +2,7 @@ import { EtlError, primaryKeyOf, type CollectionPlan, type RecordKey, type SinkR
 import type { MilvusConnection } from './connection.ts';
 import { checked, toEtlError, type FailureContext } from './errors.ts';
 import { ensureIndexes } from './indexes.ts';
+import { loadAndWait } from './load.ts';
 import { and, compareUtf8, fieldIn, namespaceScope, quote } from './filter.ts';
 import { answerToRecords, decodeQueryResults, encodeQueryRequest, type QueryAnswer } from './query-request.ts';
 import { outputFields, rowToRecord, type MilvusRow } from './rows.ts';
@@ -36,10 +37,8 @@ export function createReader(conn: MilvusConnection): SinkReader {
     return ensureIndexes(conn, plan);
   }
 
-  async function loadCollection(plan: CollectionPlan): Promise<void> {
-    await conn.call(job(`loading "${plan.collection}"`, plan.collection), (c) =>
-      c.loadCollectionSync({ collection_name: plan.collection, timeout: conn.longTimeout }),
-    );
+  function loadCollection(plan: CollectionPlan): Promise<void> {
+    return loadAndWait(conn, plan.collection, (what) => job(what, plan.collection));
   }
 
   async function query(
