@@ -165,12 +165,23 @@ export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
         );
       } catch (err) {
         // Someone else created it between our check and our call: fine if it is the same schema.
-        if (!(await collectionExists(plan.collection).catch(() => false))) throw err;
+        // Their creation may still be under way (Milvus Lite: "[Errno 17] File exists" while the
+        // other call has made the directory but not yet listed the collection): look for a while.
+        if (!(await appears(plan.collection))) throw err;
         const mismatch = await existingMismatch(plan);
         if (mismatch) throw exists(plan, mismatch);
       }
     }
     await ensurePartitions(plan);
+  }
+
+  /** Whether the collection exists now or within ~3 s (another caller's creation finishing). */
+  async function appears(name: string): Promise<boolean> {
+    for (let i = 0; i < 12; i++) {
+      if (await collectionExists(name).catch(() => false)) return true;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    return false;
   }
 
   async function dropCollection(name: string): Promise<void> {

@@ -94,7 +94,15 @@ export function openConnection(options: MilvusSinkOptions): MilvusConnection {
       // one ping per 5 min without data, Milvus Lite among them) answer with GOAWAY "too many
       // pings", which fails every call that takes longer (an index build on a large collection)
       // with RESOURCE_EXHAUSTED, again and again. Every call has a deadline to notice a dead server.
-      channelOptions: { 'grpc.keepalive_time_ms': 330_000, 'grpc.keepalive_permit_without_calls': 0 },
+      // Reconnects back off as p2m's own channels do (at most 2 s, not grpc-js's 120 s): after an
+      // outage of a few seconds the channel would otherwise sit in a backoff longer than the wait
+      // `call` gives a call that could not be sent.
+      channelOptions: {
+        'grpc.keepalive_time_ms': 330_000,
+        'grpc.keepalive_permit_without_calls': 0,
+        'grpc.initial_reconnect_backoff_ms': 250,
+        'grpc.max_reconnect_backoff_ms': 2_000,
+      },
     });
     made.connectPromise.catch(() => {
       if (client === made) connectFailed = true;
@@ -114,8 +122,9 @@ export function openConnection(options: MilvusSinkOptions): MilvusConnection {
         break;
       } catch (err) {
         // Not sent at all, so trying again cannot apply anything twice.
-        if (!notSent(err) || closed || Date.now() + pause > giveUpAt) throw toEtlError(err, ctx);
-        await new Promise((resolve) => setTimeout(resolve, pause));
+        if (!notSent(err) || closed || Date.now() + pause * 1.5 > giveUpAt) throw toEtlError(err, ctx);
+        // Jittered: callers that failed together (several sinks of one process) do not come back together.
+        await new Promise((resolve) => setTimeout(resolve, pause * (0.5 + Math.random())));
       }
     }
     return checked(response, ctx);

@@ -59,3 +59,48 @@ export async function ensureIndexes(conn: MilvusConnection, plan: CollectionPlan
 
 type IndexPlan = CollectionPlan['indexes'][number];
 type IndexDescription = NonNullable<Awaited<ReturnType<MilvusClient['describeIndex']>>['index_descriptions']>[number];
+
+/**
+ * Waits until every index of the plan is built over the collection's rows, for as long as the build
+ * moves: Milvus builds indexes in the background (`createIndex` returns at once), and loading a
+ * collection whose index is still building sits at 0 % until it is done. A build that indexes no
+ * new row for `conn.longTimeout` fails (retriable); a build the server reports failed fails for good
+ * with its reason. Milvus Lite builds inside `createIndex` and reports the index finished.
+ */
+export async function waitForIndexes(conn: MilvusConnection, plan: CollectionPlan, pollMs = 1_000): Promise<void> {
+  const job = (what: string): FailureContext => ({ what, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection });
+  for (const index of plan.indexes) {
+    let last = -1;
+    let movedAt = Date.now();
+    for (;;) {
+      const res = await conn.call(job(`asking how far the index on "${index.field}" is built`), (c) =>
+        c.describeIndex({ collection_name: plan.collection, field_name: index.field, timeout: conn.timeout }),
+      );
+      const d = res.index_descriptions?.find((x) => x.field_name === index.field);
+      const state = String(d?.state ?? '');
+      if (state === 'Finished') break;
+      if (state === 'Failed') {
+        throw new EtlError(
+          'TARGET_UNSUPPORTED',
+          `Milvus failed to build the ${index.indexType} index on "${index.field}" of "${plan.collection}": ${d?.index_state_fail_reason || 'no reason given'}`,
+          {
+            retriable: false,
+            hint: "see the Milvus server's log; drop the index and verify again (`p2m jobs verify`)",
+          },
+        );
+      }
+      const indexed = Number(d?.indexed_rows ?? 0);
+      if (indexed !== last) {
+        last = indexed;
+        movedAt = Date.now();
+      } else if (Date.now() - movedAt >= conn.longTimeout) {
+        throw new EtlError(
+          'TARGET_UNAVAILABLE',
+          `the index on "${index.field}" of "${plan.collection}" indexed no row for ${Math.round(conn.longTimeout / 1000)} s (${indexed} of ${String(d?.total_rows ?? '?')} rows, state ${state || 'unknown'})`,
+          { retriable: true, hint: "check the Milvus server's index nodes and its log; verification asks again on its next attempt" },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  }
+}

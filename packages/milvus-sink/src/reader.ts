@@ -1,7 +1,7 @@
 import { EtlError, primaryKeyOf, type CollectionPlan, type RecordKey, type SinkReader, type VectorRecord } from '@p2m/core';
 import type { MilvusConnection } from './connection.ts';
 import { checked, toEtlError, type FailureContext } from './errors.ts';
-import { ensureIndexes } from './indexes.ts';
+import { ensureIndexes, waitForIndexes } from './indexes.ts';
 import { loadAndWait } from './load.ts';
 import { and, compareUtf8, fieldIn, namespaceScope, quote } from './filter.ts';
 import { answerToRecords, decodeQueryResults, encodeQueryRequest, type QueryAnswer } from './query-request.ts';
@@ -33,8 +33,10 @@ export function createReader(conn: MilvusConnection): SinkReader {
     );
   }
 
-  function createIndexes(plan: CollectionPlan): Promise<void> {
-    return ensureIndexes(conn, plan);
+  /** The plan's indexes exist and are built (verification loads the collection next). */
+  async function createIndexes(plan: CollectionPlan): Promise<void> {
+    await ensureIndexes(conn, plan);
+    await waitForIndexes(conn, plan);
   }
 
   function loadCollection(plan: CollectionPlan): Promise<void> {

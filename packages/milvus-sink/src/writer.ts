@@ -17,6 +17,7 @@ import type { RowData } from '@zilliz/milvus2-sdk-node';
 import type { MilvusConnection } from './connection.ts';
 import { checked, toEtlError, type FailureContext } from './errors.ts';
 import { fieldIn } from './filter.ts';
+import { ensureIndexes } from './indexes.ts';
 import { buildRow } from './rows.ts';
 import { encodeUpsertRequest, hasSparseValues } from './upsert-request.ts';
 
@@ -196,7 +197,8 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
   /** The primary keys of these records that the target holds (the read-back where no epoch says enough). */
   async function existing(records: VectorRecord[]): Promise<Set<string>> {
     if (!loaded && plan.target?.capabilities.queryNeedsLoad.value !== false) {
-      await reader.createIndexes(plan);
+      // The index must exist for a load; its build is the load's to wait for.
+      await ensureIndexes(conn, plan);
       await reader.loadCollection(plan);
     }
     loaded = true;
