@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EtlError, parseJobSpec, planCollection } from '@p2m/core';
 import { fullCapabilities } from '@p2m/testing';
 import type { MilvusConnection } from './connection.ts';
-import { waitForIndexes } from './indexes.ts';
+import { ensureIndexes, indexBuildDeadline, waitForIndexes } from './indexes.ts';
 
 const plan = planCollection({
   spec: parseJobSpec({ source: { apiKey: 'k', index: 'idx' }, target: { address: 'h:1', collection: 'coll' } }),
@@ -65,5 +65,31 @@ describe('waiting for index builds: while they move, never forever', () => {
     expect(err).toBeInstanceOf(EtlError);
     expect((err as EtlError).retriable).toBe(true);
     expect((err as EtlError).message).toMatch(/indexed no row for .*30 of 100 rows, state InProgress/);
+  });
+});
+
+describe('the deadline of an index build', () => {
+  it('is longTimeout on a small collection and grows with rows × dimension on a large one', () => {
+    expect(indexBuildDeadline(600_000, 0, 768)).toBe(600_000);
+    expect(indexBuildDeadline(600_000, 100_000, 8)).toBe(600_000);
+    expect(indexBuildDeadline(600_000, 1_000_000, 768)).toBe(4_908_000);
+    expect(indexBuildDeadline(600_000, 10_000_000, 8)).toBe(3_480_000);
+  });
+
+  it('is what the create call is given, from the row count Milvus reports', async () => {
+    const timeouts: number[] = [];
+    const client = {
+      describeIndex: () => Promise.resolve({ status: { error_code: 'IndexNotExist', code: 700, reason: 'index not found' } }),
+      getCollectionStatistics: () => Promise.resolve({ status: { error_code: 'Success', code: 0, reason: '' }, data: { row_count: '3000000' } }),
+      createIndex: ({ timeout }: { timeout: number }) => (timeouts.push(timeout), Promise.resolve({ error_code: 'Success', code: 0, reason: '' })),
+    };
+    const conn = {
+      timeout: 100,
+      longTimeout: 600_000,
+      call: (_ctx: unknown, fn: (c: unknown) => Promise<unknown>) => fn(client),
+    } as unknown as MilvusConnection;
+    await ensureIndexes(conn, plan);
+    expect(timeouts).toEqual([indexBuildDeadline(600_000, 3_000_000, 2)]);
+    expect(timeouts[0]).toBeGreaterThan(600_000);
   });
 });

@@ -8,9 +8,9 @@ import { statusFailed, toEtlError, type FailureContext } from './errors.ts';
  * the same index is there, refused where another one is.
  *
  * Called by verification and by a loader's read-back before it loads the collection. The create
- * call waits as long as a load does: on a collection that already holds rows Milvus Lite builds the
- * whole index inside the call (HNSW, measured here at 1,000,000 × 768-d: over 1,200 s) and answers
- * nothing else meanwhile.
+ * call may take long: on a collection that already holds rows Milvus Lite builds the whole index
+ * inside the call (HNSW, measured here at 1,000,000 × 768-d: over 1,200 s) and answers nothing else
+ * meanwhile, so its deadline grows with rows × dimension (`indexBuildDeadline`).
  */
 export async function ensureIndexes(conn: MilvusConnection, plan: CollectionPlan): Promise<void> {
   const job = (what: string): FailureContext => ({ what, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection });
@@ -36,17 +36,20 @@ export async function ensureIndexes(conn: MilvusConnection, plan: CollectionPlan
       { retriable: false, hint: 'drop that index, or migrate into a new collection' },
     );
   };
+  let deadline: number | null = null;
   for (const index of plan.indexes) {
     if (present(index, await describe(index))) continue;
+    deadline ??= indexBuildDeadline(conn.longTimeout, await rowCount(conn, plan.collection), plan.dimension ?? 0);
+    const timeout = deadline;
     try {
-      await conn.call(job(`creating the ${index.indexType} index on "${index.field}"`), (c) =>
+      await conn.call(job(`creating the ${index.indexType} index on "${index.field}" (allowed ${Math.round(timeout / 1000)} s)`), (c) =>
         c.createIndex({
           collection_name: plan.collection,
           field_name: index.field,
           index_name: index.field,
           index_type: index.indexType,
           metric_type: index.metricType,
-          timeout: conn.longTimeout,
+          timeout,
         }),
       );
     } catch (err) {
@@ -54,6 +57,30 @@ export async function ensureIndexes(conn: MilvusConnection, plan: CollectionPlan
       // the index between our look and our call ("index already exists"). Fine if it is the plan's.
       if (!present(index, await describe(index).catch(() => undefined))) throw err;
     }
+  }
+}
+
+/**
+ * How long one `createIndex` call may take: `longTimeout`, or more on a large collection. Milvus
+ * answers at once and builds in the background, but Milvus Lite builds the whole index inside the
+ * call (HNSW through faiss): measured here about 70 µs a row at dim 8 (1,000,000 rows: 71 s) and
+ * over 1,200 µs a row at 768-d. Three times a cost of 100 µs + 2 µs × dim a row leaves room for a
+ * busy machine and still ends: 1,000,000 × 768-d may take 82 min, 10,000,000 × 8 58 min.
+ */
+export function indexBuildDeadline(longTimeoutMs: number, rows: number, dimension: number): number {
+  return Math.max(longTimeoutMs, Math.ceil((3 * rows * (100 + 2 * dimension)) / 1000));
+}
+
+/** The collection's row count as Milvus reports it; 0 when it cannot tell (the deadline is then `longTimeout`). */
+async function rowCount(conn: MilvusConnection, collection: string): Promise<number> {
+  try {
+    const res = await conn.call({ what: `counting the rows of "${collection}"`, permanent: 'TARGET_UNSUPPORTED', collection }, (c) =>
+      c.getCollectionStatistics({ collection_name: collection, timeout: conn.timeout }),
+    );
+    const rows = Number((res.data as Record<string, unknown> | undefined)?.['row_count'] ?? 0);
+    return Number.isFinite(rows) && rows > 0 ? rows : 0;
+  } catch {
+    return 0;
   }
 }
 
