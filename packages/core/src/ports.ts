@@ -113,7 +113,8 @@ export interface RecordKey {
  */
 export interface SinkReader {
   flush(plan: CollectionPlan): Promise<void>;
-  createIndexes(plan: CollectionPlan): Promise<void>;
+  /** Creates the plan's indexes and waits until they are built; `onProgress` hears the rows indexed of the rows to index. */
+  createIndexes(plan: CollectionPlan, onProgress?: (indexedRows: number, totalRows: number) => void): Promise<void>;
   loadCollection(plan: CollectionPlan): Promise<void>;
   /** count(*) per source namespace ('' = default). The collection must be loaded. */
   countByNamespace(plan: CollectionPlan, namespaces: string[]): Promise<Map<string, number>>;

@@ -93,3 +93,22 @@ describe('the deadline of an index build', () => {
     expect(timeouts[0]).toBeGreaterThan(600_000);
   });
 });
+
+describe('index build progress', () => {
+  it('is reported as rows indexed of rows to index while the build runs', async () => {
+    const t = target(
+      [
+        { state: 'InProgress', indexed: 20 },
+        { state: 'InProgress', indexed: 60 },
+        { state: 'Finished', indexed: 100 },
+      ],
+      1_000,
+    );
+    const seen: [number, number][] = [];
+    await waitForIndexes(t.conn, plan, 5, (indexed, total) => seen.push([indexed, total]));
+    expect(seen).toEqual([
+      [20, 100],
+      [60, 100],
+    ]);
+  });
+});

@@ -94,7 +94,12 @@ type IndexDescription = NonNullable<Awaited<ReturnType<MilvusClient['describeInd
  * new row for `conn.longTimeout` fails (retriable); a build the server reports failed fails for good
  * with its reason. Milvus Lite builds inside `createIndex` and reports the index finished.
  */
-export async function waitForIndexes(conn: MilvusConnection, plan: CollectionPlan, pollMs = 1_000): Promise<void> {
+export async function waitForIndexes(
+  conn: MilvusConnection,
+  plan: CollectionPlan,
+  pollMs = 1_000,
+  onProgress?: (indexedRows: number, totalRows: number) => void,
+): Promise<void> {
   const job = (what: string): FailureContext => ({ what, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection });
   for (const index of plan.indexes) {
     let last = -1;
@@ -117,6 +122,8 @@ export async function waitForIndexes(conn: MilvusConnection, plan: CollectionPla
         );
       }
       const indexed = Number(d?.indexed_rows ?? 0);
+      const total = Number(d?.total_rows ?? 0);
+      if (Number.isFinite(indexed) && Number.isFinite(total) && total > 0) onProgress?.(indexed, total);
       if (indexed !== last) {
         last = indexed;
         movedAt = Date.now();

@@ -34,9 +34,9 @@ export function createReader(conn: MilvusConnection): SinkReader {
   }
 
   /** The plan's indexes exist and are built (verification loads the collection next). */
-  async function createIndexes(plan: CollectionPlan): Promise<void> {
+  async function createIndexes(plan: CollectionPlan, onProgress?: (indexedRows: number, totalRows: number) => void): Promise<void> {
     await ensureIndexes(conn, plan);
-    await waitForIndexes(conn, plan);
+    await waitForIndexes(conn, plan, 1_000, onProgress);
   }
 
   function loadCollection(plan: CollectionPlan): Promise<void> {

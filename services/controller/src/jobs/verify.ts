@@ -115,7 +115,19 @@ export async function verifyJob(deps: VerifyDeps, onProgress?: (progress: Verifi
   const policies = policiesOf(deps);
 
   await tracker.phase('flush', () => retry(() => sink.flush(plan), policies.sink));
-  await tracker.phase('indexes', () => retry(() => sink.createIndexes(plan), policies.sink));
+  // The ETA counts from the rows indexed when the phase began (Milvus indexes during the load too).
+  let indexedAtStart: number | null = null;
+  await tracker.phase('indexes', () =>
+    retry(
+      () =>
+        sink.createIndexes(plan, (indexed, total) => {
+          // (A hybrid collection's second index starts over.)
+          if (indexedAtStart === null || indexed < indexedAtStart) indexedAtStart = indexed;
+          tracker.work(indexed - indexedAtStart, total - indexedAtStart);
+        }),
+      policies.sink,
+    ),
+  );
   await tracker.phase('load', () => retry(() => sink.loadCollection(plan), policies.sink));
   const dlq = await tracker.phase('dlq', () => DlqIndex.read(deps.log, record.id));
 
