@@ -12,12 +12,32 @@ export interface SetUpDeps {
   ledger: JobLedger;
 }
 
-/** The collection of `plan` exists on the target afterwards (created when missing). */
+/** Set-ups of a collection under way in this process, by name: the next one waits for the last. */
+const settingUp = new Map<string, Promise<void>>();
+
+/**
+ * The collection of `plan` exists on the target afterwards (created when missing). Set-ups of one
+ * collection in this process run one after the other: the API's and the job driver's set-ups of a
+ * new job used to race, and Milvus Lite does not take concurrent creations of one collection and
+ * its partitions well (fresh-clone CI: "[Errno 17] File exists", and once a partition a loader then
+ * did not find).
+ */
 export async function ensureCollection(sink: SinkAdminConnection, plan: CollectionPlan): Promise<void> {
+  const previous = settingUp.get(plan.collection) ?? Promise.resolve();
+  const run = previous
+    .catch(() => undefined)
+    .then(async () => {
+      try {
+        if (!(await sink.collectionExists(plan.collection))) await sink.createCollection(plan);
+      } finally {
+        await sink.close();
+      }
+    });
+  settingUp.set(plan.collection, run);
   try {
-    if (!(await sink.collectionExists(plan.collection))) await sink.createCollection(plan);
+    await run;
   } finally {
-    await sink.close();
+    if (settingUp.get(plan.collection) === run) settingUp.delete(plan.collection);
   }
 }
 
