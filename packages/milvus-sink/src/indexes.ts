@@ -2,6 +2,7 @@ import { EtlError, type CollectionPlan } from '@p2m/core';
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type { MilvusConnection } from './connection.ts';
 import { statusFailed, toEtlError, type FailureContext } from './errors.ts';
+import { whileMoving } from './load.ts';
 
 /**
  * The plan's vector indexes exist on the collection afterwards: created where missing, accepted where
@@ -13,7 +14,7 @@ import { statusFailed, toEtlError, type FailureContext } from './errors.ts';
  * meanwhile, so its deadline grows with rows × dimension (`indexBuildDeadline`).
  */
 export async function ensureIndexes(conn: MilvusConnection, plan: CollectionPlan): Promise<void> {
-  const job = (what: string): FailureContext => ({ what, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection });
+  const job = jobContext(plan);
   const describe = async (index: IndexPlan): Promise<IndexDescription | undefined> => {
     const existing = await conn
       .call(job('describing indexes'), (c) => c.describeIndex({ collection_name: plan.collection, field_name: index.field, timeout: conn.longTimeout }))
@@ -84,6 +85,11 @@ async function rowCount(conn: MilvusConnection, collection: string): Promise<num
   }
 }
 
+/** What a failed call on the collection's indexes reports: refused calls are the target's limits. */
+const jobContext =
+  (plan: CollectionPlan) =>
+  (what: string): FailureContext => ({ what, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection });
+
 type IndexPlan = CollectionPlan['indexes'][number];
 type IndexDescription = NonNullable<Awaited<ReturnType<MilvusClient['describeIndex']>>['index_descriptions']>[number];
 
@@ -100,41 +106,40 @@ export async function waitForIndexes(
   pollMs = 1_000,
   onProgress?: (indexedRows: number, totalRows: number) => void,
 ): Promise<void> {
-  const job = (what: string): FailureContext => ({ what, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection });
+  const job = jobContext(plan);
   for (const index of plan.indexes) {
-    let last = -1;
-    let movedAt = Date.now();
-    for (;;) {
-      const res = await conn.call(job(`asking how far the index on "${index.field}" is built`), (c) =>
-        c.describeIndex({ collection_name: plan.collection, field_name: index.field, timeout: conn.timeout }),
-      );
-      const d = res.index_descriptions?.find((x) => x.field_name === index.field);
-      const state = String(d?.state ?? '');
-      if (state === 'Finished') break;
-      if (state === 'Failed') {
-        throw new EtlError(
-          'TARGET_UNSUPPORTED',
-          `Milvus failed to build the ${index.indexType} index on "${index.field}" of "${plan.collection}": ${d?.index_state_fail_reason || 'no reason given'}`,
-          {
-            retriable: false,
-            hint: "see the Milvus server's log; drop the index and verify again (`p2m jobs verify`)",
-          },
+    let seen: IndexDescription | undefined;
+    await whileMoving({
+      poll: async () => {
+        const res = await conn.call(job(`asking how far the index on "${index.field}" is built`), (c) =>
+          c.describeIndex({ collection_name: plan.collection, field_name: index.field, timeout: conn.timeout }),
         );
-      }
-      const indexed = Number(d?.indexed_rows ?? 0);
-      const total = Number(d?.total_rows ?? 0);
-      if (Number.isFinite(indexed) && Number.isFinite(total) && total > 0) onProgress?.(indexed, total);
-      if (indexed !== last) {
-        last = indexed;
-        movedAt = Date.now();
-      } else if (Date.now() - movedAt >= conn.longTimeout) {
-        throw new EtlError(
+        const d = (seen = res.index_descriptions?.find((x) => x.field_name === index.field));
+        const state = String(d?.state ?? '');
+        if (state === 'Failed') {
+          throw new EtlError(
+            'TARGET_UNSUPPORTED',
+            `Milvus failed to build the ${index.indexType} index on "${index.field}" of "${plan.collection}": ${d?.index_state_fail_reason || 'no reason given'}`,
+            {
+              retriable: false,
+              hint: "see the Milvus server's log; drop the index and verify again (`p2m jobs verify`)",
+            },
+          );
+        }
+        if (state === 'Finished') return { done: true, progress: 0 };
+        const indexed = Number(d?.indexed_rows ?? 0);
+        const total = Number(d?.total_rows ?? 0);
+        if (Number.isFinite(indexed) && Number.isFinite(total) && total > 0) onProgress?.(indexed, total);
+        return { done: false, progress: indexed };
+      },
+      stalledAfterMs: conn.longTimeout,
+      pollMs,
+      stalled: (indexed) =>
+        new EtlError(
           'TARGET_UNAVAILABLE',
-          `the index on "${index.field}" of "${plan.collection}" indexed no row for ${Math.round(conn.longTimeout / 1000)} s (${indexed} of ${String(d?.total_rows ?? '?')} rows, state ${state || 'unknown'})`,
+          `the index on "${index.field}" of "${plan.collection}" indexed no row for ${Math.round(conn.longTimeout / 1000)} s (${indexed} of ${String(seen?.total_rows ?? '?')} rows, state ${String(seen?.state ?? '') || 'unknown'})`,
           { retriable: true, hint: "check the Milvus server's index nodes and its log; verification asks again on its next attempt" },
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
-    }
+        ),
+    });
   }
 }

@@ -10,23 +10,47 @@ import type { FailureContext } from './errors.ts';
  */
 export async function loadAndWait(conn: MilvusConnection, collection: string, ctx: (what: string) => FailureContext, pollMs = 400): Promise<void> {
   await conn.call(ctx(`loading "${collection}"`), (c) => c.loadCollectionAsync({ collection_name: collection, timeout: conn.longTimeout }));
-  let last = -1;
+  await whileMoving({
+    poll: async () => {
+      const res = await conn.call(ctx(`asking how far loading "${collection}" is`), (c) =>
+        c.getLoadingProgress({ collection_name: collection, timeout: conn.timeout }),
+      );
+      const progress = Number(res.progress);
+      return { done: progress >= 100, progress };
+    },
+    stalledAfterMs: conn.longTimeout,
+    pollMs,
+    stalled: (progress) =>
+      new EtlError('TARGET_UNAVAILABLE', `loading "${collection}" made no progress for ${Math.round(conn.longTimeout / 1000)} s (at ${progress} %)`, {
+        retriable: true,
+        hint: "check the Milvus server's query nodes and its log; the load is asked for again on the next attempt",
+      }),
+  });
+}
+
+/**
+ * Polls until `poll` says done, for as long as its progress figure changes: the same figure for
+ * `stalledAfterMs` ends the wait with `stalled(progress)`. An error thrown by `poll` ends it too.
+ * The waits on the server (a load, an index build) use it, so none lasts forever and none gives up
+ * on work that still moves.
+ */
+export async function whileMoving(o: {
+  poll: () => Promise<{ done: boolean; progress: number }>;
+  stalledAfterMs: number;
+  pollMs: number;
+  stalled: (progress: number) => EtlError;
+}): Promise<void> {
+  let last: number | undefined;
   let movedAt = Date.now();
   for (;;) {
-    const res = await conn.call(ctx(`asking how far loading "${collection}" is`), (c) =>
-      c.getLoadingProgress({ collection_name: collection, timeout: conn.timeout }),
-    );
-    const progress = Number(res.progress);
-    if (progress >= 100) return;
+    const { done, progress } = await o.poll();
+    if (done) return;
     if (progress !== last) {
       last = progress;
       movedAt = Date.now();
-    } else if (Date.now() - movedAt >= conn.longTimeout) {
-      throw new EtlError('TARGET_UNAVAILABLE', `loading "${collection}" made no progress for ${Math.round(conn.longTimeout / 1000)} s (at ${progress} %)`, {
-        retriable: true,
-        hint: "check the Milvus server's query nodes and its log; the load is asked for again on the next attempt",
-      });
+    } else if (Date.now() - movedAt >= o.stalledAfterMs) {
+      throw o.stalled(progress);
     }
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    await new Promise((resolve) => setTimeout(resolve, o.pollMs));
   }
 }
