@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DataType, type FieldType } from '@zilliz/milvus2-sdk-node';
-import { DEFAULT_PARTITION, EtlError, retry, type CollectionPlan, type FieldPlan, type SinkAdmin, type TargetCapabilities } from '@p2m/core';
+import { DEFAULT_PARTITION, EtlError, retry, sleep, type CollectionPlan, type FieldPlan, type SinkAdmin, type TargetCapabilities } from '@p2m/core';
 import type { MilvusConnection } from './connection.ts';
 import type { FailureContext } from './errors.ts';
 import { probeCapabilities } from './probe.ts';
@@ -179,7 +179,7 @@ export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
   async function appears(name: string): Promise<boolean> {
     for (let i = 0; i < 12; i++) {
       if (await collectionExists(name).catch(() => false)) return true;
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(250);
     }
     return false;
   }

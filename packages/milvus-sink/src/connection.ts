@@ -1,5 +1,5 @@
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
-import { EtlError } from '@p2m/core';
+import { EtlError, sleep } from '@p2m/core';
 import { checked, toEtlError, type FailureContext } from './errors.ts';
 import { createQueryChannel, type QueryChannel } from './grpc-query.ts';
 import { createGrpcWriter, type GrpcWriter } from './grpc-writer.ts';
@@ -124,7 +124,7 @@ export function openConnection(options: MilvusSinkOptions): MilvusConnection {
         // Not sent at all, so trying again cannot apply anything twice.
         if (!notSent(err) || closed || Date.now() + pause * 1.5 > giveUpAt) throw toEtlError(err, ctx);
         // Jittered: callers that failed together (several sinks of one process) do not come back together.
-        await new Promise((resolve) => setTimeout(resolve, pause * (0.5 + Math.random())));
+        await sleep(pause * (0.5 + Math.random()));
       }
     }
     return checked(response, ctx);

@@ -1,4 +1,4 @@
-import { EtlError } from '@p2m/core';
+import { EtlError, sleep } from '@p2m/core';
 import type { MilvusConnection } from './connection.ts';
 import type { FailureContext } from './errors.ts';
 
@@ -51,6 +51,6 @@ export async function whileMoving(o: {
     } else if (Date.now() - movedAt >= o.stalledAfterMs) {
       throw o.stalled(progress);
     }
-    await new Promise((resolve) => setTimeout(resolve, o.pollMs));
+    await sleep(o.pollMs);
   }
 }
