@@ -209,27 +209,46 @@ export async function runChaos(env: ChaosEnv, options: ChaosOptions): Promise<Ch
     const injected: InjectedFault[] = [];
     const skipped: ScheduledFault[] = [];
     const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
-    for (const fault of plan) {
-      let v: any = null;
-      for (;;) {
-        v = await view();
-        if (v && v.status !== 'IN_PROGRESS' && v.status !== 'PENDING') break;
-        if (v && share(v) >= fault.atShare) break;
-        if (Date.now() > deadline) throw new Error(`chaos: timed out waiting to inject ${fault.kind}`);
-        await sleep(200);
+    // Two lanes at once: faults of the source fire by how much of it has been read (a source fault
+    // after the extractor has read everything would meet no request: under load the loaders lag and
+    // the combined share reaches it late), the others by the combined share, one after another.
+    const extractedShare = (v: any): number => (v?.progress?.total?.extracted ?? 0) / options.count;
+    const lane = async (faults: ScheduledFault[], shareOf: (v: any) => number): Promise<void> => {
+      for (const fault of faults) {
+        let v: any = null;
+        for (;;) {
+          v = await view();
+          if (v && v.status !== 'IN_PROGRESS' && v.status !== 'PENDING') break;
+          if (v && shareOf(v) >= fault.atShare) break;
+          if (Date.now() > deadline) throw new Error(`chaos: timed out waiting to inject ${fault.kind}`);
+          await sleep(200);
+        }
+        if (v.status !== 'IN_PROGRESS' && v.status !== 'PENDING') {
+          skipped.push(fault);
+          env.log(`chaos: skipped ${fault.kind} at ${fault.atShare} (job already ${v.status})`);
+          continue;
+        }
+        const firedAt = new Date();
+        const loadedAtFire = v.progress?.total?.loaded ?? 0;
+        const detail = await inject(fault);
+        const entry: InjectedFault = { ...fault, firedAt: firedAt.toISOString(), elapsedMs: firedAt.getTime() - started, loadedAtFire, detail };
+        injected.push(entry);
+        env.log(
+          `chaos: +${(entry.elapsedMs / 1000).toFixed(1)}s ${fault.kind} (${detail}) at loaded=${loadedAtFire}, extracted=${v.progress?.total?.extracted}`,
+        );
       }
-      if (v.status !== 'IN_PROGRESS' && v.status !== 'PENDING') {
-        skipped.push(fault);
-        env.log(`chaos: skipped ${fault.kind} at ${fault.atShare} (job already ${v.status})`);
-        continue;
-      }
-      const firedAt = new Date();
-      const loadedAtFire = v.progress?.total?.loaded ?? 0;
-      const detail = await inject(fault);
-      const entry: InjectedFault = { ...fault, firedAt: firedAt.toISOString(), elapsedMs: firedAt.getTime() - started, loadedAtFire, detail };
-      injected.push(entry);
-      env.log(`chaos: +${(entry.elapsedMs / 1000).toFixed(1)}s ${fault.kind} (${detail}) at loaded=${loadedAtFire}, extracted=${v.progress?.total?.extracted}`);
-    }
+    };
+    await Promise.all([
+      lane(
+        plan.filter((f) => f.kind === 'source-faults'),
+        extractedShare,
+      ),
+      lane(
+        plan.filter((f) => f.kind !== 'source-faults'),
+        share,
+      ),
+    ]);
+    injected.sort((a, b) => a.elapsedMs - b.elapsedMs);
 
     async function inject(fault: ScheduledFault): Promise<string> {
       const rnd = prng(options.seed ^ Math.round(fault.atShare * 1e6));
