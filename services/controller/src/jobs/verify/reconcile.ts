@@ -82,6 +82,7 @@ export async function joinLogWithTarget(o: JoinOptions): Promise<JoinResult> {
   } finally {
     await Promise.allSettled(inFlight.map((f) => f.rows));
     await join.close();
+    heap.done();
   }
   return join.result();
 }
