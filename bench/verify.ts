@@ -28,7 +28,7 @@ import { createMilvusSink } from '@p2m/milvus-sink';
 import { readStackEnv, REPO_ROOT, serviceArgs } from '@p2m/stack';
 import type { DatasetKind } from './lib/dataset.ts';
 import { BenchEmulator } from './lib/emulator.ts';
-import { cpuSeconds, machineCpu, memoryMb, round2 } from './lib/proc.ts';
+import { cpuSeconds, machineCpu, memoryMb, round2, rssByKindMb } from './lib/proc.ts';
 import { BENCH_STACK } from './lib/stack.ts';
 import { stackDown, stackUp, type MilvusServer } from '@p2m/stack';
 
@@ -143,6 +143,46 @@ const api = async <T>(method: string, path: string, body?: unknown): Promise<T> 
   return (await res.json()) as T;
 };
 
+/**
+ * Where the controller's memory is, in MB: RSS by kind (/proc) and Node's heap and buffers from the
+ * controller's own /metrics (prom-client's default metrics, read at scrape time).
+ */
+async function memoryBreakdown(pid: number): Promise<Record<string, number>> {
+  const out: Record<string, number> = { rss: memoryMb(pid).rss };
+  for (const [k, v] of Object.entries(rssByKindMb(pid))) out[`rss_${k}`] = v;
+  try {
+    const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${apiToken}` } })).text();
+    const mb = (name: string): number | undefined => {
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      return line ? Math.round(Number(line.split(' ')[1]) / 1048576) : undefined;
+    };
+    const pick: Record<string, string> = {
+      heap_used: 'p2m_nodejs_heap_size_used_bytes',
+      heap_total: 'p2m_nodejs_heap_size_total_bytes',
+      external: 'p2m_nodejs_external_memory_bytes',
+      new_space: 'p2m_nodejs_heap_space_size_total_bytes{space="new"}',
+      old_space_used: 'p2m_nodejs_heap_space_size_used_bytes{space="old"}',
+      large_object_space: 'p2m_nodejs_heap_space_size_total_bytes{space="large_object"}',
+    };
+    for (const [k, name] of Object.entries(pick)) {
+      const v = mb(name);
+      if (v !== undefined) out[k] = v;
+    }
+  } catch {
+    // the breakdown is extra; RSS above is the figure
+  }
+  return out;
+}
+/** Per phase: the sample with the highest RSS, and the highest of every figure. */
+class MemoryTrack {
+  atPeak: Record<string, number> = {};
+  max: Record<string, number> = {};
+  add(sample: Record<string, number>): void {
+    if ((sample['rss'] ?? 0) >= (this.atPeak['rss'] ?? 0)) this.atPeak = sample;
+    for (const [k, v] of Object.entries(sample)) this.max[k] = Math.max(this.max[k] ?? 0, v);
+  }
+}
+
 let jobId: string | null = null;
 let warmupJob: string | null = null;
 try {
@@ -151,6 +191,9 @@ try {
   const controller = await start('controller', 'bench-controller', env);
   await Promise.all([start('extractor', 'bench-extractor', env), ...Array.from({ length: LOADERS }, (_, i) => start('loader', `bench-loader-${i + 1}`, env))]);
   const pid = controller.child.pid!;
+  // Cold: the controller started, no job run yet (modules loaded, nothing compiled hot).
+  await new Promise((r) => setTimeout(r, 5_000));
+  const cold = memoryMb(pid).rss;
   // Idle: a small job done first (so the Milvus and Pinecone clients, the planning and verification
   // code are loaded and warm), then nothing running.
   if (WARMUP > 0) {
@@ -167,11 +210,14 @@ try {
   }
   await new Promise((r) => setTimeout(r, 15_000));
   const idleSamples: number[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 20; i++) {
     idleSamples.push(memoryMb(pid).rss);
     await new Promise((r) => setTimeout(r, 1_000));
   }
   const idle = Math.max(...idleSamples);
+  const idleBreakdown = await memoryBreakdown(pid);
+  const loadingMemory = new MemoryTrack();
+  const verifyingMemory = new MemoryTrack();
   log(`controller idle: ${idle} MB; creating the job`);
   const resettable = resetPeak(pid);
   const t0 = performance.now();
@@ -187,6 +233,7 @@ try {
   let rssLoadMax = 0;
   let rssVerifyMax = 0;
   let cpuAtVerify = 0;
+  let atReconcile = 0;
   let view = job;
   const seenPhases: string[] = [];
   const deadline = Date.now() + 6 * 3_600_000;
@@ -202,9 +249,11 @@ try {
     }
     if (verifyingAt) rssVerifyMax = Math.max(rssVerifyMax, rss);
     else rssLoadMax = Math.max(rssLoadMax, rss);
+    (verifyingAt ? verifyingMemory : loadingMemory).add(await memoryBreakdown(pid));
     const phase = view.progress.verification?.phase;
     if (phase && seenPhases.at(-1) !== phase) {
       seenPhases.push(phase);
+      if (phase === 'reconcile') atReconcile = rss;
       log(`verification phase: ${phase}`);
     }
     if (['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(view.status)) {
@@ -241,13 +290,24 @@ try {
     reconcile_over_load: reconcile !== undefined ? round2(reconcile / loadSeconds) : null,
     reconciliation: report?.reconciliation ?? null,
     controller_rss_mb: {
+      cold,
       idle,
+      idle_min: Math.min(...idleSamples),
+      at_reconcile_start: atReconcile,
       peak_loading: resettable ? peakLoad : rssLoadMax,
       peak_verifying: resettable ? peakVerify : rssVerifyMax,
       rise_verifying: (resettable ? peakVerify : rssVerifyMax) - idle,
       sampled_max_loading: rssLoadMax,
       sampled_max_verifying: rssVerifyMax,
       peak_from: resettable ? 'VmHWM, reset at job creation and at VERIFYING' : 'VmRSS sampled every second',
+    },
+    controller_memory_mb: {
+      idle: idleBreakdown,
+      loading_at_peak: loadingMemory.atPeak,
+      loading_max: loadingMemory.max,
+      verifying_at_peak: verifyingMemory.atPeak,
+      verifying_max: verifyingMemory.max,
+      sampled: 'every second: RSS by kind from /proc, heap and external memory from the controller /metrics',
     },
     controller_cpu_seconds_verifying: round2(verifyCpu),
     milvus_cpu_seconds_total: round2(cpuSeconds(stackPid('milvus'))),

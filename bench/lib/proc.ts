@@ -31,6 +31,17 @@ export function memoryMb(pid: number): { rss: number; peak: number } {
   }
 }
 
+/** Resident memory by kind in MB: anonymous (heap, buffers), file-backed (the mapped Node binary), shared. */
+export function rssByKindMb(pid: number): { anon: number; file: number; shmem: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string): number => Number(/(\d+)/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '0')?.[1] ?? 0);
+    return { anon: Math.round(kb('RssAnon:') / 1024), file: Math.round(kb('RssFile:') / 1024), shmem: Math.round(kb('RssShmem:') / 1024) };
+  } catch {
+    return { anon: 0, file: 0, shmem: 0 };
+  }
+}
+
 /** CPU seconds of a set of processes between `start()` and `stop()`. */
 export class CpuMeter {
   private readonly pids: Record<string, number>;
