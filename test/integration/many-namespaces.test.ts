@@ -19,7 +19,12 @@ const SMALL_INDEX = 'tenants-throttled';
 
 /** Every (namespace, id) of the collection, read with one query (the test's own check, not the report's). */
 async function targetPairs(collection: string, idField: string, nsField: string): Promise<Set<string>> {
-  const client = new MilvusClient({ address: milvusAddress(), logLevel: 'error' });
+  // The SDK's default 10 s keepalive pings earn a GOAWAY from Lite (see the sink's connection.ts).
+  const client = new MilvusClient({
+    address: milvusAddress(),
+    logLevel: 'error',
+    channelOptions: { 'grpc.keepalive_time_ms': 330_000, 'grpc.keepalive_permit_without_calls': 0 },
+  });
   try {
     await client.connectPromise;
     const res = await client.query({ collection_name: collection, filter: `${idField} != ""`, output_fields: [idField, nsField], limit: 16_384 });

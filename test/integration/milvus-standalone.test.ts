@@ -28,7 +28,13 @@ const ok = (what: string, s: Status | undefined): void => {
 };
 
 async function connect(address = milvusStandaloneAddress()): Promise<MilvusClient> {
-  const client = new MilvusClient({ address, logLevel: 'error', timeout: 30_000 });
+  // The SDK's default 10 s keepalive pings earn a GOAWAY from Lite (see the sink's connection.ts).
+  const client = new MilvusClient({
+    address,
+    logLevel: 'error',
+    timeout: 30_000,
+    channelOptions: { 'grpc.keepalive_time_ms': 330_000, 'grpc.keepalive_permit_without_calls': 0 },
+  });
   await client.connectPromise;
   return client;
 }

@@ -11,7 +11,15 @@ export async function checkMilvusHealth(address: string, token?: string, timeout
   let client: MilvusClient | undefined;
   try {
     const call = async (): Promise<void> => {
-      client = new MilvusClient({ address, token, timeout: timeoutMs, logLevel: 'error' });
+      // No 10 s keepalive pings (the SDK's default): Lite answers them with GOAWAY "excess pings",
+      // which grpc-js logs to stderr (see connection.ts).
+      client = new MilvusClient({
+        address,
+        token,
+        timeout: timeoutMs,
+        logLevel: 'error',
+        channelOptions: { 'grpc.keepalive_time_ms': 330_000, 'grpc.keepalive_permit_without_calls': 0 },
+      });
       // The constructor starts connecting at once; a refused connection rejects this promise,
       // which would be unhandled (and crash the process) if nothing awaited it.
       await client.connectPromise;
