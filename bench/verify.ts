@@ -1,7 +1,7 @@
 /**
  * Verification at scale: `npm run bench:verify -- [--records N] [--dim D] [--namespaces K]
  * [--loaders N] [--kind dense|hybrid] [--milvus lite|standalone] [--warmup N] [--stack-dir DIR]
- * [--target JSON] [--out NAME] [--keep-stack] [--keep-job]` (`--target '{"partitionKey":false}'` adds to
+ * [--target JSON] [--out NAME] [--keep-stack] [--keep-job] [--profile DIR]` (`--target '{"partitionKey":false}'` adds to
  * the jobs' target, e.g. partitions mode for Milvus 2.3) (`--keep-job` leaves the job's topic and collection for a
  * closer look; `--milvus standalone` runs the bench stack with the standalone server instead of
  * Milvus Lite, in `.p2m-bench-standalone/`).
@@ -18,7 +18,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -28,6 +28,7 @@ import { createMilvusSink } from '@p2m/milvus-sink';
 import { readStackEnv, REPO_ROOT, serviceArgs } from '@p2m/stack';
 import type { DatasetKind } from './lib/dataset.ts';
 import { BenchEmulator } from './lib/emulator.ts';
+import { summariseProfile } from './lib/pipeline-bench.ts';
 import { cpuSeconds, machineCpu, memoryMb, round2, rssByKindMb } from './lib/proc.ts';
 import { BENCH_STACK } from './lib/stack.ts';
 import { stackDown, stackUp, type MilvusServer } from '@p2m/stack';
@@ -44,6 +45,8 @@ const OUT = opt('out');
 const WARMUP = Number(opt('warmup') ?? 2_000);
 const MILVUS = (opt('milvus') ?? 'lite') as MilvusServer;
 if (MILVUS !== 'lite' && MILVUS !== 'standalone') throw new Error(`--milvus must be lite or standalone, got ${String(MILVUS)}`);
+/** `--profile DIR`: a `--cpu-prof` of the controller into DIR (written when it stops), summarised at the end. */
+const PROFILE_DIR = opt('profile') ? resolve(opt('profile')!) : null;
 const TARGET = opt('target') ? (JSON.parse(opt('target')!) as Record<string, unknown>) : {};
 const STACK = MILVUS === 'lite' ? BENCH_STACK : { ...BENCH_STACK, milvus: MILVUS, stateDir: `${BENCH_STACK.stateDir!}-standalone` };
 const log = (line: string): void => void process.stderr.write(`[bench:verify ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -55,8 +58,8 @@ interface Service {
 }
 const services: Service[] = [];
 
-function start(role: 'controller' | 'extractor' | 'loader', name: string, env: Record<string, string>): Promise<Service> {
-  const child = spawn(process.execPath, serviceArgs(role), {
+function start(role: 'controller' | 'extractor' | 'loader', name: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Service> {
+  const child = spawn(process.execPath, serviceArgs(role, nodeArgs), {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env, P2M_SERVICE_ID: name, P2M_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -188,7 +191,7 @@ let warmupJob: string | null = null;
 try {
   log(`seeding the emulator: ${RECORDS} ${KIND} records, dim ${DIM}, ${NAMESPACES} namespaces`);
   await emulator.load(index, KIND, RECORDS, { dim: DIM, namespaces: NAMESPACES });
-  const controller = await start('controller', 'bench-controller', env);
+  const controller = await start('controller', 'bench-controller', env, PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []);
   await Promise.all([start('extractor', 'bench-extractor', env), ...Array.from({ length: LOADERS }, (_, i) => start('loader', `bench-loader-${i + 1}`, env))]);
   const pid = controller.child.pid!;
   // Cold: the controller started, no job run yet (modules loaded, nothing compiled hot).
@@ -318,6 +321,10 @@ try {
   if (OUT) writeFileSync(join(REPO_ROOT, 'bench', 'results', `${OUT}.json`), `${JSON.stringify(result, null, 2)}\n`);
 } finally {
   await stopAll();
+  if (PROFILE_DIR) {
+    for (const file of readdirSync(PROFILE_DIR).filter((f) => f.endsWith('.cpuprofile')))
+      log(`controller profile ${file}: ${JSON.stringify(summariseProfile(join(PROFILE_DIR, file)))}`);
+  }
   if (argv.includes('--keep-job')) {
     log(`kept job ${jobId} (collection ${collection}) for a closer look; nothing dropped`);
     await emulator.stop().catch(() => undefined);
