@@ -288,7 +288,9 @@ describe('verifyJob', () => {
     const records = Object.keys(counts).flatMap((ns) => [vector(ns, 'doc-1', 1), vector(ns, 'doc-2', 2)]);
     const { deps, target } = await setup({ namespaces: counts, primaryKey: 'namespaceAndId' }, records);
     target.delete('tenant-77777', 'doc-2');
-    const report = await verifyJob({ ...deps, tuning: { batchSize: 2_048, inFlight: 3 } });
+    // The fakes keep the whole log and target in this process (hundreds of MB live): a heap pacer
+    // sized for the controller's own live set would collect all of it every few MB.
+    const report = await verifyJob({ ...deps, tuning: { batchSize: 2_048, inFlight: 3, heapHeadroomMb: 256 } });
     expect(target.lookups).toBe(Math.ceil(200_000 / 2_048));
     expect(report.namespacesTotal).toBe(100_000);
     expect(report.namespaces.length).toBe(1 + 1_000); // the one with a problem, then the first 1,000 others

@@ -54,7 +54,7 @@ export interface VerifyDeps {
   /** How long Milvus, Kafka and Pinecone trouble is ridden out inside a phase (default: the default deadlines). */
   policies?: { sink?: RetryOptions; log?: RetryOptions; source?: RetryOptions };
   /** Batch sizes and caps (tests make them small). */
-  tuning?: { batchSize?: number; inFlight?: number; maxNamed?: number; keysPerRound?: number; maxBuckets?: number };
+  tuning?: { batchSize?: number; inFlight?: number; maxNamed?: number; keysPerRound?: number; maxBuckets?: number; heapHeadroomMb?: number };
 }
 
 /**
@@ -155,6 +155,7 @@ export async function verifyJob(deps: VerifyDeps, onProgress?: (progress: Verifi
       batchSize: deps.tuning?.batchSize ?? lookupBatch(plan),
       inFlight: deps.tuning?.inFlight,
       maxNamed: deps.tuning?.maxNamed,
+      heapHeadroomMb: deps.tuning?.heapHeadroomMb,
     }),
   );
 
