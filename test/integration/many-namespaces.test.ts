@@ -4,6 +4,7 @@
 // planning and verification's sampled fetch all share one rate budget per index: a 429 slows them,
 // it never fails the job.
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { QUIET_KEEPALIVE } from '@p2m/milvus-sink';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RATE_LIMITS, expectedCounts, generateRecords, shapeOptions, startEmulator, type Emulator, type GeneratorOptions } from '@p2m/emulator';
 import type { JobView } from '@p2m/core';
@@ -19,11 +20,10 @@ const SMALL_INDEX = 'tenants-throttled';
 
 /** Every (namespace, id) of the collection, read with one query (the test's own check, not the report's). */
 async function targetPairs(collection: string, idField: string, nsField: string): Promise<Set<string>> {
-  // The SDK's default 10 s keepalive pings earn a GOAWAY from Lite (see the sink's connection.ts).
   const client = new MilvusClient({
     address: milvusAddress(),
     logLevel: 'error',
-    channelOptions: { 'grpc.keepalive_time_ms': 330_000, 'grpc.keepalive_permit_without_calls': 0 },
+    channelOptions: QUIET_KEEPALIVE,
   });
   try {
     await client.connectPromise;

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsistencyLevelEnum, DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { QUIET_KEEPALIVE } from '@p2m/milvus-sink';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, procInfo, stackDown, stackUp } from '@p2m/stack';
 import type { StackOptionsInput } from '@p2m/stack';
@@ -28,12 +29,11 @@ const ok = (what: string, s: Status | undefined): void => {
 };
 
 async function connect(address = milvusStandaloneAddress()): Promise<MilvusClient> {
-  // The SDK's default 10 s keepalive pings earn a GOAWAY from Lite (see the sink's connection.ts).
   const client = new MilvusClient({
     address,
     logLevel: 'error',
     timeout: 30_000,
-    channelOptions: { 'grpc.keepalive_time_ms': 330_000, 'grpc.keepalive_permit_without_calls': 0 },
+    channelOptions: QUIET_KEEPALIVE,
   });
   await client.connectPromise;
   return client;

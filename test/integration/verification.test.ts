@@ -3,7 +3,7 @@ import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { createLogger, type JobView, type VerificationProgress, type VectorRecord } from '@p2m/core';
 import { generateRecords, type Emulator, type GeneratorOptions } from '@p2m/emulator';
 import { createKafka, type KafkaClient } from '@p2m/kafka';
-import { createMilvusSink } from '@p2m/milvus-sink';
+import { QUIET_KEEPALIVE, createMilvusSink } from '@p2m/milvus-sink';
 import { verifyJob } from '@p2m/controller';
 import { RecordCodecs, type Runtime } from '@p2m/cli';
 import { API_KEY, milvusAddress, startPipeline, startSeededEmulator, uniqueName, waitForStatus } from './pipeline-harness.ts';
@@ -75,11 +75,10 @@ describe('verification on the real stack', () => {
   it('fails naming exactly the 3 records deleted from the target and the 1 changed in it', async () => {
     const plan = job.plan!;
     const [d1, d2, d3, c1] = [RECORDS[10]!, RECORDS[2_500]!, RECORDS[5_999]!, RECORDS[4_321]!];
-    // The SDK's default 10 s keepalive pings earn a GOAWAY from Lite (see the sink's connection.ts).
     const milvus = new MilvusClient({
       address: milvusAddress(),
       logLevel: 'error',
-      channelOptions: { 'grpc.keepalive_time_ms': 330_000, 'grpc.keepalive_permit_without_calls': 0 },
+      channelOptions: QUIET_KEEPALIVE,
     });
     try {
       const res = await milvus.delete({ collection_name: plan.collection, filter: `id in ${JSON.stringify([d1.id, d2.id, d3.id])}` });

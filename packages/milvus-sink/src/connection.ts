@@ -64,6 +64,15 @@ export interface MilvusConnection {
   close(): Promise<void>;
 }
 
+/**
+ * Channel options for any Milvus SDK client: the SDK pings every 10 s, even between calls; servers
+ * with gRPC's default policy (at most one ping per 5 min without data, Milvus Lite among them)
+ * answer with GOAWAY "too many pings", which fails every call that takes longer (an index build on
+ * a large collection) with RESOURCE_EXHAUSTED, again and again, and makes grpc-js print "excess
+ * pings". Every call has a deadline to notice a dead server.
+ */
+export const QUIET_KEEPALIVE = { 'grpc.keepalive_time_ms': 330_000, 'grpc.keepalive_permit_without_calls': 0 } as const;
+
 export function openConnection(options: MilvusSinkOptions): MilvusConnection {
   const timeout = options.timeoutMs ?? 60_000;
   const longTimeout = options.longTimeoutMs ?? 600_000;
@@ -90,16 +99,11 @@ export function openConnection(options: MilvusSinkOptions): MilvusConnection {
       ssl: options.ssl,
       timeout,
       logLevel: 'error',
-      // The SDK pings every 10 s, even between calls; servers with gRPC's default policy (at most
-      // one ping per 5 min without data, Milvus Lite among them) answer with GOAWAY "too many
-      // pings", which fails every call that takes longer (an index build on a large collection)
-      // with RESOURCE_EXHAUSTED, again and again. Every call has a deadline to notice a dead server.
       // Reconnects back off as p2m's own channels do (at most 2 s, not grpc-js's 120 s): after an
       // outage of a few seconds the channel would otherwise sit in a backoff longer than the wait
       // `call` gives a call that could not be sent.
       channelOptions: {
-        'grpc.keepalive_time_ms': 330_000,
-        'grpc.keepalive_permit_without_calls': 0,
+        ...QUIET_KEEPALIVE,
         'grpc.initial_reconnect_backoff_ms': 250,
         'grpc.max_reconnect_backoff_ms': 2_000,
       },

@@ -1,5 +1,6 @@
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { EtlError, errorMessage } from '@p2m/core';
+import { QUIET_KEEPALIVE } from './connection.ts';
 
 /**
  * Proves Milvus answers a real call (`listCollections`), not just that its port is open.
@@ -11,14 +12,12 @@ export async function checkMilvusHealth(address: string, token?: string, timeout
   let client: MilvusClient | undefined;
   try {
     const call = async (): Promise<void> => {
-      // No 10 s keepalive pings (the SDK's default): Lite answers them with GOAWAY "excess pings",
-      // which grpc-js logs to stderr (see connection.ts).
       client = new MilvusClient({
         address,
         token,
         timeout: timeoutMs,
         logLevel: 'error',
-        channelOptions: { 'grpc.keepalive_time_ms': 330_000, 'grpc.keepalive_permit_without_calls': 0 },
+        channelOptions: QUIET_KEEPALIVE,
       });
       // The constructor starts connecting at once; a refused connection rejects this promise,
       // which would be unhandled (and crash the process) if nothing awaited it.

@@ -1,5 +1,5 @@
 export { createMilvusSink } from './sink.ts';
-export { writerKind, type MilvusSinkOptions, type MilvusWriterKind } from './connection.ts';
+export { QUIET_KEEPALIVE, writerKind, type MilvusSinkOptions, type MilvusWriterKind } from './connection.ts';
 export { collectionFields, forgetCapabilities, schemaMismatch } from './admin.ts';
 export { MAX_QUERY_ROWS } from './reader.ts';
 export { MAX_REWRITES, MAX_REFUSED_IN_A_ROW } from './writer.ts';
