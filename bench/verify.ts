@@ -151,8 +151,9 @@ const api = async <T>(method: string, path: string, body?: unknown): Promise<T> 
  * controller's own /metrics (prom-client's default metrics, read at scrape time).
  */
 async function memoryBreakdown(pid: number): Promise<Record<string, number>> {
-  const out: Record<string, number> = { rss: memoryMb(pid).rss };
-  for (const [k, v] of Object.entries(rssByKindMb(pid))) out[`rss_${k}`] = v;
+  const { rss, ...byKind } = rssByKindMb(pid);
+  const out: Record<string, number> = { rss };
+  for (const [k, v] of Object.entries(byKind)) out[`rss_${k}`] = v;
   try {
     const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${apiToken}` } })).text();
     const mb = (name: string): number | undefined => {
@@ -233,8 +234,6 @@ try {
   let endAt = 0;
   let peakLoad = 0;
   let peakVerify = 0;
-  let rssLoadMax = 0;
-  let rssVerifyMax = 0;
   let cpuAtVerify = 0;
   let atReconcile = 0;
   let view = job;
@@ -242,7 +241,7 @@ try {
   const deadline = Date.now() + 6 * 3_600_000;
   for (;;) {
     view = await api<JobView>('GET', `/v1/jobs/${job.id}`);
-    const rss = memoryMb(pid).rss;
+    const sample = await memoryBreakdown(pid);
     if (view.status === 'VERIFYING' && !verifyingAt) {
       verifyingAt = performance.now();
       peakLoad = memoryMb(pid).peak;
@@ -250,13 +249,11 @@ try {
       resetPeak(pid);
       log(`VERIFYING after ${round2((verifyingAt - t0) / 1000)} s`);
     }
-    if (verifyingAt) rssVerifyMax = Math.max(rssVerifyMax, rss);
-    else rssLoadMax = Math.max(rssLoadMax, rss);
-    (verifyingAt ? verifyingMemory : loadingMemory).add(await memoryBreakdown(pid));
+    (verifyingAt ? verifyingMemory : loadingMemory).add(sample);
     const phase = view.progress.verification?.phase;
     if (phase && seenPhases.at(-1) !== phase) {
       seenPhases.push(phase);
-      if (phase === 'reconcile') atReconcile = rss;
+      if (phase === 'reconcile') atReconcile = sample['rss']!;
       log(`verification phase: ${phase}`);
     }
     if (['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(view.status)) {
@@ -273,6 +270,8 @@ try {
   const phases = Object.fromEntries((report?.phases ?? []).map((p) => [p.phase, p.seconds]));
   const loadSeconds = round2((verifyingAt - t0) / 1000);
   const reconcile = phases['reconcile'];
+  const rssLoadMax = loadingMemory.max['rss'] ?? 0;
+  const rssVerifyMax = verifyingMemory.max['rss'] ?? 0;
   const result = {
     bench: 'verify',
     records: RECORDS,

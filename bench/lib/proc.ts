@@ -20,26 +20,27 @@ export async function secondsOf(fn: () => Promise<unknown>): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-/** Resident and peak resident memory (VmRSS, VmHWM) in MB. */
-export function memoryMb(pid: number): { rss: number; peak: number } {
+/** Reads /proc/<pid>/status once: a field in MB (0 when the field or the process is gone). */
+function statusMb(pid: number): (key: string) => number {
+  let status = '';
   try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (key: string): number => Number(/(\d+)/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '0')?.[1] ?? 0);
-    return { rss: Math.round(kb('VmRSS:') / 1024), peak: Math.round(kb('VmHWM:') / 1024) };
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch {
-    return { rss: 0, peak: 0 };
+    // gone: every field reads 0
   }
+  return (key) => Math.round(Number(/(\d+)/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '0')?.[1] ?? 0) / 1024);
 }
 
-/** Resident memory by kind in MB: anonymous (heap, buffers), file-backed (the mapped Node binary), shared. */
-export function rssByKindMb(pid: number): { anon: number; file: number; shmem: number } {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (key: string): number => Number(/(\d+)/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '0')?.[1] ?? 0);
-    return { anon: Math.round(kb('RssAnon:') / 1024), file: Math.round(kb('RssFile:') / 1024), shmem: Math.round(kb('RssShmem:') / 1024) };
-  } catch {
-    return { anon: 0, file: 0, shmem: 0 };
-  }
+/** Resident and peak resident memory (VmRSS, VmHWM) in MB. */
+export function memoryMb(pid: number): { rss: number; peak: number } {
+  const mb = statusMb(pid);
+  return { rss: mb('VmRSS:'), peak: mb('VmHWM:') };
+}
+
+/** Resident memory in MB, whole and by kind: anonymous (heap, buffers), file-backed (the mapped Node binary), shared. */
+export function rssByKindMb(pid: number): { rss: number; anon: number; file: number; shmem: number } {
+  const mb = statusMb(pid);
+  return { rss: mb('VmRSS:'), anon: mb('RssAnon:'), file: mb('RssFile:'), shmem: mb('RssShmem:') };
 }
 
 /** CPU seconds of a set of processes between `start()` and `stop()`. */
