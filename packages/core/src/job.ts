@@ -137,6 +137,11 @@ export interface ReconciliationSummary {
   expectedRows: number;
   /** Lookups of primary keys in the target. */
   lookups: number;
+  /**
+   * Rows the target did not return at the first lookup of their keys but did at the second (a key
+   * is only called missing when two reads agree). Non-zero means the target answered late once.
+   */
+  foundOnSecondRead?: number;
   /** Hash buckets compared and drilled into (only when the row counts disagreed). */
   buckets: number;
   bucketsDrilled: number;

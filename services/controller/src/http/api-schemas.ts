@@ -163,6 +163,7 @@ export const VerificationReportSchema = z.object({
       targetRows: count,
       expectedRows: z.number().int(),
       lookups: count,
+      foundOnSecondRead: count.optional(),
       buckets: count,
       bucketsDrilled: count,
     })

@@ -67,6 +67,7 @@ export interface JoinResult {
   namespaces: Map<string, NamespaceJoin>;
   logRecords: number;
   lookups: number;
+  foundOnSecondRead: number;
   /** Copies found in the target under their own namespace, per bucket (for naming unexpected rows). */
   found: BucketDigests;
   /** Latest copies that differ from the target, field by field (the first of each, capped). */
@@ -107,6 +108,8 @@ export class LogJoin {
   readonly #pendingDlq: { key: string; value: Buffer }[] = [];
   lookups = 0;
   logRecords = 0;
+  /** Rows the target did not answer for at the first lookup of their keys and did at the second. */
+  foundOnSecondRead = 0;
 
   constructor(o: JoinOptions) {
     this.#o = o;
@@ -123,6 +126,12 @@ export class LogJoin {
 
   /** One batch of copies against the rows the target answered for their keys, in log order. */
   async apply(batch: Copy[], rows: VectorRecord[]): Promise<void> {
+    await this.#settleNotFound(this.#match(batch, rows));
+    await this.#flushDlq();
+  }
+
+  /** Compares the copies the rows answer for, in order; returns the copies no row answered for. */
+  #match(batch: Copy[], rows: VectorRecord[]): Copy[] {
     const byKey = new Map<string, VectorRecord>();
     for (const row of rows) byKey.set(this.#idOnlyKey ? row.id : recordKey(row.namespace, row.id), row);
     const notFound: Copy[] = [];
@@ -133,8 +142,7 @@ export class LogJoin {
       else if (row.namespace !== r.namespace) this.#collide(copy, row.namespace);
       else this.#compare(r, row);
     }
-    await this.#settleNotFound(notFound);
-    await this.#flushDlq();
+    return notFound;
   }
 
   #compare(r: VectorRecord, row: VectorRecord): void {
@@ -173,6 +181,7 @@ export class LogJoin {
             sinkPolicy,
           )
         : new Map<string, string[]>();
+    const unexplained: Copy[] = [];
     for (const copy of notFound) {
       const { namespace, id } = copy.record;
       if (dlq.has(namespace, id)) {
@@ -182,12 +191,36 @@ export class LogJoin {
       }
       const holder = holders.get(id)?.find((ns) => ns !== namespace);
       if (holder !== undefined) this.#collide(copy, holder);
-      else {
-        this.#absent.add(namespace, id, Absent.Missing);
-        const s = this.namespace(namespace).missingSample;
-        if (s.size < MISSING_SAMPLE) s.add(id);
-      }
+      else unexplained.push(copy);
     }
+    for (const copy of await this.#readAgain(unexplained)) {
+      const { namespace, id } = copy.record;
+      this.#absent.add(namespace, id, Absent.Missing);
+      const s = this.namespace(namespace).missingSample;
+      if (s.size < MISSING_SAMPLE) s.add(id);
+    }
+  }
+
+  /**
+   * A record is only called missing when two reads agree: its key is asked for once more, and a row
+   * the server answers late (a read that raced a segment being sealed or flushed) is compared like
+   * any other and counted in the report. Returns the copies the second read did not find either.
+   */
+  async #readAgain(copies: Copy[]): Promise<Copy[]> {
+    if (copies.length === 0) return copies;
+    this.lookups++;
+    const { plan, sink, sinkPolicy } = this.#o;
+    const rows = await retry(
+      () =>
+        sink.readByKeys(
+          plan,
+          copies.map((c) => c.record),
+        ),
+      sinkPolicy,
+    );
+    if (rows.length === 0) return copies;
+    this.foundOnSecondRead += rows.length;
+    return this.#match(copies, rows);
   }
 
   #collide(copy: Copy, heldBy: string): void {
@@ -252,6 +285,7 @@ export class LogJoin {
       namespaces,
       logRecords: this.logRecords,
       lookups: this.lookups,
+      foundOnSecondRead: this.foundOnSecondRead,
       found: this.found,
       changed,
       collisions: this.#collisions,

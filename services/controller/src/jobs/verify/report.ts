@@ -108,6 +108,11 @@ export function buildReport(r: ReportInput): VerificationReport {
       `${collisions} records share their id with a record of another namespace. With target.primaryKey "id" the id alone is the primary key, so the target keeps one record per id and the others are in the DLQ (code ID_COLLISION, naming both namespaces). To migrate every record, replay or run the job again into a new collection with target.primaryKey: "namespaceAndId".`,
     );
   }
+  if (join.foundOnSecondRead > 0) {
+    advice.push(
+      `The target did not return ${join.foundOnSecondRead} rows at the first lookup of their keys but did at the second, and they were compared like the others: a key is only called missing when two reads agree. If this recurs, the target answers reads late (a strong-consistency read that raced a flush or compaction).`,
+    );
+  }
   const distinctRecords = r.names.reduce((s, ns) => s + r.distinct(ns), 0);
   const copies = r.names.reduce((s, ns) => s + (join.namespaces.get(ns)?.copies ?? 0), 0);
   return {
@@ -129,6 +134,7 @@ export function buildReport(r: ReportInput): VerificationReport {
       targetRows: r.targetRows,
       expectedRows: r.expectedRows,
       lookups: join.lookups,
+      foundOnSecondRead: join.foundOnSecondRead,
       buckets: r.buckets,
       bucketsDrilled: stranger?.bucketsDrilled ?? 0,
     },
