@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { DataType, type FieldType } from '@zilliz/milvus2-sdk-node';
 import { DEFAULT_PARTITION, EtlError, retry, sleep, type CollectionPlan, type FieldPlan, type SinkAdmin, type TargetCapabilities } from '@p2m/core';
 import type { MilvusConnection } from './connection.ts';
-import type { FailureContext } from './errors.ts';
+import { onCollection } from './errors.ts';
 import { probeCapabilities } from './probe.ts';
 
 /** The controller's view of the target: what it can do, and the collection a job creates. */
@@ -87,7 +87,6 @@ export function forgetCapabilities(): void {
 }
 
 export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
-  const job = (what: string, collection: string): FailureContext => ({ what, permanent: 'TARGET_UNSUPPORTED', collection });
   // Per address and credentials: another token may see another server's permissions.
   const key = `${conn.address}\u0000${createHash('sha256')
     .update(token ?? '')
@@ -101,7 +100,7 @@ export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
   async function ensurePartitions(plan: CollectionPlan): Promise<void> {
     if (plan.namespaceMode !== 'partitions') return;
     const listed = async (): Promise<Set<string>> => {
-      const res = await conn.call(job(`listing partitions of "${plan.collection}"`, plan.collection), (c) =>
+      const res = await conn.call(onCollection(plan.collection, `listing partitions of "${plan.collection}"`), (c) =>
         c.listPartitions({ collection_name: plan.collection, timeout: conn.timeout }),
       );
       return new Set(res.partition_names ?? []);
@@ -111,7 +110,7 @@ export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
       if (partition === DEFAULT_PARTITION || existing.has(partition)) continue;
       await retry(async () => {
         try {
-          await conn.call(job(`creating partition "${partition}" in "${plan.collection}"`, plan.collection), (c) =>
+          await conn.call(onCollection(plan.collection, `creating partition "${partition}" in "${plan.collection}"`), (c) =>
             c.createPartition({ collection_name: plan.collection, partition_name: partition, timeout: conn.timeout }),
           );
         } catch (err) {
@@ -124,7 +123,7 @@ export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
   }
 
   async function existingMismatch(plan: CollectionPlan): Promise<string | null> {
-    const d = await conn.call(job(`describing "${plan.collection}"`, plan.collection), (c) =>
+    const d = await conn.call(onCollection(plan.collection, `describing "${plan.collection}"`), (c) =>
       c.describeCollection({ collection_name: plan.collection, timeout: conn.timeout }),
     );
     return schemaMismatch(plan, d.schema.fields as unknown as DescribedField[], d.schema.enable_dynamic_field === true);
@@ -154,7 +153,7 @@ export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
       if (mismatch) throw exists(plan, mismatch);
     } else {
       try {
-        await conn.call(job(`creating collection "${plan.collection}"`, plan.collection), (c) =>
+        await conn.call(onCollection(plan.collection, `creating collection "${plan.collection}"`), (c) =>
           c.createCollection({
             collection_name: plan.collection,
             description: plan.description,
@@ -186,7 +185,7 @@ export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
 
   async function dropCollection(name: string): Promise<void> {
     if (!(await collectionExists(name))) return;
-    await conn.call(job(`dropping collection "${name}"`, name), (c) => c.dropCollection({ collection_name: name, timeout: conn.timeout }));
+    await conn.call(onCollection(name, `dropping collection "${name}"`), (c) => c.dropCollection({ collection_name: name, timeout: conn.timeout }));
   }
 
   return {

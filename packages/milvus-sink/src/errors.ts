@@ -75,6 +75,11 @@ export interface FailureContext {
   collection?: string;
 }
 
+/** A job-level operation on a collection: a permanent failure says the target cannot do what the job needs. */
+export function onCollection(collection: string, what: string): FailureContext {
+  return { what, permanent: 'TARGET_UNSUPPORTED', collection };
+}
+
 /** Classify a failed status or thrown value into an EtlError (an EtlError passes through unchanged). */
 export function toEtlError(failure: unknown, ctx: FailureContext): EtlError {
   if (failure instanceof EtlError) return failure;

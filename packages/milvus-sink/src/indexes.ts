@@ -1,7 +1,7 @@
 import { EtlError, type CollectionPlan } from '@p2m/core';
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type { MilvusConnection } from './connection.ts';
-import { statusFailed, toEtlError, type FailureContext } from './errors.ts';
+import { onCollection, statusFailed, toEtlError, type FailureContext } from './errors.ts';
 import { whileMoving } from './load.ts';
 
 /**
@@ -14,7 +14,7 @@ import { whileMoving } from './load.ts';
  * meanwhile, so its deadline grows with rows × dimension (`indexBuildDeadline`).
  */
 export async function ensureIndexes(conn: MilvusConnection, plan: CollectionPlan): Promise<void> {
-  const job = jobContext(plan);
+  const job = (what: string): FailureContext => onCollection(plan.collection, what);
   const describe = async (index: IndexPlan): Promise<IndexDescription | undefined> => {
     const existing = await conn
       .call(job('describing indexes'), (c) => c.describeIndex({ collection_name: plan.collection, field_name: index.field, timeout: conn.longTimeout }))
@@ -75,7 +75,7 @@ export function indexBuildDeadline(longTimeoutMs: number, rows: number, dimensio
 /** The collection's row count as Milvus reports it; 0 when it cannot tell (the deadline is then `longTimeout`). */
 async function rowCount(conn: MilvusConnection, collection: string): Promise<number> {
   try {
-    const res = await conn.call({ what: `counting the rows of "${collection}"`, permanent: 'TARGET_UNSUPPORTED', collection }, (c) =>
+    const res = await conn.call(onCollection(collection, `counting the rows of "${collection}"`), (c) =>
       c.getCollectionStatistics({ collection_name: collection, timeout: conn.timeout }),
     );
     const rows = Number((res.data as Record<string, unknown> | undefined)?.['row_count'] ?? 0);
@@ -86,9 +86,6 @@ async function rowCount(conn: MilvusConnection, collection: string): Promise<num
 }
 
 /** What a failed call on the collection's indexes reports: refused calls are the target's limits. */
-const jobContext =
-  (plan: CollectionPlan) =>
-  (what: string): FailureContext => ({ what, permanent: 'TARGET_UNSUPPORTED', collection: plan.collection });
 
 type IndexPlan = CollectionPlan['indexes'][number];
 type IndexDescription = NonNullable<Awaited<ReturnType<MilvusClient['describeIndex']>>['index_descriptions']>[number];
@@ -106,7 +103,7 @@ export async function waitForIndexes(
   pollMs = 1_000,
   onProgress?: (indexedRows: number, totalRows: number) => void,
 ): Promise<void> {
-  const job = jobContext(plan);
+  const job = (what: string): FailureContext => onCollection(plan.collection, what);
   for (const index of plan.indexes) {
     let seen: IndexDescription | undefined;
     await whileMoving({

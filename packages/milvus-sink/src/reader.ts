@@ -1,6 +1,6 @@
 import { EtlError, primaryKeyOf, type CollectionPlan, type RecordKey, type SinkReader, type VectorRecord } from '@p2m/core';
 import type { MilvusConnection } from './connection.ts';
-import { checked, toEtlError, type FailureContext } from './errors.ts';
+import { checked, onCollection, toEtlError, type FailureContext } from './errors.ts';
 import { ensureIndexes, waitForIndexes } from './indexes.ts';
 import { loadAndWait } from './load.ts';
 import { and, compareUtf8, fieldIn, namespaceScope, quote } from './filter.ts';
@@ -25,10 +25,8 @@ const READS_IN_PARALLEL = 8;
 const STRONG = 'Strong' as const;
 
 export function createReader(conn: MilvusConnection): SinkReader {
-  const job = (what: string, collection: string): FailureContext => ({ what, permanent: 'TARGET_UNSUPPORTED', collection });
-
   async function flush(plan: CollectionPlan): Promise<void> {
-    await conn.call(job(`flushing "${plan.collection}"`, plan.collection), (c) =>
+    await conn.call(onCollection(plan.collection, `flushing "${plan.collection}"`), (c) =>
       c.flushSync({ collection_names: [plan.collection], timeout: conn.longTimeout }),
     );
   }
@@ -40,7 +38,7 @@ export function createReader(conn: MilvusConnection): SinkReader {
   }
 
   function loadCollection(plan: CollectionPlan): Promise<void> {
-    return loadAndWait(conn, plan.collection, (what) => job(what, plan.collection));
+    return loadAndWait(conn, plan.collection, (what) => onCollection(plan.collection, what));
   }
 
   async function query(
@@ -48,7 +46,7 @@ export function createReader(conn: MilvusConnection): SinkReader {
     what: string,
     req: { filter: string; partitionNames?: string[] | undefined; outputFields: string[]; limit?: number; params?: Record<string, string> },
   ): Promise<MilvusRow[]> {
-    const res = await conn.call(job(what, plan.collection), (c) =>
+    const res = await conn.call(onCollection(plan.collection, what), (c) =>
       c.query({
         collection_name: plan.collection,
         filter: req.filter,
@@ -184,7 +182,7 @@ export function createReader(conn: MilvusConnection): SinkReader {
     what: string,
     req: { filter: string; partitionNames?: string[] | undefined; outputFields: string[]; params: Record<string, string> },
   ): Promise<QueryAnswer> {
-    const ctx = job(what, plan.collection);
+    const ctx = onCollection(plan.collection, what);
     const request = encodeQueryRequest({
       collection: plan.collection,
       expr: req.filter,

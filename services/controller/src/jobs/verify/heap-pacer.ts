@@ -24,8 +24,6 @@ export class HeapPacer {
   readonly #gc: (() => void) | null;
   readonly #minHeadroom: number;
   #limit = 0;
-  collections = 0;
-  collectionMs = 0;
 
   constructor(minHeadroomMb = 8) {
     this.#gc = exposedGc();
@@ -45,10 +43,7 @@ export class HeapPacer {
 
   #collect(): void {
     if (!this.#gc) return;
-    const t0 = performance.now();
     this.#gc();
-    this.collectionMs += performance.now() - t0;
-    this.collections++;
     const live = inUse();
     this.#limit = live + Math.max(this.#minHeadroom, live / 8);
   }
