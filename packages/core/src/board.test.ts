@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JobBoard } from './board.ts';
+import { JobBoard, mergeJob } from './board.ts';
 import { jsonStateCodec, type Checkpoint, type JobRecord, type WorkerStatus } from './job-record.ts';
 import type { IncomingMessage, LogClient, OutgoingMessage } from './ports.ts';
 import { CHECKPOINTS_TOPIC, JOBS_TOPIC } from './topics.ts';
@@ -102,6 +102,45 @@ describe('JobBoard', () => {
     expect(board.jobs.get('j1')?.status).toBe('SUCCESSFUL');
     await log.producer().send(JOBS_TOPIC, [{ key: 'j1', value: null }]);
     expect(board.jobs.has('j1')).toBe(false);
+  });
+});
+
+describe('JobBoard: a cancel request is never lost to a racing write', () => {
+  const cancelling = job({ status: 'CANCELLING', cancelRequestedAt: '2026-01-01T00:00:02.000Z', updatedAt: '2026-01-01T00:00:02.000Z' });
+  // The owner's write from the record it read before the cancel arrived: newer, without the request.
+  const stale = job({ status: 'VERIFYING', updatedAt: '2026-01-01T00:00:03.000Z' });
+
+  it("whichever of the two arrives first, every board ends CANCELLING with the newer write's other fields", async () => {
+    for (const order of [
+      [cancelling, stale],
+      [stale, cancelling],
+    ]) {
+      const log = memoryLog();
+      const writer = new JobBoard(log, jsonStateCodec);
+      await writer.start();
+      const reader = new JobBoard(log, jsonStateCodec);
+      await reader.start();
+      for (const r of order) await writer.putJob(r);
+      for (const board of [writer, reader]) {
+        const got = board.jobs.get('j1')!;
+        expect([got.status, got.cancelRequestedAt, got.updatedAt]).toEqual(['CANCELLING', '2026-01-01T00:00:02.000Z', '2026-01-01T00:00:03.000Z']);
+      }
+      // A board started later replays the topic to the same record.
+      const late = new JobBoard(log, jsonStateCodec);
+      await late.start();
+      expect(late.jobs.get('j1')!.status).toBe('CANCELLING');
+    }
+  });
+
+  it('a job that ended meanwhile keeps its end, and a resumed run (a new generation) starts without the request', () => {
+    expect(mergeJob(cancelling, job({ status: 'SUCCESSFUL', updatedAt: '2026-01-01T00:00:04.000Z' })).status).toBe('SUCCESSFUL');
+    expect(mergeJob(cancelling, job({ status: 'FAILED', updatedAt: '2026-01-01T00:00:04.000Z' })).status).toBe('FAILED');
+    const cancelled = { ...cancelling, status: 'CANCELLED' as const };
+    const resumed = job({ status: 'IN_PROGRESS', generation: 2, updatedAt: '2026-01-01T00:00:05.000Z' });
+    expect(mergeJob(cancelled, resumed)).toBe(resumed);
+    expect(mergeJob(resumed, cancelled)).toBe(resumed);
+    // Without a cancel request on either side, the newer write simply wins.
+    expect(mergeJob(job({ status: 'IN_PROGRESS' }), stale)).toBe(stale);
   });
 });
 

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { errorMessage } from './errors.ts';
 import { checkpointKey, jsonStateCodec, type Checkpoint, type JobRecord, type StateCodec, type WorkerStatus } from './job-record.ts';
+import { TERMINAL_STATUSES } from './job.ts';
 import type { IncomingMessage, LogClient, LogProducer, TopicTail } from './ports.ts';
 import { DEFAULT_DEADLINE_MS, retry } from './retry.ts';
 import { CHECKPOINTS_TOPIC, JOBS_TOPIC } from './topics.ts';
@@ -82,10 +83,12 @@ export class JobBoard extends EventEmitter {
     this.emit('checkpoint', cp);
   }
 
-  private upsertJob(record: JobRecord, partition: number | undefined): void {
-    const prev = this.jobs.get(record.id);
-    // Kafka delivers in order per key, but a local put may race its own echo: keep the newest.
-    if (prev && prev.updatedAt > record.updatedAt) return;
+  private upsertJob(incoming: JobRecord, partition: number | undefined): void {
+    const prev = this.jobs.get(incoming.id);
+    // Kafka delivers in order per key, but a local put may race its own echo: keep the newest,
+    // with any cancel request either of them carries.
+    const record = prev ? mergeJob(prev, incoming) : incoming;
+    if (record === prev) return;
     this.jobs.set(record.id, record);
     if (partition !== undefined) this.jobPartitions.set(record.id, partition);
     this.emit('job', record, prev);
@@ -133,4 +136,21 @@ export class JobBoard extends EventEmitter {
       this.unreadable(m, err);
     }
   }
+}
+
+/**
+ * Two writes of one job record, the newer (`updatedAt`) winning — except that a cancel request is
+ * never lost to a write that did not see it. Any controller writes CANCELLING when asked (the API
+ * answers wherever it is called), while the job's owner writes its own changes from the record it
+ * last read: the two race, and the owner's write can be the newer one. Within a run (`generation`;
+ * resume and replay start a new one), a cancel request stays on the record until the job ends:
+ * the newer record keeps it, CANCELLING unless it already is terminal. The result does not depend
+ * on the order the two writes arrive in, so every board agrees.
+ */
+export function mergeJob(prev: JobRecord, incoming: JobRecord): JobRecord {
+  const [older, newer] = prev.updatedAt > incoming.updatedAt ? [incoming, prev] : [prev, incoming];
+  const cancel = older.cancelRequestedAt;
+  if (cancel === undefined || newer.cancelRequestedAt !== undefined || older.generation !== newer.generation) return newer;
+  if (TERMINAL_STATUSES.has(newer.status) || newer.status === 'CANCELLING') return newer;
+  return { ...newer, status: 'CANCELLING', cancelRequestedAt: cancel };
 }
