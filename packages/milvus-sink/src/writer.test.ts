@@ -29,6 +29,8 @@ class FakeServer {
   epochValue: number | null = 0;
   /** Called on every flush, e.g. to restart the server right after it. */
   onFlush: () => void = () => undefined;
+  /** The next flush fails half-way: it throws, and what it was flushing is gone (no restart). */
+  failNextFlush = false;
   /** A record id Milvus refuses (the request as a whole fails, as Milvus answers bad data). */
   refuse = new Set<string>();
   queries = 0;
@@ -51,6 +53,12 @@ class FakeServer {
   }
 
   flush(): void {
+    if (this.failNextFlush) {
+      this.failNextFlush = false;
+      this.events.push('flush failed');
+      this.unflushed.clear();
+      throw new EtlError('TARGET_UNAVAILABLE', 'Flush failed: current_seq is monotonic', { retriable: true });
+    }
     this.events.push('flush');
     for (const [k, v] of this.unflushed) this.durable.set(k, v);
     this.unflushed.clear();
@@ -246,6 +254,17 @@ describe('SinkWriter.preCommit', () => {
     server.restart();
     expect(await writer.preCommit([{ partition: 0, offset: '2' }])).toEqual([{ partition: 0, offset: '2' }]);
     expect(server.events).toEqual(['upsert a,b [id+namespace+vector+$meta]', 'restart', 'flush', 'upsert a,b [id+namespace+vector+$meta]', 'flush']);
+    expect([...server.durable.keys()].sort()).toEqual(['a', 'b']);
+  });
+
+  it('a flush that failed may have lost its rows without a restart: they are written again before anything is durable', async () => {
+    const server = new FakeServer();
+    const writer = createWriter(server.connection(), plan(), server.reader(), { flushBeforeCommit: true, flushIntervalMs: 0 });
+    await writer.write({ records: [rec('a'), rec('b')] }, 0);
+    server.failNextFlush = true;
+    await expect(writer.preCommit([{ partition: 0, offset: '2' }])).rejects.toThrow(/current_seq/);
+    expect(await writer.preCommit([{ partition: 0, offset: '2' }])).toEqual([{ partition: 0, offset: '2' }]);
+    expect(server.events).toEqual(['upsert a,b [id+namespace+vector+$meta]', 'flush failed', 'flush', 'upsert a,b [id+namespace+vector+$meta]', 'flush']);
     expect([...server.durable.keys()].sort()).toEqual(['a', 'b']);
   });
 

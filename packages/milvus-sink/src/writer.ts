@@ -274,8 +274,11 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
       try {
         await confirm(due);
       } catch (err) {
-        // Kept for the next attempt (a flush that failed covers nothing).
-        retained = [...due, ...retained];
+        // Kept for the next attempt, and no longer trusted to the connection epoch: a flush that
+        // failed covers nothing, and may have lost what it was flushing without a restart (Milvus
+        // Lite 3.2.2 can fail a flush half-way: "current_seq is monotonic"). The next confirmation
+        // writes them again.
+        retained = [...due.map((r) => ({ ...r, epoch: null })), ...retained];
         throw err;
       }
       flushedAt = performance.now();
