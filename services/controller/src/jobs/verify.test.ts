@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EtlError, type Checkpoint, type JobRecord, type VerificationProgress, type VectorRecord } from '@p2m/core';
-import { verifyJob, type VerifyDeps } from './verify.ts';
+import { lookupBatch, lookupsInFlight, reconcileHeadroomMb, verifyJob, type VerifyDeps } from './verify.ts';
 import { decodeRecord, load, makeJob, MemoryLog, MemoryTarget, publish, vector, type JobOptions } from './verify/fakes.ts';
 
 function checkpoints(job: JobRecord, published: Record<string, number>): Map<string, Checkpoint> {
@@ -325,5 +325,16 @@ describe('verifyJob', () => {
     expect(report.problems).toEqual([]);
     expect(report.namespacesTotal).toBe(300);
     expect(target.lookups).toBe(3);
+  });
+
+  it('sizes lookups by row: small rows 2,048 keys, three in flight, 8 MB of headroom; 768-d rows fewer keys, eight in flight, room for them', () => {
+    const size = (dimension: number, hasSparse = false) => {
+      const plan = { dimension, hasSparse };
+      return [lookupBatch(plan), lookupsInFlight(plan), reconcileHeadroomMb(plan)];
+    };
+    expect(size(8)).toEqual([2_048, 3, 8]);
+    expect(size(8, true)).toEqual([2_048, 3, 13]);
+    expect(size(768)).toEqual([1_170, 8, 64]);
+    expect(size(3_072)).toEqual([327, 8, 64]);
   });
 });

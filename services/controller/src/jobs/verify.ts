@@ -58,14 +58,41 @@ export interface VerifyDeps {
 }
 
 /**
- * Records per lookup: about 4 MB of them (three lookups in flight hold their records and the answers),
- * 2,048 at most. Milvus Lite answers a lookup in time proportional to its keys (measured: the same
- * per row for 512 or 8,192 keys), so smaller batches of large records cost nothing there.
+ * Records per lookup: about 4 MB of them, 2,048 at most. Milvus Lite answers a lookup in time
+ * proportional to its keys (measured: the same per row for 512 or 8,192 keys), so smaller batches
+ * of large records cost nothing there.
  */
 export function lookupBatch(plan: Pick<CollectionPlan, 'dimension' | 'hasSparse'>): number {
-  const rowBytes = (plan.dimension ?? 0) * 4 + (plan.hasSparse ? 512 : 0) + 512;
-  return Math.max(256, Math.min(2_048, Math.floor((4 * 1024 * 1024) / rowBytes)));
+  return Math.max(256, Math.min(MAX_LOOKUP_KEYS, Math.floor(LOOKUP_BYTES / rowBytes(plan))));
 }
+
+/**
+ * Lookups in flight while the scan reads on: three of small rows (2,048 keys each, a few MB in all:
+ * the controller's memory at dim 8 is what issue 17 bounds), eight of large ones. A strongly
+ * consistent query waits for the server's next time tick, and an answer of 4 MB of vectors takes
+ * the server a while: with three in flight the controller sat idle half the time. Measured side by
+ * side at 100,000 × 768-d on the Milvus 2.3.5 standalone server (reconciliation alone, run again and
+ * again over one kept job): 3 in flight 12–13 s, 8 in flight 7.0–7.3 s, 12 or 16 no faster (the
+ * controller's CPU is the bound then), and smaller batches with more in flight (12 × 292 keys,
+ * 6 × 585) 11.6–12.2 s.
+ */
+export function lookupsInFlight(plan: Pick<CollectionPlan, 'dimension' | 'hasSparse'>): number {
+  return lookupBatch(plan) >= MAX_LOOKUP_KEYS ? 3 : 8;
+}
+
+/**
+ * Heap growth allowed between two full collections during reconciliation: at least twice what the
+ * lookups in flight hold (with large rows every batch is megabytes, and a collection after each one
+ * cost a third of the controller's time), at least 8 MB (see heap-pacer.ts).
+ */
+export function reconcileHeadroomMb(plan: Pick<CollectionPlan, 'dimension' | 'hasSparse'>): number {
+  const inFlightBytes = lookupsInFlight(plan) * lookupBatch(plan) * rowBytes(plan);
+  return Math.max(8, Math.ceil((2 * inFlightBytes) / (1024 * 1024)));
+}
+
+const MAX_LOOKUP_KEYS = 2_048;
+const LOOKUP_BYTES = 4 * 1024 * 1024;
+const rowBytes = (plan: Pick<CollectionPlan, 'dimension' | 'hasSparse'>): number => (plan.dimension ?? 0) * 4 + (plan.hasSparse ? 512 : 0) + 512;
 
 interface Policies {
   sink: RetryOptions;
@@ -153,9 +180,9 @@ export async function verifyJob(deps: VerifyDeps, onProgress?: (progress: Verifi
       random: deps.random ?? Math.random,
       sampleSize: withSource ? deps.sampleSize : 0,
       batchSize: deps.tuning?.batchSize ?? lookupBatch(plan),
-      inFlight: deps.tuning?.inFlight,
+      inFlight: deps.tuning?.inFlight ?? lookupsInFlight(plan),
       maxNamed: deps.tuning?.maxNamed,
-      heapHeadroomMb: deps.tuning?.heapHeadroomMb,
+      heapHeadroomMb: deps.tuning?.heapHeadroomMb ?? reconcileHeadroomMb(plan),
     }),
   );
 
