@@ -47,10 +47,15 @@ describe('log record codec', () => {
     expect(Object.is(back.values![1], -0)).toBe(true);
   });
 
-  it('decodes into an aligned Float32Array that owns its memory', () => {
-    const back = roundTrip(vector({ values: new Float32Array(768).fill(0.5) })) as VectorRecord;
-    expect(back.values!.byteOffset).toBe(0);
-    expect(back.values!.buffer.byteLength).toBe(768 * 4);
+  it('decodes into an aligned copy: a small slice of the Buffer pool up to 1,024 dimensions, its own memory beyond', () => {
+    for (const dim of [1, 768, 1_024, 1_025, 4_096]) {
+      const encoded = encodeRecord(vector({ values: new Float32Array(dim).fill(0.5) }));
+      const back = decodeRecord(encoded) as VectorRecord;
+      expect(back.values!.byteOffset % 4).toBe(0);
+      expect(back.values!.buffer.byteLength).toBeLessThanOrEqual(Math.max(Buffer.poolSize, dim * 4));
+      encoded.fill(0); // a copy: the message's bytes are not the vector's
+      expect(back.values!.every((v) => v === 0.5)).toBe(true);
+    }
   });
 
   it('round-trips a Float32Array that is a view into a larger buffer', () => {
