@@ -14,7 +14,7 @@ import { whileMoving } from './load.ts';
  * meanwhile, so its deadline grows with rows × dimension (`indexBuildDeadline`).
  */
 export async function ensureIndexes(conn: MilvusConnection, plan: CollectionPlan): Promise<void> {
-  const job = (what: string): FailureContext => onCollection(plan.collection, what);
+  const job = indexCall(plan);
   const describe = async (index: IndexPlan): Promise<IndexDescription | undefined> => {
     const existing = await conn
       .call(job('describing indexes'), (c) => c.describeIndex({ collection_name: plan.collection, field_name: index.field, timeout: conn.longTimeout }))
@@ -86,6 +86,10 @@ async function rowCount(conn: MilvusConnection, collection: string): Promise<num
 }
 
 /** What a failed call on the collection's indexes reports: refused calls are the target's limits. */
+const indexCall =
+  (plan: CollectionPlan) =>
+  (what: string): FailureContext =>
+    onCollection(plan.collection, what);
 
 type IndexPlan = CollectionPlan['indexes'][number];
 type IndexDescription = NonNullable<Awaited<ReturnType<MilvusClient['describeIndex']>>['index_descriptions']>[number];
@@ -103,7 +107,7 @@ export async function waitForIndexes(
   pollMs = 1_000,
   onProgress?: (indexedRows: number, totalRows: number) => void,
 ): Promise<void> {
-  const job = (what: string): FailureContext => onCollection(plan.collection, what);
+  const job = indexCall(plan);
   for (const index of plan.indexes) {
     let seen: IndexDescription | undefined;
     await whileMoving({
