@@ -73,7 +73,30 @@ export interface SinkWriterOptions {
   flushBeforeCommit: boolean;
   /** At most one flush this often (ms, default 2,000); `preCommit` in between answers with nothing new. */
   flushIntervalMs?: number;
+  /**
+   * What durability cost, for the log: writes found lost and sent again, a flush that failed. Rare
+   * by design (a target restart), so every one is worth a line.
+   */
+  onDurability?: (event: DurabilityEvent) => void;
 }
+
+/** A confirmation's unusual step (see SinkWriterOptions.onDurability). */
+export type DurabilityEvent =
+  | {
+      kind: 'rewrite';
+      /** Records sent again, of how many topic partitions, and the confirmation round (0 = first). */
+      records: number;
+      partitions: number[];
+      round: number;
+      /**
+       * Why they were suspect: the connection changed since they were written; their write is not
+       * tied to a connection (a flush of theirs failed, or the epoch was unknown when they were sent);
+       * or the connection says nothing now and a read-back missed them.
+       */
+      reason: 'epoch-changed' | 'unconfirmed' | 'not-read-back';
+      firstId: string;
+    }
+  | { kind: 'flush-failed'; records: number; partitions: number[]; error: string };
 
 /**
  * The loader's view of the target (after Kafka Connect's `SinkTask.put` / `preCommit`): `write`

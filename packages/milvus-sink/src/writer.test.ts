@@ -2,7 +2,7 @@ import protobuf from 'protobufjs';
 import milvusProto from '@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus.js';
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { describe, expect, it } from 'vitest';
-import { EtlError, parseJobSpec, planCollection, type CollectionPlan, type SinkReader, type VectorRecord } from '@p2m/core';
+import { EtlError, parseJobSpec, planCollection, type CollectionPlan, type DurabilityEvent, type SinkReader, type VectorRecord } from '@p2m/core';
 import { capability, fullCapabilities, liteCapabilities } from '@p2m/testing';
 import type { MilvusConnection } from './connection.ts';
 import { checked, type FailureContext } from './errors.ts';
@@ -249,21 +249,44 @@ describe('SinkWriter.preCommit', () => {
 
   it('a restart between the write and the flush: what it lost is written again, then flushed, before anything is durable', async () => {
     const server = new FakeServer();
-    const writer = createWriter(server.connection(), plan(), server.reader(), { flushBeforeCommit: true, flushIntervalMs: 0 });
+    const events: DurabilityEvent[] = [];
+    const writer = createWriter(server.connection(), plan(), server.reader(), {
+      flushBeforeCommit: true,
+      flushIntervalMs: 0,
+      onDurability: (e) => events.push(e),
+    });
     await writer.write({ records: [rec('a'), rec('b')] }, 0);
+    await writer.write({ records: [rec('c')] }, 3);
     server.restart();
     expect(await writer.preCommit([{ partition: 0, offset: '2' }])).toEqual([{ partition: 0, offset: '2' }]);
-    expect(server.events).toEqual(['upsert a,b [id+namespace+vector+$meta]', 'restart', 'flush', 'upsert a,b [id+namespace+vector+$meta]', 'flush']);
-    expect([...server.durable.keys()].sort()).toEqual(['a', 'b']);
+    expect(server.events).toEqual([
+      'upsert a,b [id+namespace+vector+$meta]',
+      'upsert c [id+namespace+vector+$meta]',
+      'restart',
+      'flush',
+      'upsert a,b [id+namespace+vector+$meta]',
+      'upsert c [id+namespace+vector+$meta]',
+      'flush',
+    ]);
+    expect([...server.durable.keys()].sort()).toEqual(['a', 'b', 'c']);
+    // Reported once, naming the topic partitions; the rewrite itself was confirmed by the epoch.
+    expect(events).toEqual([{ kind: 'rewrite', records: 3, partitions: [0, 3], round: 0, reason: 'epoch-changed', firstId: 'a' }]);
   });
 
   it('a flush that failed may have lost its rows without a restart: they are written again before anything is durable', async () => {
     const server = new FakeServer();
-    const writer = createWriter(server.connection(), plan(), server.reader(), { flushBeforeCommit: true, flushIntervalMs: 0 });
+    const events: DurabilityEvent[] = [];
+    const writer = createWriter(server.connection(), plan(), server.reader(), {
+      flushBeforeCommit: true,
+      flushIntervalMs: 0,
+      onDurability: (e) => events.push(e),
+    });
     await writer.write({ records: [rec('a'), rec('b')] }, 0);
     server.failNextFlush = true;
     await expect(writer.preCommit([{ partition: 0, offset: '2' }])).rejects.toThrow(/current_seq/);
+    expect(events).toEqual([{ kind: 'flush-failed', records: 2, partitions: [0], error: 'Flush failed: current_seq is monotonic' }]);
     expect(await writer.preCommit([{ partition: 0, offset: '2' }])).toEqual([{ partition: 0, offset: '2' }]);
+    expect(events.slice(1)).toEqual([{ kind: 'rewrite', records: 2, partitions: [0], round: 0, reason: 'unconfirmed', firstId: 'a' }]);
     expect(server.events).toEqual(['upsert a,b [id+namespace+vector+$meta]', 'flush failed', 'flush', 'upsert a,b [id+namespace+vector+$meta]', 'flush']);
     expect([...server.durable.keys()].sort()).toEqual(['a', 'b']);
   });
@@ -291,7 +314,12 @@ describe('SinkWriter.preCommit', () => {
   it('where no connection epoch can be read, the keys are read back and only the lost ones written again', async () => {
     const server = new FakeServer();
     server.epochValue = null;
-    const writer = createWriter(server.connection(), plan(), server.reader(), { flushBeforeCommit: true, flushIntervalMs: 0 });
+    const events: DurabilityEvent[] = [];
+    const writer = createWriter(server.connection(), plan(), server.reader(), {
+      flushBeforeCommit: true,
+      flushIntervalMs: 0,
+      onDurability: (e) => events.push(e),
+    });
     await writer.write({ records: [rec('a')] }, 0);
     await server.reader().flush(plan());
     await writer.write({ records: [rec('b')] }, 0);
@@ -300,6 +328,7 @@ describe('SinkWriter.preCommit', () => {
     expect(server.events.slice(-3)).toEqual(['flush', 'upsert b [id+namespace+vector+$meta]', 'flush']);
     expect(server.queries).toBeGreaterThan(0);
     expect([...server.durable.keys()].sort()).toEqual(['a', 'b']);
+    expect(events).toEqual([{ kind: 'rewrite', records: 1, partitions: [0], round: 0, reason: 'not-read-back', firstId: 'b' }]);
   });
 
   it('a server that loses the writes every time: preCommit gives up after a bounded number of rewrites, with the reason', async () => {

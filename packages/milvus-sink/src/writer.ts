@@ -243,6 +243,14 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
         if (lost.length === 0) return;
       }
       const count = lost.reduce((n, g) => n + g.records.length, 0);
+      options.onDurability?.({
+        kind: 'rewrite',
+        records: count,
+        partitions: [...new Set(lost.map((g) => g.partition))].sort((a, b) => a - b),
+        round,
+        reason: epoch === null ? 'not-read-back' : suspect.some((r) => r.epoch !== null) ? 'epoch-changed' : 'unconfirmed',
+        firstId: lost[0]!.records[0]!.id,
+      });
       if (round >= MAX_REWRITES) {
         throw new EtlError(
           'TARGET_UNAVAILABLE',
@@ -261,7 +269,7 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
         await sendGroup(g.milvusPartition, g.records);
       }
       await flush();
-      suspect = [{ partition: -1, epoch: before, groups: lost.map(({ milvusPartition, records }) => ({ milvusPartition, records })) }];
+      suspect = lost.map(({ partition, milvusPartition, records }) => ({ partition, epoch: before, groups: [{ milvusPartition, records }] }));
     }
   }
 
@@ -279,6 +287,12 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
         // Lite 3.2.2 can fail a flush half-way: "current_seq is monotonic"). The next confirmation
         // writes them again.
         retained = [...due.map((r) => ({ ...r, epoch: null })), ...retained];
+        options.onDurability?.({
+          kind: 'flush-failed',
+          records: due.reduce((n, r) => n + r.groups.reduce((m, g) => m + g.records.length, 0), 0),
+          partitions: [...new Set(due.map((r) => r.partition))].sort((a, b) => a - b),
+          error: err instanceof Error ? err.message : String(err),
+        });
         throw err;
       }
       flushedAt = performance.now();

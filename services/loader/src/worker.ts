@@ -104,7 +104,12 @@ export class LoaderWorker {
     const target = this.opts.sinkFactory({ address: record.spec.target.address, token: secrets.token });
     // Plans made before the target was probed carry no decision: flush before commit then (safe).
     const flushBeforeCommit = record.plan.flushBeforeCommit ?? record.spec.options.flushBeforeCommit !== 'never';
-    const writer = target.writer(record.plan, { flushBeforeCommit });
+    const writer = target.writer(record.plan, {
+      flushBeforeCommit,
+      // A target restart's cost, one line each: what was sent again, or which flush failed.
+      onDurability: (event) =>
+        logger.warn(event, event.kind === 'rewrite' ? 'writes lost by the target sent again' : 'flush failed; its writes will be sent again'),
+    });
     const admin = this.opts.log.admin();
     const producer = this.opts.log.producer();
     const topic = recordsTopic(record.topicJobId);
