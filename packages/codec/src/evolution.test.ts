@@ -1,3 +1,4 @@
+import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 import type { VectorRecord } from '@p2m/core';
 import { createReader, typeForSchema, type AvroSchema } from './avro-codec.ts';
@@ -33,6 +34,30 @@ describe('schema resolution', () => {
     raw.body['p2m.VectorRecord']!.sourceIndex = 'idx';
     const written = evolvedType.toBuffer(raw);
     expect(logRecordCodec.readerFor(evolvedSchema())(written)).toEqual(record);
+  });
+
+  it('reads bytes as views on the message, the same with a writer schema built by plain avsc, and still reports truncation', () => {
+    const schema = {
+      type: 'record',
+      name: 'R',
+      fields: [
+        { name: 'a', type: ['null', 'bytes'] },
+        { name: 'b', type: 'bytes' },
+      ],
+    } as AvroSchema;
+    const type = typeForSchema(schema);
+    const buf = type.toBuffer({ a: Buffer.from([1, 2, 3]), b: Buffer.from([4, 5]) });
+    const value = type.decode(buf).value as { a: Buffer; b: Buffer };
+    expect([...value.a, ...value.b]).toEqual([1, 2, 3, 4, 5]);
+    expect(value.a.buffer).toBe(buf.buffer); // no copy (avsc's own type copies into its pool)
+    expect(value.b.buffer).toBe(buf.buffer);
+    const writer = { type: 'record', name: 'R', fields: [{ name: 'x', type: 'int' }, ...(schema as unknown as { fields: object[] }).fields] };
+    const written = avro.Type.forSchema(writer as never).toBuffer({ x: 1, a: null, b: Buffer.from([7]) });
+    const resolved = createReader(writer as AvroSchema, schema)(written) as { a: null; b: Buffer };
+    expect(resolved.a).toBeNull();
+    expect([...resolved.b]).toEqual([7]);
+    expect(resolved.b.buffer).toBe(written.buffer);
+    expect(type.decode(buf.subarray(0, buf.length - 1)).offset).toBeLessThan(0);
   });
 
   it('refuses a writer schema the reader cannot resolve', () => {

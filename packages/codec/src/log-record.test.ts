@@ -58,6 +58,15 @@ describe('log record codec', () => {
     }
   });
 
+  it('keeps no view of the message: sparse indices and values survive the message being overwritten', () => {
+    const encoded = encodeRecord(vector({ sparse: { indices: [7, 2, 4_294_967_295], values: new Float32Array([0.25, -1, 3]) } }));
+    const back = decodeRecord(encoded) as VectorRecord;
+    encoded.fill(0);
+    expect(back.sparse!.indices).toEqual([7, 2, 4_294_967_295]);
+    expect([...back.sparse!.values]).toEqual([0.25, -1, 3]);
+    expect([...back.values!]).toEqual([...new Float32Array([0.1, -2.5, 3e-38, 1e38])]);
+  });
+
   it('round-trips a Float32Array that is a view into a larger buffer', () => {
     const big = new Float32Array([9, 1, 2, 3, 9]);
     const back = roundTrip(vector({ values: big.subarray(1, 4) })) as VectorRecord;
