@@ -56,7 +56,6 @@ function readBytesView(tap: Tap): Buffer | undefined {
 const BytesType = (avro.types as unknown as { BytesType: new () => AvroType }).BytesType;
 class ViewBytesType extends BytesType {}
 (ViewBytesType.prototype as unknown as { _read: typeof readBytesView })._read = readBytesView;
-const viewBytesType = (): AvroType => new ViewBytesType();
 
 export function typeForSchema(schema: AvroSchema | string | AvroType): AvroType {
   if (schema instanceof avro.Type) return schema;
@@ -65,7 +64,7 @@ export function typeForSchema(schema: AvroSchema | string | AvroType): AvroType 
     ...TYPE_OPTIONS,
     typeHook: (s) =>
       s === 'bytes' || (typeof s === 'object' && s !== null && (s as { type?: unknown }).type === 'bytes' && !('logicalType' in s))
-        ? viewBytesType()
+        ? new ViewBytesType()
         : undefined,
   });
 }

@@ -74,8 +74,9 @@ export interface SinkWriterOptions {
   /** At most one flush this often (ms, default 2,000); `preCommit` in between answers with nothing new. */
   flushIntervalMs?: number;
   /**
-   * What durability cost, for the log: writes found lost and sent again, a flush that failed. Rare
-   * by design (a target restart), so every one is worth a line.
+   * What durability cost, for the log: writes found lost and sent again, a flush that failed. A
+   * target restart or a failed flush causes them; so do the first writes of a writer, sent before
+   * its connection was ready (no epoch to tie them to), which are written once more.
    */
   onDurability?: (event: DurabilityEvent) => void;
 }

@@ -43,6 +43,9 @@ function* keyChunks(plan: CollectionPlan, records: readonly VectorRecord[]): Gen
   for (let i = 0; i < keys.length; i += KEYS_PER_LOOKUP) yield keys.slice(i, i + KEYS_PER_LOOKUP);
 }
 
+/** The distinct topic partitions of these writes, ascending (for the durability events). */
+const partitionsOf = (writes: readonly { partition: number }[]): number[] => [...new Set(writes.map((w) => w.partition))].sort((a, b) => a - b);
+
 /** Records written since the last confirmed flush, kept to be confirmed or written again. */
 interface Retained {
   partition: number;
@@ -246,7 +249,7 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
       options.onDurability?.({
         kind: 'rewrite',
         records: count,
-        partitions: [...new Set(lost.map((g) => g.partition))].sort((a, b) => a - b),
+        partitions: partitionsOf(lost),
         round,
         reason: epoch === null ? 'not-read-back' : suspect.some((r) => r.epoch !== null) ? 'epoch-changed' : 'unconfirmed',
         firstId: lost[0]!.records[0]!.id,
@@ -290,7 +293,7 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
         options.onDurability?.({
           kind: 'flush-failed',
           records: due.reduce((n, r) => n + r.groups.reduce((m, g) => m + g.records.length, 0), 0),
-          partitions: [...new Set(due.map((r) => r.partition))].sort((a, b) => a - b),
+          partitions: partitionsOf(due),
           error: err instanceof Error ? err.message : String(err),
         });
         throw err;

@@ -106,7 +106,7 @@ export class LoaderWorker {
     const flushBeforeCommit = record.plan.flushBeforeCommit ?? record.spec.options.flushBeforeCommit !== 'never';
     const writer = target.writer(record.plan, {
       flushBeforeCommit,
-      // A target restart's cost, one line each: what was sent again, or which flush failed.
+      // One line each: what was sent again and why, or which flush failed (see SinkWriterOptions).
       onDurability: (event) =>
         logger.warn(event, event.kind === 'rewrite' ? 'writes lost by the target sent again' : 'flush failed; its writes will be sent again'),
     });
