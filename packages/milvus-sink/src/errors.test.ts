@@ -31,6 +31,25 @@ describe('toEtlError', () => {
     expect(err.code).toBe('TARGET_UNAVAILABLE');
   });
 
+  it('fails the job, with the fix, when Milvus Lite shows it serves writes on several threads at once', () => {
+    // Milvus Lite 3.2.2's answer to a flush that raced another (code 1 is otherwise "not ready").
+    const status = {
+      extra_info: {},
+      error_code: 'Success',
+      reason: 'current_seq is monotonic; tried to set 2212 < 2414',
+      code: 1,
+      retriable: false,
+      detail: '',
+    };
+    const err = toEtlError(status, { what: 'flushing "c"', permanent: 'TARGET_UNSUPPORTED', collection: 'c' });
+    expect(err.retriable).toBe(false);
+    expect(err.code).toBe('TARGET_UNSUPPORTED');
+    expect(err.message).toMatch(/current_seq is monotonic/);
+    expect(err.hint).toMatch(/--max-workers 1/);
+    // The same code with another reason stays a passing condition.
+    expect(toEtlError({ ...status, reason: 'service not ready' }, write).retriable).toBe(true);
+  });
+
   it('reports rate limits as RATE_LIMITED', () => {
     const err = toEtlError({ error_code: 'RateLimit', code: 8, reason: 'rate limit exceeded[rate=10]' }, write);
     expect(err.code).toBe('RATE_LIMITED');

@@ -56,6 +56,8 @@ const TRANSIENT_TEXT =
   /rate ?limit|too many (concurrent )?requests|not ready|unavailable|timed? ?out|deadline exceeded|ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|connection (refused|reset|closed)|no connection established|RST_STREAM|server (is )?(shutting down|restarting)|temporarily|try again/i;
 const COLLECTION_MISSING_TEXT = /collection.*(not (exist|found)|doesn'?t exist)|can'?t find collection|CollectionNotExists/i;
 const NOT_LOADED_TEXT = /not loaded|collection not loaded|load.*first/i;
+/** Milvus Lite 3.x (3.2.2) when two flushes ran at once: its writes are not safe on several threads. */
+const LITE_CONCURRENT_TEXT = /current_seq is monotonic/i;
 const AUTH_TEXT = /unauthenticated|permission denied|auth(entication|orization)? fail|invalid token|token.*invalid/i;
 
 function asStatus(value: unknown): MilvusStatus | null {
@@ -92,6 +94,16 @@ export function toEtlError(failure: unknown, ctx: FailureContext): EtlError {
   if (status) Object.assign(details, { errorCode: status.error_code, milvusCode: status.code });
   if (typeof grpcCode === 'number') details['grpcCode'] = grpcCode;
 
+  if (LITE_CONCURRENT_TEXT.test(text)) {
+    // Not a passing condition: the server handles requests at once with no lock around its
+    // writes, and may already have dropped acknowledged rows. Retrying would hide that.
+    return new EtlError('TARGET_UNSUPPORTED', message, {
+      retriable: false,
+      cause: failure,
+      details,
+      hint: 'this Milvus Lite server takes writes on several threads at once and loses them under concurrent writers: restart it with `--max-workers 1` (as `p2m stack up` does), then resume the job',
+    });
+  }
   const transient =
     (typeof grpcCode === 'number' && TRANSIENT_GRPC.has(grpcCode)) ||
     (status !== null &&

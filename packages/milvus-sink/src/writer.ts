@@ -286,9 +286,10 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
         await confirm(due);
       } catch (err) {
         // Kept for the next attempt, and no longer trusted to the connection epoch: a flush that
-        // failed covers nothing, and may have lost what it was flushing without a restart (Milvus
-        // Lite 3.2.2 can fail a flush half-way: "current_seq is monotonic"). The next confirmation
-        // writes them again.
+        // failed covers nothing, and may have lost what it was flushing without a restart. The
+        // next confirmation writes them again. (Milvus Lite's "current_seq is monotonic" is not
+        // retried at all: it means the server takes writes on several threads at once, which
+        // loses other writers' rows too; errors.ts fails the job with the fix.)
         retained = [...due.map((r) => ({ ...r, epoch: null })), ...retained];
         options.onDurability?.({
           kind: 'flush-failed',

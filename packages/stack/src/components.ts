@@ -269,7 +269,8 @@ function milvusLiteSpec(ctx: StackContext): ComponentSpec {
     ports: [ctx.opts.ports.milvus],
     stage: 0,
     startTimeoutMs: 90_000,
-    fingerprint: `milvus-lite ${milvusLiteVersion()}`,
+    // "one worker": a server started with the old thread pool is replaced, not reused.
+    fingerprint: `milvus-lite ${milvusLiteVersion()} one worker`,
     async prepare(c) {
       const lite = await ensureMilvusLite(c.opts.cacheDir, c.opts.log);
       const port = c.opts.ports.milvus;
@@ -285,9 +286,14 @@ function milvusLiteSpec(ctx: StackContext): ComponentSpec {
           env: { LD_LIBRARY_PATH: [lite.libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') },
         };
       }
+      // One worker thread: Milvus Lite 3.x serves gRPC on a pool of 10 threads with no lock around
+      // its writes. Concurrent writers (two loaders, or a loader's batches in flight) race on its
+      // sequence counter and on the memtable a flush swaps out: flushes fail ("current_seq is
+      // monotonic") and acknowledged rows can be lost. Serialised, they cannot; and it is not
+      // slower (the server is bound by Python's GIL either way).
       return {
         cmd: join(lite.venv, 'bin', 'python3'),
-        args: ['-m', 'milvus_lite', 'server', '--data-dir', dir, '--host', '127.0.0.1', '--port', String(port)],
+        args: ['-m', 'milvus_lite', 'server', '--data-dir', dir, '--host', '127.0.0.1', '--port', String(port), '--max-workers', '1'],
         cwd: dir,
       };
     },
