@@ -28,6 +28,12 @@ export interface GrpcWriter {
   upsert(request: Buffer, timeoutMs: number): Promise<MutationResult>;
   /** Counts the channel's connectivity changes; null unless it is READY now (see MilvusSinkPort.connectionEpoch). */
   connectionEpoch(): number | null;
+  /**
+   * Resolves once the channel is READY, connecting it if it is idle, or after `timeoutMs` in any
+   * case (a write then fails or waits as it would have). A write sent before READY has no epoch
+   * to be confirmed by, so it would be written a second time after the flush.
+   */
+  ready(timeoutMs: number): Promise<void>;
   close(): void;
 }
 
@@ -219,6 +225,10 @@ export function createGrpcWriter(options: GrpcWriterOptions): GrpcWriter {
     },
     connectionEpoch() {
       return channel.getConnectivityState(false) === grpc.connectivityState.READY ? epoch : null;
+    },
+    ready(timeoutMs) {
+      if (channel.getConnectivityState(true) === grpc.connectivityState.READY) return Promise.resolve();
+      return new Promise((resolve) => client.waitForReady(Date.now() + timeoutMs, () => resolve()));
     },
     close() {
       client.close();

@@ -27,6 +27,8 @@ class FakeServer {
   readonly durable = new Map<string, string>();
   readonly events: string[] = [];
   epochValue: number | null = 0;
+  /** The channel is still connecting (no epoch) until a write waits for it. */
+  connecting = false;
   /** Called on every flush, e.g. to restart the server right after it. */
   onFlush: () => void = () => undefined;
   /** The next flush fails half-way: it throws, and what it was flushing is gone (no restart). */
@@ -57,7 +59,7 @@ class FakeServer {
       this.failNextFlush = false;
       this.events.push('flush failed');
       this.unflushed.clear();
-      throw new EtlError('TARGET_UNAVAILABLE', 'Flush failed: current_seq is monotonic', { retriable: true });
+      throw new EtlError('TARGET_UNAVAILABLE', 'flushing "c" failed: segment write failed', { retriable: true });
     }
     this.events.push('flush');
     for (const [k, v] of this.unflushed) this.durable.set(k, v);
@@ -66,7 +68,16 @@ class FakeServer {
   }
 
   connection(): MilvusConnection {
-    const grpc: GrpcWriter = { upsert: async (request) => this.upsert(request), connectionEpoch: () => this.epochValue, close: () => undefined };
+    const epoch = (): number | null => (this.connecting ? null : this.epochValue);
+    const grpc: GrpcWriter = {
+      upsert: async (request) => this.upsert(request),
+      connectionEpoch: epoch,
+      ready: async () => {
+        this.events.push('ready');
+        this.connecting = false;
+      },
+      close: () => undefined,
+    };
     const client = {
       delete: async (req: { filter: string; partition_name?: string }) => {
         const keys = [...req.filter.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
@@ -90,7 +101,7 @@ class FakeServer {
       queries: () => {
         throw new Error('the writer does not query on the verification channel');
       },
-      epoch: () => this.epochValue,
+      epoch,
       collectionNames: async () => [],
       close: async () => undefined,
     };
@@ -247,6 +258,23 @@ describe('SinkWriter.preCommit', () => {
     expect([...server.durable.keys()]).toEqual(['a', 'b']);
   });
 
+  it('a write on a channel still connecting waits for it, so the flush confirms it by the epoch: nothing is written twice', async () => {
+    const server = new FakeServer();
+    server.connecting = true;
+    const events: DurabilityEvent[] = [];
+    const writer = createWriter(server.connection(), plan(), server.reader(), {
+      flushBeforeCommit: true,
+      flushIntervalMs: 0,
+      onDurability: (e) => events.push(e),
+    });
+    await writer.write({ records: [rec('a'), rec('b')] }, 0);
+    await writer.write({ records: [rec('c')] }, 1);
+    expect(await writer.preCommit([{ partition: 0, offset: '2' }])).toEqual([{ partition: 0, offset: '2' }]);
+    expect(server.events).toEqual(['ready', 'upsert a,b [id+namespace+vector+$meta]', 'upsert c [id+namespace+vector+$meta]', 'flush']);
+    expect(events).toEqual([]);
+    expect(server.queries).toBe(0);
+  });
+
   it('a restart between the write and the flush: what it lost is written again, then flushed, before anything is durable', async () => {
     const server = new FakeServer();
     const events: DurabilityEvent[] = [];
@@ -283,8 +311,8 @@ describe('SinkWriter.preCommit', () => {
     });
     await writer.write({ records: [rec('a'), rec('b')] }, 0);
     server.failNextFlush = true;
-    await expect(writer.preCommit([{ partition: 0, offset: '2' }])).rejects.toThrow(/current_seq/);
-    expect(events).toEqual([{ kind: 'flush-failed', records: 2, partitions: [0], error: 'Flush failed: current_seq is monotonic' }]);
+    await expect(writer.preCommit([{ partition: 0, offset: '2' }])).rejects.toThrow(/segment write failed/);
+    expect(events).toEqual([{ kind: 'flush-failed', records: 2, partitions: [0], error: 'flushing "c" failed: segment write failed' }]);
     expect(await writer.preCommit([{ partition: 0, offset: '2' }])).toEqual([{ partition: 0, offset: '2' }]);
     expect(events.slice(1)).toEqual([{ kind: 'rewrite', records: 2, partitions: [0], round: 0, reason: 'unconfirmed', firstId: 'a' }]);
     expect(server.events).toEqual(['upsert a,b [id+namespace+vector+$meta]', 'flush failed', 'flush', 'upsert a,b [id+namespace+vector+$meta]', 'flush']);

@@ -36,6 +36,8 @@ export const MAX_REWRITES = 3;
 /** Records Milvus refuses in a row, with none accepted, before the writer stops calling it a record problem. */
 export const MAX_REFUSED_IN_A_ROW = 100;
 const KEYS_PER_LOOKUP = 256;
+/** How long a write waits for its channel to connect before it is sent anyway (see GrpcWriter.ready). */
+const READY_WAIT_MS = 2_000;
 
 /** The distinct primary keys of these records, in requests of at most KEYS_PER_LOOKUP. */
 function* keyChunks(plan: CollectionPlan, records: readonly VectorRecord[]): Generator<string[]> {
@@ -147,7 +149,9 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
       group.indexes.push(index);
       groups.set(key, group);
     });
-    if (conn.writerKind === 'grpc') conn.grpc();
+    // The epoch is read before the first request: on a channel still connecting it is unknown,
+    // and everything written under an unknown epoch is written again after the flush.
+    if (conn.writerKind === 'grpc' && conn.epoch() === null) await conn.grpc().ready(READY_WAIT_MS);
     const epoch = conn.epoch();
     const written: Retained['groups'] = [];
     for (const { milvusPartition, indexes } of groups.values()) {
