@@ -1,8 +1,10 @@
 // Shared by the migration integration tests: a real pipeline (the composition root the services
 // and `p2m migrate` use) against the test stack's Kafka, registry and Milvus, reading an
 // in-process Pinecone emulator seeded with deterministic data.
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { expect } from 'vitest';
-import { readConfig, RuntimeConfigSchema, TERMINAL_STATUSES, type CollectionPlan, type JobView, type VectorRecord } from '@p2m/core';
+import { createLogger, readConfig, RuntimeConfigSchema, TERMINAL_STATUSES, type CollectionPlan, type JobView, type VectorRecord } from '@p2m/core';
 import { generateRecords, seedIndex, startEmulator, type Emulator, type GeneratorOptions } from '@p2m/emulator';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { startRuntime, type Roles, type Runtime } from '@p2m/cli';
@@ -26,8 +28,25 @@ export function runtimeConfig() {
   });
 }
 
+/**
+ * The in-process runtimes' log, warnings and up (P2M_TEST_LOG_LEVEL), one file per test file under
+ * test-artifacts/logs/ as the spawned services' logs are: a loader's rewrites and failed flushes
+ * are warnings, and a failed run is read from them.
+ */
+let inProcessLogger: ReturnType<typeof createLogger> | undefined;
+function runtimeLogger(): ReturnType<typeof createLogger> {
+  if (!inProcessLogger) {
+    const dir = resolve(import.meta.dirname, '../../test-artifacts/logs');
+    mkdirSync(dir, { recursive: true });
+    const testFile = basename(expect.getState().testPath ?? 'unknown').replace(/\.test\.ts$/, '');
+    const stream = createWriteStream(resolve(dir, `in-process-${testFile}-${process.pid}.log`), { flags: 'a' });
+    inProcessLogger = createLogger('p2m', { level: process.env.P2M_TEST_LOG_LEVEL ?? 'warn' }, stream);
+  }
+  return inProcessLogger;
+}
+
 export async function startPipeline(roles: Roles = { controller: {}, extractor: true, loaders: 2 }): Promise<Runtime> {
-  return startRuntime(runtimeConfig(), roles);
+  return startRuntime(runtimeConfig(), roles, { logger: runtimeLogger() });
 }
 
 export async function startSeededEmulator(
