@@ -91,7 +91,8 @@ export type DurabilityEvent =
       round: number;
       /**
        * Why they were suspect: the connection changed since they were written; their write is not
-       * tied to a connection (a flush of theirs failed, or the epoch was unknown when they were sent);
+       * tied to a connection (a flush of theirs failed, or the epoch was still unknown when they were
+       * sent: the writer waits up to 2 s for its channel first);
        * or the connection says nothing now and a read-back missed them.
        */
       reason: 'epoch-changed' | 'unconfirmed' | 'not-read-back';
