@@ -7,6 +7,7 @@
 // worker, where nothing may fail and every row must be there.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { fieldIn, statusFailed } from '@p2m/milvus-sink';
 import { milvusAddress, uniqueName } from './pipeline-harness.ts';
 
 const WRITERS = 6;
@@ -22,8 +23,6 @@ const client = (): MilvusClient => {
   clients.push(c);
   return c;
 };
-const failed = (status: { error_code?: unknown; code?: unknown }): boolean =>
-  (status.error_code !== undefined && status.error_code !== 'Success') || Number(status.code ?? 0) !== 0;
 
 beforeAll(async () => {
   const res = await client().createCollection({
@@ -36,7 +35,7 @@ beforeAll(async () => {
     num_partitions: 16,
     enable_dynamic_field: true,
   });
-  expect(failed(res), JSON.stringify(res)).toBe(false);
+  expect(statusFailed(res), JSON.stringify(res)).toBe(false);
 });
 
 afterAll(async () => {
@@ -53,12 +52,12 @@ describe('Milvus Lite as the stack starts it, under concurrent writers', () => {
       const keys = keysOf(w, r);
       for (let i = 0; i < keys.length; i += KEYS_PER_DELETE) {
         const chunk = keys.slice(i, i + KEYS_PER_DELETE);
-        const del = await c.delete({ collection_name: collection, filter: `id in [${chunk.map((k) => JSON.stringify(k)).join(',')}]` });
-        if (failed(del.status)) problems.push(`writer ${w} delete: ${del.status.reason}`);
+        const del = await c.delete({ collection_name: collection, filter: fieldIn('id', chunk) });
+        if (statusFailed(del.status)) problems.push(`writer ${w} delete: ${del.status.reason}`);
       }
       const rows = keys.map((id, i) => ({ id, namespace: `ns-${i % 3}`, vector: Array.from({ length: DIM }, (_, d) => (i + d) / 100), round: r }));
       const up = await c.upsert({ collection_name: collection, data: rows });
-      if (failed(up.status) || Number(up.upsert_cnt) !== ROWS) problems.push(`writer ${w} upsert: ${up.status.reason} (${String(up.upsert_cnt)} rows)`);
+      if (statusFailed(up.status) || Number(up.upsert_cnt) !== ROWS) problems.push(`writer ${w} upsert: ${up.status.reason} (${String(up.upsert_cnt)} rows)`);
     }
 
     async function writer(w: number): Promise<void> {
@@ -67,7 +66,7 @@ describe('Milvus Lite as the stack starts it, under concurrent writers', () => {
         await put(c, w, r);
         if (r % 3 === 2) await put(c, w, r - 1);
         const flushed = await c.flush({ collection_names: [collection] });
-        if (failed(flushed.status)) problems.push(`writer ${w} flush: ${flushed.status.reason}`);
+        if (statusFailed(flushed.status)) problems.push(`writer ${w} flush: ${flushed.status.reason}`);
       }
     }
 
@@ -75,9 +74,9 @@ describe('Milvus Lite as the stack starts it, under concurrent writers', () => {
     expect(problems).toEqual([]);
 
     const c = clients[0]!;
-    expect(failed((await c.flush({ collection_names: [collection] })).status)).toBe(false);
-    expect(failed(await c.createIndex({ collection_name: collection, field_name: 'vector', index_type: 'FLAT', metric_type: 'L2' }))).toBe(false);
-    expect(failed(await c.loadCollectionSync({ collection_name: collection }))).toBe(false);
+    expect(statusFailed((await c.flush({ collection_names: [collection] })).status)).toBe(false);
+    expect(statusFailed(await c.createIndex({ collection_name: collection, field_name: 'vector', index_type: 'FLAT', metric_type: 'L2' }))).toBe(false);
+    expect(statusFailed(await c.loadCollectionSync({ collection_name: collection }))).toBe(false);
     const counted = await c.query({ collection_name: collection, filter: '', output_fields: ['count(*)'] });
     expect(Number(counted.data[0]?.['count(*)'])).toBe(WRITERS * ROUNDS * ROWS);
     // Which rows, not only how many: every writer's last round, by key.
@@ -85,7 +84,7 @@ describe('Milvus Lite as the stack starts it, under concurrent writers', () => {
       const keys = keysOf(w, ROUNDS - 1);
       const found = await c.query({
         collection_name: collection,
-        filter: `id in [${keys.map((k) => JSON.stringify(k)).join(',')}]`,
+        filter: fieldIn('id', keys),
         output_fields: ['id'],
         limit: ROWS,
       });

@@ -145,6 +145,17 @@ const rec = (id: string, extra: Partial<VectorRecord> = {}): VectorRecord => ({
 });
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A writer that flushes before every commit (no interval), and the durability events it reports. */
+function flushingWriter(server: FakeServer): { writer: ReturnType<typeof createWriter>; events: DurabilityEvent[] } {
+  const events: DurabilityEvent[] = [];
+  const writer = createWriter(server.connection(), plan(), server.reader(), {
+    flushBeforeCommit: true,
+    flushIntervalMs: 0,
+    onDurability: (e) => events.push(e),
+  });
+  return { writer, events };
+}
+
 describe('SinkWriter.write', () => {
   it('where upsert merges metadata into the old row (Milvus Lite), each request is preceded by a delete of its keys, per partition', async () => {
     const server = new FakeServer();
@@ -261,12 +272,7 @@ describe('SinkWriter.preCommit', () => {
   it('a write on a channel still connecting waits for it, so the flush confirms it by the epoch: nothing is written twice', async () => {
     const server = new FakeServer();
     server.connecting = true;
-    const events: DurabilityEvent[] = [];
-    const writer = createWriter(server.connection(), plan(), server.reader(), {
-      flushBeforeCommit: true,
-      flushIntervalMs: 0,
-      onDurability: (e) => events.push(e),
-    });
+    const { writer, events } = flushingWriter(server);
     await writer.write({ records: [rec('a'), rec('b')] }, 0);
     await writer.write({ records: [rec('c')] }, 1);
     expect(await writer.preCommit([{ partition: 0, offset: '2' }])).toEqual([{ partition: 0, offset: '2' }]);
@@ -277,12 +283,7 @@ describe('SinkWriter.preCommit', () => {
 
   it('a restart between the write and the flush: what it lost is written again, then flushed, before anything is durable', async () => {
     const server = new FakeServer();
-    const events: DurabilityEvent[] = [];
-    const writer = createWriter(server.connection(), plan(), server.reader(), {
-      flushBeforeCommit: true,
-      flushIntervalMs: 0,
-      onDurability: (e) => events.push(e),
-    });
+    const { writer, events } = flushingWriter(server);
     await writer.write({ records: [rec('a'), rec('b')] }, 0);
     await writer.write({ records: [rec('c')] }, 3);
     server.restart();
@@ -303,12 +304,7 @@ describe('SinkWriter.preCommit', () => {
 
   it('a flush that failed may have lost its rows without a restart: they are written again before anything is durable', async () => {
     const server = new FakeServer();
-    const events: DurabilityEvent[] = [];
-    const writer = createWriter(server.connection(), plan(), server.reader(), {
-      flushBeforeCommit: true,
-      flushIntervalMs: 0,
-      onDurability: (e) => events.push(e),
-    });
+    const { writer, events } = flushingWriter(server);
     await writer.write({ records: [rec('a'), rec('b')] }, 0);
     server.failNextFlush = true;
     await expect(writer.preCommit([{ partition: 0, offset: '2' }])).rejects.toThrow(/segment write failed/);
@@ -342,12 +338,7 @@ describe('SinkWriter.preCommit', () => {
   it('where no connection epoch can be read, the keys are read back and only the lost ones written again', async () => {
     const server = new FakeServer();
     server.epochValue = null;
-    const events: DurabilityEvent[] = [];
-    const writer = createWriter(server.connection(), plan(), server.reader(), {
-      flushBeforeCommit: true,
-      flushIntervalMs: 0,
-      onDurability: (e) => events.push(e),
-    });
+    const { writer, events } = flushingWriter(server);
     await writer.write({ records: [rec('a')] }, 0);
     await server.reader().flush(plan());
     await writer.write({ records: [rec('b')] }, 0);
