@@ -75,8 +75,8 @@ export interface SinkWriterOptions {
   flushIntervalMs?: number;
   /**
    * What durability cost, for the log: writes found lost and sent again, a flush that failed. A
-   * target restart or a failed flush causes them; so do the first writes of a writer, sent before
-   * its connection was ready (no epoch to tie them to), which are written once more.
+   * target restart or a failed flush causes them; so do writes sent while the connection was not
+   * ready (no epoch to tie them to: the writer waits up to 2 s for it first), written once more.
    */
   onDurability?: (event: DurabilityEvent) => void;
 }
