@@ -6,17 +6,36 @@ const { ConfigResourceTypes } = kafkajs;
 import { EtlError, type LogAdmin, type PartitionOffset, type TopicSpec } from '@p2m/core';
 import { kafkaErrorTypes, toEtlError } from './errors.ts';
 
-/** KafkaJS admin behind the `LogAdmin` port; connects on first use. */
+/**
+ * KafkaJS admin behind the `LogAdmin` port; connects on first use.
+ *
+ * A KafkaJS client keeps every topic it has ever touched in each metadata request it sends. Once
+ * such a topic is deleted by another client (another controller deleting a job, a user, a test),
+ * the broker answers every one of those requests with UNKNOWN_TOPIC_OR_PARTITION, so every later
+ * call of that admin fails, about any topic, for as long as the process lives: p2m saw it as
+ * "Kafka unreachable" and failed the jobs two minutes later. So a call that fails that way is made
+ * once more on a fresh admin, which knows no topic yet; the old one is disconnected once the calls
+ * still running on it end. If the call's own topic is missing, the second attempt says so.
+ */
+interface AdminHandle {
+  admin: Admin;
+  inFlight: number;
+  retired: boolean;
+}
+
 export class KafkaLogAdmin implements LogAdmin {
   readonly #kafka: Kafka;
-  #connecting: Promise<Admin> | null = null;
+  #connecting: Promise<AdminHandle> | null = null;
+  readonly #retired = new Set<AdminHandle>();
   #shutDown = false;
+  /** Admins replaced after a deleted topic poisoned their metadata (tests read it). */
+  replacedAdmins = 0;
 
   constructor(kafka: Kafka) {
     this.#kafka = kafka;
   }
 
-  #admin(): Promise<Admin> {
+  #admin(): Promise<AdminHandle> {
     if (this.#shutDown) return Promise.reject(new EtlError('INTERNAL', 'Kafka admin is shut down (its client was closed)', { retriable: false }));
     this.#connecting ??= (async () => {
       const admin = this.#kafka.admin();
@@ -26,17 +45,38 @@ export class KafkaLogAdmin implements LogAdmin {
         this.#connecting = null;
         throw toEtlError(err, 'connect the admin client');
       }
-      return admin;
+      return { admin, inFlight: 0, retired: false };
     })();
     return this.#connecting;
   }
 
+  /** Stops handing `handle` out; it is disconnected when its last call ends. */
+  #retire(handle: AdminHandle, current: Promise<AdminHandle> | null): void {
+    if (handle.retired) return;
+    handle.retired = true;
+    this.replacedAdmins += 1;
+    if (this.#connecting === current) this.#connecting = null;
+    if (handle.inFlight === 0) void handle.admin.disconnect().catch(() => undefined);
+    else this.#retired.add(handle);
+  }
+
   async #call<T>(action: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
-    const admin = await this.#admin();
-    try {
-      return await fn(admin);
-    } catch (err) {
-      throw toEtlError(err, action);
+    for (let attempt = 1; ; attempt++) {
+      const current = this.#admin();
+      const handle = await current;
+      handle.inFlight += 1;
+      try {
+        return await fn(handle.admin);
+      } catch (err) {
+        if (attempt === 1 && kafkaErrorTypes(err).includes('UNKNOWN_TOPIC_OR_PARTITION') && !this.#shutDown) {
+          this.#retire(handle, current);
+          continue;
+        }
+        throw toEtlError(err, action);
+      } finally {
+        handle.inFlight -= 1;
+        if (handle.retired && handle.inFlight === 0 && this.#retired.delete(handle)) void handle.admin.disconnect().catch(() => undefined);
+      }
     }
   }
 
@@ -131,8 +171,10 @@ export class KafkaLogAdmin implements LogAdmin {
   async close(): Promise<void> {
     const connecting = this.#connecting;
     this.#connecting = null;
-    const admin = await connecting?.catch(() => null);
-    await admin?.disconnect();
+    const retired = [...this.#retired];
+    this.#retired.clear();
+    const handle = await connecting?.catch(() => null);
+    await Promise.all([handle, ...retired].flatMap((h) => (h ? [h.admin.disconnect().catch(() => undefined)] : [])));
   }
 
   /**
