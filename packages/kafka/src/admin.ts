@@ -13,14 +13,18 @@ import { kafkaErrorTypes, toEtlError } from './errors.ts';
  * such a topic is deleted by another client (another controller deleting a job, a user, a test),
  * the broker answers every one of those requests with UNKNOWN_TOPIC_OR_PARTITION, so every later
  * call of that admin fails, about any topic, for as long as the process lives: p2m saw it as
- * "Kafka unreachable" and failed the jobs two minutes later. So a call that fails that way is made
- * once more on a fresh admin, which knows no topic yet; the old one is disconnected once the calls
- * still running on it end. If the call's own topic is missing, the second attempt says so.
+ * "Kafka unreachable" and failed the jobs two minutes later. So when a call fails that way, the
+ * admin's topics are checked against the cluster's: if one it has used is gone, the call is made
+ * once more on a fresh admin, which knows no topic yet, and the old one is disconnected once the
+ * calls still running on it end. A call about a topic that is simply missing fails as before,
+ * without replacing anything (the controller measures jobs whose topic was deleted every tick).
  */
 interface AdminHandle {
   admin: Admin;
   inFlight: number;
   retired: boolean;
+  /** Topics a call of this admin named and succeeded with: KafkaJS may keep them in its metadata requests. */
+  used: Set<string>;
 }
 
 export class KafkaLogAdmin implements LogAdmin {
@@ -45,7 +49,7 @@ export class KafkaLogAdmin implements LogAdmin {
         this.#connecting = null;
         throw toEtlError(err, 'connect the admin client');
       }
-      return { admin, inFlight: 0, retired: false };
+      return { admin, inFlight: 0, retired: false, used: new Set<string>() };
     })();
     return this.#connecting;
   }
@@ -60,15 +64,27 @@ export class KafkaLogAdmin implements LogAdmin {
     else this.#retired.add(handle);
   }
 
-  async #call<T>(action: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  /** Whether a topic this admin has used no longer exists (or the cluster's topics cannot be read through it). */
+  async #poisoned(handle: AdminHandle): Promise<boolean> {
+    if (handle.used.size === 0) return false;
+    const existing = await handle.admin.listTopics().catch(() => null);
+    if (existing === null) return true;
+    const names = new Set(existing);
+    return [...handle.used].some((topic) => !names.has(topic));
+  }
+
+  /** `topic`: the topic the call names, if any. */
+  async #call<T>(action: string, fn: (admin: Admin, used: Set<string>) => Promise<T>, topic?: string): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const current = this.#admin();
       const handle = await current;
       handle.inFlight += 1;
       try {
-        return await fn(handle.admin);
+        const result = await fn(handle.admin, handle.used);
+        if (topic !== undefined) handle.used.add(topic);
+        return result;
       } catch (err) {
-        if (attempt === 1 && kafkaErrorTypes(err).includes('UNKNOWN_TOPIC_OR_PARTITION') && !this.#shutDown) {
+        if (attempt === 1 && !this.#shutDown && kafkaErrorTypes(err).includes('UNKNOWN_TOPIC_OR_PARTITION') && (await this.#poisoned(handle))) {
           this.#retire(handle, current);
           continue;
         }
@@ -87,17 +103,23 @@ export class KafkaLogAdmin implements LogAdmin {
     if (spec.retentionMs === -1) configEntries.push({ name: 'retention.bytes', value: '-1' });
     if (spec.maxMessageBytes !== undefined) configEntries.push({ name: 'max.message.bytes', value: String(spec.maxMessageBytes) });
     // replicationFactor -1: the broker's default.replication.factor.
-    const created = await this.#call(`create topic ${spec.topic}`, (admin) =>
-      admin.createTopics({ waitForLeaders: true, topics: [{ topic: spec.topic, numPartitions: spec.partitions, replicationFactor: -1, configEntries }] }),
+    const created = await this.#call(
+      `create topic ${spec.topic}`,
+      (admin) =>
+        admin.createTopics({ waitForLeaders: true, topics: [{ topic: spec.topic, numPartitions: spec.partitions, replicationFactor: -1, configEntries }] }),
+      spec.topic,
     );
     // A topic made by an earlier version keeps Kafka's default limit until it is raised.
     if (!created && spec.maxMessageBytes !== undefined) {
       const value = String(spec.maxMessageBytes);
-      await this.#call(`raise max.message.bytes of ${spec.topic}`, (admin) =>
-        admin.alterConfigs({
-          validateOnly: false,
-          resources: [{ type: ConfigResourceTypes.TOPIC, name: spec.topic, configEntries: [{ name: 'max.message.bytes', value }] }],
-        }),
+      await this.#call(
+        `raise max.message.bytes of ${spec.topic}`,
+        (admin) =>
+          admin.alterConfigs({
+            validateOnly: false,
+            resources: [{ type: ConfigResourceTypes.TOPIC, name: spec.topic, configEntries: [{ name: 'max.message.bytes', value }] }],
+          }),
+        spec.topic,
       );
     }
     return created;
@@ -107,7 +129,11 @@ export class KafkaLogAdmin implements LogAdmin {
   async deleteTopic(topic: string): Promise<void> {
     if (!(await this.topicExists(topic))) return;
     try {
-      await this.#call(`delete topic ${topic}`, (admin) => admin.deleteTopics({ topics: [topic] }));
+      // KafkaJS drops a topic it deletes from its own metadata requests; so does `used`.
+      await this.#call(`delete topic ${topic}`, async (admin, used) => {
+        await admin.deleteTopics({ topics: [topic] });
+        used.delete(topic);
+      });
     } catch (err) {
       if (kafkaErrorTypes((err as EtlError).cause).includes('UNKNOWN_TOPIC_OR_PARTITION')) return;
       throw err;
@@ -124,18 +150,25 @@ export class KafkaLogAdmin implements LogAdmin {
   }
 
   topicOffsets(topic: string): Promise<{ partition: number; high: string; low: string }[]> {
-    return this.#call(`read offsets of ${topic}`, async (admin) =>
-      (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, high: p.high, low: p.low })).sort((a, b) => a.partition - b.partition),
+    return this.#call(
+      `read offsets of ${topic}`,
+      async (admin) =>
+        (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, high: p.high, low: p.low })).sort((a, b) => a.partition - b.partition),
+      topic,
     );
   }
 
   groupOffsets(group: string, topic: string): Promise<PartitionOffset[]> {
-    return this.#call(`read offsets of group ${group}`, async (admin) => {
-      const [entry] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-      return (entry?.partitions ?? [])
-        .map((p) => ({ partition: p.partition, offset: p.offset, metadata: p.metadata ?? null }))
-        .sort((a, b) => a.partition - b.partition);
-    });
+    return this.#call(
+      `read offsets of group ${group}`,
+      async (admin) => {
+        const [entry] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+        return (entry?.partitions ?? [])
+          .map((p) => ({ partition: p.partition, offset: p.offset, metadata: p.metadata ?? null }))
+          .sort((a, b) => a.partition - b.partition);
+      },
+      topic,
+    );
   }
 
   groupMemberCount(group: string): Promise<number> {
@@ -157,8 +190,10 @@ export class KafkaLogAdmin implements LogAdmin {
     const offsets = await this.topicOffsets(topic);
     if (offsets.length === 0) return;
     // Explicit low watermarks rather than KafkaJS's "earliest" sentinel (-2), which other clients reject.
-    await this.#call(`reset offsets of group ${group}`, (admin) =>
-      admin.setOffsets({ groupId: group, topic, partitions: offsets.map((o) => ({ partition: o.partition, offset: o.low })) }),
+    await this.#call(
+      `reset offsets of group ${group}`,
+      (admin) => admin.setOffsets({ groupId: group, topic, partitions: offsets.map((o) => ({ partition: o.partition, offset: o.low })) }),
+      topic,
     );
   }
 
