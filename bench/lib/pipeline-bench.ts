@@ -147,9 +147,14 @@ export async function measurePipeline(
       jobId = job.id;
       // Set-up postponed by a slow Milvus or Kafka leaves the job PENDING for its owner, this
       // controller, to finish: wait for it, or the services would wait for a topic forever.
-      for (let status = job.status, until = Date.now() + 120_000; status === 'PENDING'; status = (await controller.jobs!.get(jobId)).status) {
+      let view = job;
+      for (const until = Date.now() + 120_000; view.status === 'PENDING'; view = await controller.jobs!.get(jobId)) {
         if (Date.now() > until) throw new Error(`job ${jobId} still PENDING after 120 s: its set-up (topics, collection) did not finish`);
         await new Promise((r) => setTimeout(r, 500));
+      }
+      // A job that ended during its set-up would leave the loop below polling an hour for nothing.
+      if (view.status === 'FAILED' || view.status === 'CANCELLED') {
+        throw new Error(`job ${jobId} ${view.status} during its set-up: ${JSON.stringify(view.error ?? null)}`);
       }
     } finally {
       await controller.stop();
