@@ -4,9 +4,11 @@
 // taken from P+1 upwards (as Pinecone Local does) and kept across restarts when still free.
 
 import http from 'node:http';
+import http2 from 'node:http2';
 import os from 'node:os';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type net from 'node:net';
 import { parseApiVersion, DEFAULT_API_VERSION } from './api-version.ts';
 import type { ApiVersion } from './api-version.ts';
 import { handleControl, routeControl } from './control-plane.ts';
@@ -14,6 +16,17 @@ import type { IndexRegistry } from './control-plane.ts';
 import { handleData, routeData } from './data-plane.ts';
 import { ApiError, sendControlError, sendDataError, sendJson, sendText } from './errors.ts';
 import { FaultInjector } from './faults.ts';
+import {
+  DualProtocolServer,
+  decodeFetchRequest,
+  encodeFetchResponse,
+  grpcCodeOf,
+  GRPC,
+  readStream,
+  sendGrpcError,
+  sendGrpcMessage,
+  unframe,
+} from './grpc-plane.ts';
 import { FormatPool } from './format-pool.ts';
 import type { FaultConfig } from './faults.ts';
 import { apiKeyOf, parseJsonBody, readBody } from './http-request.ts';
@@ -104,7 +117,8 @@ export interface Emulator {
 
 interface IndexEntry {
   store: IndexStore;
-  server: Server;
+  /** REST and gRPC on one port. */
+  server: DualProtocolServer;
   port: number;
   host: string;
 }
@@ -144,7 +158,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return server;
   }
 
-  function listen(server: Server, port: number): Promise<number> {
+  function listen(server: Server | net.Server, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
         server.off('listening', onListening);
@@ -160,7 +174,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     });
   }
 
-  async function listenIndex(server: Server, preferred: number | undefined): Promise<number> {
+  async function listenIndex(server: net.Server, preferred: number | undefined): Promise<number> {
     if (!fixedPorts) return listen(server, 0);
     const taken = new Set([controlPort, ...[...indexes.values()].map((e) => e.port)]);
     const candidates: number[] = [];
@@ -184,8 +198,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
 
   async function openIndex(store: IndexStore): Promise<IndexEntry> {
-    const server = newServer((req, res) => serveData(entry, req, res));
-    const port = await listenIndex(server, store.config.port);
+    const h2 = http2.createServer();
+    h2.on('stream', (stream, headers) => {
+      serveGrpc(entry, stream, headers).catch((err: unknown) => sendGrpcError(stream, GRPC.INTERNAL, `internal emulator error: ${(err as Error).message}`));
+    });
+    const server = new DualProtocolServer(
+      newServer((req, res) => serveData(entry, req, res)),
+      h2,
+    );
+    const port = await listenIndex(server.front, store.config.port);
     const entry: IndexEntry = { store, server, port, host: urlOf(port) };
     if (store.config.port !== port) store.updateConfig({ port });
     indexes.set(store.name, entry);
@@ -210,7 +231,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const entry = indexes.get(name);
       if (!entry) return;
       indexes.delete(name);
-      await closeServer(entry.server);
+      await entry.server.close();
       entry.store.destroy();
     },
   };
@@ -311,6 +332,53 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
   }
 
+  /**
+   * The gRPC data plane: `VectorService/Fetch` only (what p2m's extractor reads over gRPC). The
+   * same key check, injected faults, rate limits and counters as REST's fetch.
+   */
+  async function serveGrpc(entry: IndexEntry, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): Promise<void> {
+    const started = performance.now();
+    const path = headers[':path'] ?? '';
+    const fail = (status: number, message: string): void => {
+      count('fetch', status);
+      sendGrpcError(stream, grpcCodeOf(status), message);
+    };
+    if (log) stream.once('close', () => log(`${entry.store.name} gRPC ${path} ${(performance.now() - started).toFixed(1)}ms`));
+    if (headers['api-key'] !== apiKey) return fail(401, 'Invalid API Key');
+    if (path !== '/VectorService/Fetch') {
+      sendGrpcError(stream, GRPC.UNIMPLEMENTED, `the emulator's gRPC plane serves /VectorService/Fetch only, not ${path}`);
+      return;
+    }
+    const fault = faults.decide('data', 'fetch', entry.store.name);
+    if (fault.delayMs > 0) await new Promise((r) => setTimeout(r, fault.delayMs));
+    if (fault.kind === 'drop') {
+      count('fetch', 0);
+      stream.session?.destroy();
+      return;
+    }
+    if (fault.kind === 'error')
+      return fail(fault.status, fault.status === 503 ? 'Service Unavailable (injected fault)' : 'Internal server error (injected fault)');
+    try {
+      const body = await readStream(stream, MAX_HEADER_BYTES);
+      const limited = limiter.admit(entry.store.name, 'fetch', body.length);
+      if (limited) {
+        counters.rateLimited++;
+        throw new ApiError(
+          429,
+          `Request failed. You've reached the max ${limited.what} limit (${limited.limit}) for index ${entry.store.name}. Retry with exponential backoff.`,
+        );
+      }
+      if (indexes.get(entry.store.name) !== entry) throw new ApiError(404, `Index ${entry.store.name} not found`);
+      const request = decodeFetchRequest(unframe(body));
+      const message = encodeFetchResponse(entry.store, request.namespace, request.ids);
+      count('fetch', 200);
+      sendGrpcMessage(stream, message);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      fail(err.status, err.message);
+    }
+  }
+
   async function serveControl(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     logLine(req, res, started, 'control');
@@ -407,7 +475,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       for (const store of IndexStore.loadAll(options.dataDir, fsync)) opened.push(await openIndex(store));
     }
   } catch (err) {
-    await Promise.all([closeServer(control), ...opened.map((e) => closeServer(e.server))]);
+    await Promise.all([closeServer(control), ...opened.map((e) => e.server.close())]);
     throw err;
   }
 
@@ -459,7 +527,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([closeServer(control), ...[...indexes.values()].map((e) => closeServer(e.server))]);
+      await Promise.all([closeServer(control), ...[...indexes.values()].map((e) => e.server.close())]);
       for (const e of indexes.values()) e.store.close();
       indexes.clear();
       await formatPool.close();
