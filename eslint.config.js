@@ -8,16 +8,23 @@ import tseslint from 'typescript-eslint';
 const SDKS = {
   kafka: ['kafkajs', 'kafkajs/*', '@kafkajs/confluent-schema-registry', '@kafkajs/confluent-schema-registry/*'],
   pinecone: ['@pinecone-database/pinecone', '@pinecone-database/pinecone/*', 'pinecone-v6', 'pinecone-v6/*'],
-  milvus: ['@zilliz/milvus2-sdk-node', '@zilliz/milvus2-sdk-node/*', '@grpc/grpc-js', '@grpc/grpc-js/*'],
+  milvus: ['@zilliz/milvus2-sdk-node', '@zilliz/milvus2-sdk-node/*'],
+  // gRPC itself: Milvus's protocol, and Pinecone's data plane (the extractor's gRPC fetch).
+  grpc: ['@grpc/grpc-js', '@grpc/grpc-js/*'],
 };
-const SDK_OWNER = { kafka: '@p2m/kafka (packages/kafka)', pinecone: '@p2m/pinecone-source', milvus: '@p2m/milvus-sink' };
+const SDK_OWNER = {
+  kafka: '@p2m/kafka (packages/kafka)',
+  pinecone: '@p2m/pinecone-source',
+  milvus: '@p2m/milvus-sink',
+  grpc: '@p2m/milvus-sink and @p2m/pinecone-source',
+};
 const TEST_ONLY = ['@p2m/testing', '@p2m/testing/*', '@p2m/controller/testing', 'testcontainers', 'testcontainers/*', 'vitest', 'vitest/*', 'fast-check'];
 const SERVICES = ['controller', 'extractor', 'loader'];
 const SERVERS = ['fastify', 'fastify/*', 'prom-client'];
 
-const sdkGroups = (except) =>
+const sdkGroups = (...except) =>
   Object.entries(SDKS)
-    .filter(([system]) => system !== except)
+    .filter(([system]) => !except.includes(system))
     .map(([system, group]) => ({ group, message: `only ${SDK_OWNER[system]} imports this system's client: go through its port (packages/core/src/ports.ts)` }));
 const deepImport = {
   group: ['**/packages/*/src/**', '**/services/*/src/**'],
@@ -50,8 +57,8 @@ const areas = [
     patterns: [...sdkGroups(null), { group: [...SERVERS, '@p2m/*'], message: 'the core imports no server and no other p2m package' }, testOnly],
   },
   { files: 'packages/kafka/src/**/*.ts', patterns: [...sdkGroups('kafka'), testOnly, deepImport] },
-  { files: 'packages/pinecone-source/src/**/*.ts', patterns: [...sdkGroups('pinecone'), testOnly, deepImport] },
-  { files: 'packages/milvus-sink/src/**/*.ts', patterns: [...sdkGroups('milvus'), testOnly, deepImport] },
+  { files: 'packages/pinecone-source/src/**/*.ts', patterns: [...sdkGroups('pinecone', 'grpc'), testOnly, deepImport] },
+  { files: 'packages/milvus-sink/src/**/*.ts', patterns: [...sdkGroups('milvus', 'grpc'), testOnly, deepImport] },
   { files: 'packages/{codec,emulator,stack,cli}/src/**/*.ts', patterns: [...sdkGroups(null), testOnly, deepImport] },
   ...SERVICES.map((s) => ({ files: `services/${s}/src/**/*.ts`, patterns: [...sdkGroups(null), testOnly, otherServices(s), deepImport] })),
 ];

@@ -11,6 +11,7 @@ import {
 } from '@p2m/core';
 import { toIndexDescription } from './describe.ts';
 import { toEtlError, type SourceOperation } from './errors.ts';
+import { createGrpcFetcher, type GrpcFetcher } from './grpc-fetch.ts';
 import { statusPreservingFetch } from './http.ts';
 
 /**
@@ -29,6 +30,21 @@ export interface PineconeSourceOptions {
   fetchTimeoutMs?: number | undefined;
   /** The fetch underneath the SDK (tests, proxies); the global `fetch` by default. */
   fetchApi?: typeof fetch | undefined;
+  /**
+   * How `fetch` reaches the index: `rest` through the official SDK (the default), or `grpc` over
+   * Pinecone's gRPC data plane (grpc-fetch.ts). Env `P2M_PINECONE_TRANSPORT` when absent.
+   */
+  transport?: PineconeTransport | undefined;
+}
+
+export type PineconeTransport = 'rest' | 'grpc';
+
+export function transportOf(option: string | undefined, env: NodeJS.ProcessEnv = process.env): PineconeTransport {
+  const kind = option ?? (env['P2M_PINECONE_TRANSPORT'] || 'rest');
+  if (kind !== 'rest' && kind !== 'grpc') {
+    throw new EtlError('INTERNAL', `P2M_PINECONE_TRANSPORT must be "rest" or "grpc", got "${kind}"`, { retriable: false, field: 'P2M_PINECONE_TRANSPORT' });
+  }
+  return kind;
 }
 
 export const DEFAULT_FETCH_TIMEOUT_MS = 30_000;
@@ -49,13 +65,15 @@ function count(value: unknown): number {
 
 export function createPineconeSource(options: PineconeSourceOptions): PineconeSourcePort {
   const indexName = options.index;
+  const transport = transportOf(options.transport);
+  const timeoutMs = options.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
   if (!options.apiKey) {
     throw new EtlError('SOURCE_UNAUTHORIZED', 'no Pinecone API key was given', { retriable: false, field: 'source.apiKey', hint: 'set source.apiKey' });
   }
   const pc = new Pinecone({
     apiKey: options.apiKey,
     ...(options.controllerHostUrl ? { controllerHostUrl: options.controllerHostUrl } : {}),
-    fetchApi: statusPreservingFetch(options.fetchApi ?? globalThis.fetch, options.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS),
+    fetchApi: statusPreservingFetch(options.fetchApi ?? globalThis.fetch, timeoutMs),
     maxRetries: 0,
   });
 
@@ -74,19 +92,31 @@ export function createPineconeSource(options: PineconeSourceOptions): PineconeSo
 
   // The data-plane client, bound to the host we resolved ourselves: the SDK's own host cache is
   // process-global per (api key, index name) and would outlive an emulator restarted on another port.
-  let target: Promise<Index> | undefined;
-  const dataIndex = (): Promise<Index> => {
+  let target: Promise<{ index: Index; host: string }> | undefined;
+  const dataTarget = (): Promise<{ index: Index; host: string }> => {
     target ??= describeIndex().then((d) => {
       if (!d.host) {
         throw new EtlError('TRANSIENT', `index "${indexName}" has no host yet (ready: ${String(d.ready)})`, { retriable: true });
       }
-      return pc.index({ name: indexName, host: d.host });
+      return { index: pc.index({ name: indexName, host: d.host }), host: d.host };
     });
     const pending = target;
     void pending.catch(() => {
       if (target === pending) target = undefined; // resolve again on the next call
     });
     return pending;
+  };
+  const dataIndex = async (): Promise<Index> => (await dataTarget()).index;
+
+  // One gRPC channel per index host (a host that changes, e.g. an emulator restarted elsewhere, gets a new one).
+  let grpc: { host: string; fetcher: GrpcFetcher } | undefined;
+  const grpcFetcher = async (): Promise<GrpcFetcher> => {
+    const { host } = await dataTarget();
+    if (grpc?.host !== host) {
+      grpc?.fetcher.close();
+      grpc = { host, fetcher: createGrpcFetcher({ host, apiKey: options.apiKey, timeoutMs }) };
+    }
+    return grpc.fetcher;
   };
 
   /** Every namespace from list_namespaces, page by page, or null where the server has no such operation. */
@@ -156,6 +186,11 @@ export function createPineconeSource(options: PineconeSourceOptions): PineconeSo
 
     async fetch(namespace: string, ids: string[]): Promise<SourceVector[]> {
       if (ids.length === 0) return [];
+      if (transport === 'grpc') {
+        const fetcher = await call('fetch', grpcFetcher, namespace);
+        // proto3's unset string, "", is the default namespace on the gRPC plane.
+        return fetcher.fetch(namespace, ids, { index: indexName, operation: 'fetch', namespace });
+      }
       const idx = await dataIndex();
       const res = await call('fetch', () => idx.fetch({ ids, namespace: wireNamespace(namespace) }), namespace);
       const out: SourceVector[] = [];
