@@ -18,8 +18,9 @@ function toSparse(sparse: SourceVector['sparseValues']): VectorRecord['sparse'] 
 }
 
 function toValues(values: SourceVector['values']): Float32Array | null {
-  // A sparse-only index answers `values: []`.
-  return values && values.length > 0 ? Float32Array.from(values) : null;
+  // A sparse-only index answers `values: []`. The gRPC fetch already gives a Float32Array of its own.
+  if (!values || values.length === 0) return null;
+  return values instanceof Float32Array ? values : Float32Array.from(values);
 }
 
 export function pageToRecords(namespace: string, listedIds: readonly string[], fetched: readonly SourceVector[]): PageRecords {
