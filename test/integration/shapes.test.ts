@@ -165,3 +165,26 @@ describe('shapes through a loader SIGKILL (loaders as their own processes)', () 
     },
   );
 });
+
+describe('shapes extracted over gRPC (P2M_PINECONE_TRANSPORT=grpc, the extractor as its own process)', () => {
+  let runtime: Runtime;
+  beforeAll(async () => {
+    await expectGroupEmpty('p2m.extractors');
+    runtime = await startPipeline({ controller: {}, extractor: false, loaders: 2 });
+  });
+  afterAll(async () => {
+    await killAllServices();
+    await runtime?.stop();
+  });
+
+  it('sparse only, odd namespaces and every metadata type: the target equals the source', { timeout: LONG }, async () => {
+    const shapes: ShapeName[] = ['sparse-only', 'odd-namespaces', 'metadata-mix'];
+    const before = emulator.stats().requests['grpc_fetch'] ?? 0;
+    const jobs = await Promise.all(shapes.map((shape) => create(runtime, shape)));
+    await spawnService('extractor', 'shape-extractor-grpc', { env: { P2M_PINECONE_TRANSPORT: 'grpc' } });
+    for (const [i, shape] of shapes.entries()) await expectExact(runtime, jobs[i]!.id, shape);
+    // The records came over the gRPC plane: at least one fetch per namespace of each index.
+    const namespaces = shapes.reduce((sum, shape) => sum + new Set(Array.from(generateRecords(data(shape)), (r) => r.namespace)).size, 0);
+    expect((emulator.stats().requests['grpc_fetch'] ?? 0) - before).toBeGreaterThanOrEqual(namespaces);
+  });
+});

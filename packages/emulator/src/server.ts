@@ -339,8 +339,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   async function serveGrpc(entry: IndexEntry, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): Promise<void> {
     const started = performance.now();
     const path = headers[':path'] ?? '';
+    // Counted apart from REST's fetch ("grpc_fetch"), so a test can tell which plane a client used.
     const fail = (status: number, message: string): void => {
-      count('fetch', status);
+      count('grpc_fetch', status);
       sendGrpcError(stream, grpcCodeOf(status), message);
     };
     if (log) stream.once('close', () => log(`${entry.store.name} gRPC ${path} ${(performance.now() - started).toFixed(1)}ms`));
@@ -352,7 +353,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const fault = faults.decide('data', 'fetch', entry.store.name);
     if (fault.delayMs > 0) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault.kind === 'drop') {
-      count('fetch', 0);
+      count('grpc_fetch', 0);
       stream.session?.destroy();
       return;
     }
@@ -371,7 +372,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       if (indexes.get(entry.store.name) !== entry) throw new ApiError(404, `Index ${entry.store.name} not found`);
       const request = decodeFetchRequest(unframe(body));
       const message = encodeFetchResponse(entry.store, request.namespace, request.ids);
-      count('fetch', 200);
+      count('grpc_fetch', 200);
       sendGrpcMessage(stream, message);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
