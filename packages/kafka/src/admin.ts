@@ -14,10 +14,11 @@ import { kafkaErrorTypes, toEtlError } from './errors.ts';
  * the broker answers every one of those requests with UNKNOWN_TOPIC_OR_PARTITION, so every later
  * call of that admin fails, about any topic, for as long as the process lives: p2m saw it as
  * "Kafka unreachable" and failed the jobs two minutes later. So when a call fails that way, the
- * admin's topics are checked against the cluster's: if one it has used is gone, the call is made
- * once more on a fresh admin, which knows no topic yet, and the old one is disconnected once the
- * calls still running on it end. A call about a topic that is simply missing fails as before,
- * without replacing anything (the controller measures jobs whose topic was deleted every tick).
+ * admin's topics are checked against the cluster's: if one it has used is gone, or the call's own
+ * topic is there after all, the call is made once more on a fresh admin, which knows no topic yet,
+ * and the old one is disconnected once the calls still running on it end. A call about a topic
+ * that is simply missing fails as before, without replacing anything (the controller measures
+ * jobs whose topic was deleted every tick).
  */
 interface AdminHandle {
   admin: Admin;
@@ -64,13 +65,18 @@ export class KafkaLogAdmin implements LogAdmin {
     else this.#retired.add(handle);
   }
 
-  /** Whether a topic this admin has used no longer exists (or the cluster's topics cannot be read through it). */
-  async #poisoned(handle: AdminHandle): Promise<boolean> {
-    if (handle.used.size === 0) return false;
+  /**
+   * Whether this admin, not the cluster, is what fails: a topic it has used no longer exists, or the
+   * call's own topic does exist although the admin was told it does not (seen on a broker just
+   * restarted: the bench's controller failed every read of p2m.jobs for two minutes while a fresh
+   * client read it at once). Also true when the cluster's topics cannot be read through it.
+   */
+  async #poisoned(handle: AdminHandle, topic: string | undefined): Promise<boolean> {
+    if (handle.used.size === 0 && topic === undefined) return false;
     const existing = await handle.admin.listTopics().catch(() => null);
     if (existing === null) return true;
     const names = new Set(existing);
-    return [...handle.used].some((topic) => !names.has(topic));
+    return (topic !== undefined && names.has(topic)) || [...handle.used].some((t) => !names.has(t));
   }
 
   /** `topic`: the topic the call names, if any. */
@@ -84,7 +90,7 @@ export class KafkaLogAdmin implements LogAdmin {
         if (topic !== undefined) handle.used.add(topic);
         return result;
       } catch (err) {
-        if (attempt === 1 && !this.#shutDown && kafkaErrorTypes(err).includes('UNKNOWN_TOPIC_OR_PARTITION') && (await this.#poisoned(handle))) {
+        if (attempt === 1 && !this.#shutDown && kafkaErrorTypes(err).includes('UNKNOWN_TOPIC_OR_PARTITION') && (await this.#poisoned(handle, topic))) {
           this.#retire(handle, current);
           continue;
         }
