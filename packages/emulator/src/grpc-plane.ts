@@ -207,7 +207,7 @@ export class DualProtocolServer {
   constructor(http1: Server, h2: http2.Http2Server) {
     this.http1 = http1;
     this.h2 = h2;
-    this.front = net.createServer((socket) => {
+    this.front = net.createServer({ noDelay: true }, (socket) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
       socket.on('error', () => socket.destroy());
