@@ -152,14 +152,24 @@ class Reader {
   }
 }
 
-/** Floats of a packed field, copied once into a 4-byte-aligned Float32Array. */
+/**
+ * Floats of a packed field, copied once into a 4-byte-aligned Float32Array. Under 4 KB (up to 1,024
+ * dimensions) the copy goes to Node's shared Buffer pool, whose slices are 8-byte aligned, rather
+ * than to an ArrayBuffer of its own per record, which the garbage collector tracks one by one (as
+ * `unpackFloat32` in @p2m/codec does for the same reason).
+ */
 function packedFloats(r: Reader): Float32Array {
   const { start, end } = r.span();
   const bytes = end - start;
   if (bytes % 4 !== 0) throw new WireError(`packed float field of ${bytes} bytes`);
+  if (LITTLE_ENDIAN_HOST) {
+    const copy = Buffer.allocUnsafe(bytes);
+    r.buf.copy(copy, 0, start, end);
+    if (copy.byteOffset % 4 === 0) return new Float32Array(copy.buffer, copy.byteOffset, bytes / 4);
+    return new Float32Array(new Uint8Array(copy).buffer);
+  }
   const out = new Float32Array(bytes / 4);
-  if (LITTLE_ENDIAN_HOST) new Uint8Array(out.buffer).set(r.buf.subarray(start, end));
-  else for (let i = 0; i < out.length; i++) out[i] = r.buf.readFloatLE(start + i * 4);
+  for (let i = 0; i < out.length; i++) out[i] = r.buf.readFloatLE(start + i * 4);
   return out;
 }
 
