@@ -42,7 +42,8 @@ const HTTP_OF: Partial<Record<status, number>> = {
 export function grpcTarget(host: string): { address: string; tls: boolean } {
   const url = new URL(/^[a-z]+:\/\//i.test(host) ? host : `https://${host}`);
   const tls = url.protocol !== 'http:';
-  return { address: `${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${url.port || (tls ? '443' : '80')}`, tls };
+  // URL keeps an IPv6 host in brackets, as a gRPC target needs it.
+  return { address: `${url.hostname}:${url.port || (tls ? '443' : '80')}`, tls };
 }
 
 export function grpcFailure(err: ServiceError, ctx: FailureContext, timeoutMs: number, address: string): EtlError {

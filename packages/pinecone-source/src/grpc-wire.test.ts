@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import protobuf from 'protobufjs';
 import { PINECONE_DATA_PROTO, VECTOR_SERVICE_PROTO } from '@p2m/emulator';
 import { decodeFetchResponse, encodeFetchRequest, WireError } from './grpc-wire.ts';
+import { grpcTarget } from './grpc-fetch.ts';
 
 /**
  * The hand-written reader against protobufjs on the same .proto text: what a protobuf parser must
@@ -98,5 +99,12 @@ describe('gRPC fetch wire format', () => {
   it('refuses a truncated answer instead of reading past it', () => {
     const whole = response(PACKED);
     expect(() => decodeFetchResponse(whole.subarray(0, whole.length - 3))).toThrow(WireError);
+  });
+
+  it('reaches the index host as Pinecone serves it: TLS on 443 unless the host says otherwise', () => {
+    expect(grpcTarget('docs-abc123.svc.aped-4627-b74a.pinecone.io')).toEqual({ address: 'docs-abc123.svc.aped-4627-b74a.pinecone.io:443', tls: true });
+    expect(grpcTarget('https://docs.svc.pinecone.io')).toEqual({ address: 'docs.svc.pinecone.io:443', tls: true });
+    expect(grpcTarget('http://127.0.0.1:5081')).toEqual({ address: '127.0.0.1:5081', tls: false });
+    expect(grpcTarget('http://[::1]:5081')).toEqual({ address: '[::1]:5081', tls: false });
   });
 });
