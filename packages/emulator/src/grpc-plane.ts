@@ -1,5 +1,6 @@
 import http2 from 'node:http2';
 import net from 'node:net';
+import os from 'node:os';
 import { Duplex } from 'node:stream';
 import type { Server } from 'node:http';
 import protobuf from 'protobufjs';
@@ -39,9 +40,24 @@ message Usage { optional uint32 read_units = 1; }
 message FetchResponse { map<string, Vector> vectors = 1; string namespace = 2; optional Usage usage = 3; }
 `;
 
+/**
+ * What the emulator writes: FetchResponse with the dense values as `bytes`. A packed `repeated
+ * float` is, on the wire, exactly a length-delimited field of little-endian float32s, so the
+ * answer is byte for byte the one `PINECONE_DATA_PROTO` describes, written with one copy per vector
+ * instead of one call per float (which made the emulator, not p2m, the cost of a gRPC fetch).
+ * p2m's reader is still checked against protobufjs's own `repeated float` (grpc-wire.test.ts).
+ */
+const ANSWER_PROTO = PINECONE_DATA_PROTO.replace(
+  'message Vector { string id = 1; repeated float values = 2;',
+  'message Vector { string id = 1; bytes values = 2;',
+);
+
+if (ANSWER_PROTO === PINECONE_DATA_PROTO) throw new Error('grpc-plane: the Vector message of PINECONE_DATA_PROTO changed; ANSWER_PROTO no longer matches it');
+const LITTLE_ENDIAN_HOST = os.endianness() === 'LE';
+
 const root = new protobuf.Root();
 protobuf.parse(VECTOR_SERVICE_PROTO, root, { keepCase: true });
-protobuf.parse(PINECONE_DATA_PROTO, root, { keepCase: true });
+protobuf.parse(ANSWER_PROTO, root, { keepCase: true });
 root.resolveAll();
 const FetchRequest = root.lookupType('FetchRequest');
 const FetchResponse = root.lookupType('FetchResponse');
@@ -99,7 +115,13 @@ export function encodeFetchResponse(index: IndexStore, namespace: string, ids: s
       const vector: Record<string, unknown> = { id };
       if (dim > 0) {
         const { floats, offset } = ns.valuesAt(slot);
-        vector['values'] = Array.from(floats.subarray(offset, offset + dim));
+        const values = floats.subarray(offset, offset + dim);
+        if (LITTLE_ENDIAN_HOST) vector['values'] = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+        else {
+          const le = Buffer.allocUnsafe(dim * 4);
+          values.forEach((v, d) => le.writeFloatLE(v, d * 4));
+          vector['values'] = le;
+        }
       }
       const sparse = ns.sparseAt(slot);
       if (sparse) vector['sparse_values'] = { indices: Array.from(sparse.indices), values: Array.from(sparse.values) };
