@@ -123,6 +123,9 @@ interface IndexEntry {
   host: string;
 }
 
+/** What an injected error fault says, on either plane. */
+const faultMessage = (status: number): string => (status === 503 ? 'Service Unavailable (injected fault)' : 'Internal server error (injected fault)');
+
 const MAX_HEADER_BYTES = 4 * 1024 * 1024; // fetch puts up to 1,000 URL-encoded ids in the query string
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
@@ -260,8 +263,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
     if (fault.kind === 'error') {
       count(op, fault.status);
-      const message = fault.status === 503 ? 'Service Unavailable (injected fault)' : 'Internal server error (injected fault)';
-      send(res, version, new ApiError(fault.status, message));
+      send(res, version, new ApiError(fault.status, faultMessage(fault.status)));
       return false;
     }
     return true;
@@ -274,6 +276,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   function logLine(req: IncomingMessage, res: ServerResponse, started: number, where: string): void {
     if (!log) return;
     res.once('finish', () => log(`${where} ${req.method} ${req.url?.slice(0, 200)} ${res.statusCode} ${(performance.now() - started).toFixed(1)}ms`));
+  }
+
+  /** The index's rate limit, and the index still being the one the request came to: both planes. */
+  function admitToIndex(entry: IndexEntry, op: string, bytes: number): void {
+    const limited = limiter.admit(entry.store.name, op, bytes);
+    if (limited) {
+      counters.rateLimited++;
+      throw new ApiError(
+        429,
+        `Request failed. You've reached the max ${limited.what} limit (${limited.limit}) for index ${entry.store.name}. Retry with exponential backoff.`,
+      );
+    }
+    if (indexes.get(entry.store.name) !== entry) throw new ApiError(404, `Index ${entry.store.name} not found`);
   }
 
   async function serveData(entry: IndexEntry, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -293,15 +308,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (!(await admit('data', route.op, entry.store.name, req, res, version))) return;
     try {
       const body = req.method === 'GET' ? Buffer.alloc(0) : await readBody(req);
-      const limited = limiter.admit(entry.store.name, route.op, body.length);
-      if (limited) {
-        counters.rateLimited++;
-        throw new ApiError(
-          429,
-          `Request failed. You've reached the max ${limited.what} limit (${limited.limit}) for index ${entry.store.name}. Retry with exponential backoff.`,
-        );
-      }
-      if (indexes.get(entry.store.name) !== entry) throw new ApiError(404, `Index ${entry.store.name} not found`);
+      admitToIndex(entry, route.op, body.length);
       const out = handleData(entry.store, { route, version, url, body, req, formatPool });
       if ('chunks' in out) {
         // The first chunk is produced before answering, so that a failure can still be a 4xx.
@@ -357,19 +364,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       stream.session?.destroy();
       return;
     }
-    if (fault.kind === 'error')
-      return fail(fault.status, fault.status === 503 ? 'Service Unavailable (injected fault)' : 'Internal server error (injected fault)');
+    if (fault.kind === 'error') return fail(fault.status, faultMessage(fault.status));
     try {
       const body = await readStream(stream, MAX_HEADER_BYTES);
-      const limited = limiter.admit(entry.store.name, 'fetch', body.length);
-      if (limited) {
-        counters.rateLimited++;
-        throw new ApiError(
-          429,
-          `Request failed. You've reached the max ${limited.what} limit (${limited.limit}) for index ${entry.store.name}. Retry with exponential backoff.`,
-        );
-      }
-      if (indexes.get(entry.store.name) !== entry) throw new ApiError(404, `Index ${entry.store.name} not found`);
+      admitToIndex(entry, 'fetch', body.length);
       const request = decodeFetchRequest(unframe(body));
       const message = encodeFetchResponse(entry.store, request.namespace, request.ids);
       count('grpc_fetch', 200);
