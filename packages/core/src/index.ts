@@ -16,3 +16,4 @@ export * from './board.ts';
 export * from './config.ts';
 export * from './validate.ts';
 export * from './job-workers.ts';
+export * from './protobuf-wire.ts';

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import milvusProto from '@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus.js';
-import { EtlError, errorMessage } from '@p2m/core';
+import { EtlError, errorMessage, ProtoReader } from '@p2m/core';
 
 /**
  * Milvus's write path on a gRPC channel of our own: `MilvusService/Upsert` with a request already
@@ -54,56 +54,12 @@ interface ProtoJson {
   values?: Record<string, number>;
 }
 
-/** A minimal protobuf reader: the answer is small, and decoding it needs no generated code. */
-export class Reader {
-  private readonly buf: Buffer;
-  pos: number;
-  readonly end: number;
-  constructor(buf: Buffer, pos = 0, end = buf.length) {
-    this.buf = buf;
-    this.pos = pos;
-    this.end = end;
-  }
-  varint(): number {
-    let result = 0;
-    let scale = 1;
-    for (;;) {
-      if (this.pos >= this.end) throw new Error('truncated varint in a Milvus answer');
-      const b = this.buf[this.pos++]!;
-      result += (b & 0x7f) * scale;
-      if (b < 0x80) return result;
-      scale *= 128;
-    }
-  }
-  /** An int32 (negative ones are sign-extended to 10 bytes on the wire): its low 32 bits, signed. */
-  int32(): number {
-    let low = 0;
-    for (let shift = 0; ; shift += 7) {
-      if (this.pos >= this.end) throw new Error('truncated varint in a Milvus answer');
-      const b = this.buf[this.pos++]!;
-      if (shift < 32) low |= (b & 0x7f) << shift;
-      if (b < 0x80) return low | 0;
-    }
-  }
-  bytes(): Buffer {
-    const len = this.varint();
-    const start = this.pos;
-    this.pos += len;
-    if (this.pos > this.end) throw new Error('truncated field in a Milvus answer');
-    return this.buf.subarray(start, this.pos);
-  }
-  skip(wire: number): void {
-    if (wire === 0) this.varint();
-    else if (wire === 1) this.pos += 8;
-    else if (wire === 2) this.bytes();
-    else if (wire === 5) this.pos += 4;
-    else throw new Error(`unexpected wire type ${wire} in a Milvus answer`);
-  }
-}
+/** What the answers are, for a malformed one's error. */
+const WHAT = 'Milvus answer';
 
 export function decodeStatus(buf: Buffer): MutationResult['status'] {
   const status = { error_code: 'Success', code: 0, reason: '', retriable: false };
-  const r = new Reader(buf);
+  const r = new ProtoReader(buf, WHAT);
   while (r.pos < r.end) {
     const tag = r.varint();
     const field = Math.floor(tag / 8);
@@ -120,7 +76,7 @@ export function decodeStatus(buf: Buffer): MutationResult['status'] {
 /** milvus.proto.milvus.MutationResult: status (1), err_index (4, packed or not), upsert_cnt (8). */
 export function decodeMutationResult(bytes: Buffer): MutationResult {
   const out: MutationResult = { status: { error_code: 'Success', code: 0, reason: '', retriable: false }, err_index: [], upsert_cnt: '0' };
-  const r = new Reader(bytes);
+  const r = new ProtoReader(bytes, WHAT);
   while (r.pos < r.end) {
     const tag = r.varint();
     const field = Math.floor(tag / 8);
@@ -128,7 +84,7 @@ export function decodeMutationResult(bytes: Buffer): MutationResult {
     if (field === 1 && wire === 2) out.status = decodeStatus(r.bytes());
     else if (field === 4 && wire === 2) {
       const packed = r.bytes();
-      const p = new Reader(packed);
+      const p = new ProtoReader(packed, WHAT);
       while (p.pos < p.end) out.err_index.push(p.varint());
     } else if (field === 4 && wire === 0) out.err_index.push(r.varint());
     else if (field === 8 && wire === 0) out.upsert_cnt = String(r.varint());

@@ -1,7 +1,6 @@
 import { endianness } from 'node:os';
-import { DYNAMIC_FIELD, type CollectionPlan, type Metadata, type VectorRecord } from '@p2m/core';
-import { decodeStatus, Reader, type MutationResult } from './grpc-writer.ts';
-import { varintSize } from './upsert-request.ts';
+import { DYNAMIC_FIELD, ProtoReader, varintSize, writeVarint, type CollectionPlan, type Metadata, type VectorRecord } from '@p2m/core';
+import { decodeStatus, type MutationResult } from './grpc-writer.ts';
 
 /**
  * Verification's read path, column-wise (pure, no I/O): a `QueryRequest` (milvus.proto.milvus) in
@@ -12,6 +11,7 @@ import { varintSize } from './upsert-request.ts';
  */
 
 const LITTLE_ENDIAN = endianness() === 'LE';
+const WHAT = 'Milvus query answer';
 
 export interface QueryRequestOptions {
   collection: string;
@@ -27,12 +27,7 @@ class Encoder {
   private readonly parts: Buffer[] = [];
   private varint(v: number): void {
     const b = Buffer.allocUnsafe(varintSize(v));
-    let i = 0;
-    while (v >= 128) {
-      b[i++] = (v % 128) | 128;
-      v = Math.floor(v / 128);
-    }
-    b[i] = v;
+    writeVarint(b, 0, v);
     this.parts.push(b);
   }
   bytes(field: number, value: Buffer): void {
@@ -96,7 +91,7 @@ function floatsOf(bytes: Buffer): Float32Array {
 /** Repeated length-delimited values of field 1 in a message body (StringArray, JSONArray, SparseFloatArray). */
 function repeatedBytes(body: Buffer, field = 1): Buffer[] {
   const out: Buffer[] = [];
-  const r = new Reader(body);
+  const r = new ProtoReader(body, WHAT);
   while (r.pos < r.end) {
     const tag = r.varint();
     if (tag >>> 3 === field && (tag & 7) === 2) out.push(r.bytes());
@@ -106,7 +101,7 @@ function repeatedBytes(body: Buffer, field = 1): Buffer[] {
 }
 
 function decodeScalars(body: Buffer, column: QueryColumn): void {
-  const r = new Reader(body);
+  const r = new ProtoReader(body, WHAT);
   while (r.pos < r.end) {
     const tag = r.varint();
     const field = tag >>> 3;
@@ -117,7 +112,7 @@ function decodeScalars(body: Buffer, column: QueryColumn): void {
 }
 
 function decodeVectors(body: Buffer, column: QueryColumn): void {
-  const r = new Reader(body);
+  const r = new ProtoReader(body, WHAT);
   while (r.pos < r.end) {
     const tag = r.varint();
     const field = tag >>> 3;
@@ -126,7 +121,7 @@ function decodeVectors(body: Buffer, column: QueryColumn): void {
     else if (field === 2 && wire === 2) {
       // FloatArray { repeated float data = 1 }: packed (one length-delimited run) or, unusually, one float per tag.
       const array = r.bytes();
-      const arr = new Reader(array);
+      const arr = new ProtoReader(array, WHAT);
       const runs: Buffer[] = [];
       while (arr.pos < arr.end) {
         const t = arr.varint();
@@ -142,17 +137,17 @@ function decodeVectors(body: Buffer, column: QueryColumn): void {
   }
 }
 
-function decodeValid(r: Reader, wire: number, column: QueryColumn): void {
+function decodeValid(r: ProtoReader, wire: number, column: QueryColumn): void {
   column.valid ??= [];
   if (wire === 2) {
-    const packed = new Reader(r.bytes());
+    const packed = new ProtoReader(r.bytes(), WHAT);
     while (packed.pos < packed.end) column.valid.push(packed.varint() !== 0);
   } else column.valid.push(r.varint() !== 0);
 }
 
 function decodeFieldData(body: Buffer): QueryColumn {
   const column: QueryColumn = { name: '' };
-  const r = new Reader(body);
+  const r = new ProtoReader(body, WHAT);
   while (r.pos < r.end) {
     const tag = r.varint();
     const field = tag >>> 3;
@@ -169,7 +164,7 @@ function decodeFieldData(body: Buffer): QueryColumn {
 /** milvus.QueryResults: status (1), fields_data (2); the rest is not needed here. */
 export function decodeQueryResults(bytes: Buffer): QueryAnswer {
   const answer: QueryAnswer = { status: { error_code: 'Success', code: 0, reason: '', retriable: false }, columns: new Map() };
-  const r = new Reader(bytes);
+  const r = new ProtoReader(bytes, WHAT);
   while (r.pos < r.end) {
     const tag = r.varint();
     const field = tag >>> 3;

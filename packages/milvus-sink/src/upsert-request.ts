@@ -1,5 +1,5 @@
 import { endianness } from 'node:os';
-import { DYNAMIC_FIELD, namespaceAndIdKey, type CollectionPlan, type VectorRecord } from '@p2m/core';
+import { DYNAMIC_FIELD, namespaceAndIdKey, varintSize, writeVarint, type CollectionPlan, type VectorRecord } from '@p2m/core';
 
 /**
  * The sink's column-wise write task (pure, no I/O): valid `VectorRecord`s straight to the bytes of
@@ -23,16 +23,6 @@ const SPARSE_FLOAT_VECTOR = 104;
 const LITTLE_ENDIAN = endianness() === 'LE';
 const EMPTY_JSON = Buffer.from('{}');
 
-/** Bytes of `v` as a protobuf varint. */
-export function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 128) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
 /** Size of a length-delimited field with a one-byte tag (every field number here is < 16). */
 function lenField(len: number): number {
   return 1 + varintSize(len) + len;
@@ -45,11 +35,7 @@ class Writer {
     this.buf = Buffer.allocUnsafe(size);
   }
   varint(v: number): void {
-    while (v >= 128) {
-      this.buf[this.pos++] = (v % 128) | 128;
-      v = Math.floor(v / 128);
-    }
-    this.buf[this.pos++] = v;
+    this.pos = writeVarint(this.buf, this.pos, v);
   }
   tag(field: number, wire: 0 | 2): void {
     this.buf[this.pos++] = (field << 3) | wire;

@@ -1,9 +1,8 @@
 import { Client, Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js';
-import type { SourceVector } from '@p2m/core';
+import { EtlError, ProtobufWireError, type SourceVector } from '@p2m/core';
 import { httpStatusError, type FailureContext } from './errors.ts';
-import { decodeFetchResponse, encodeFetchRequest, WireError } from './grpc-wire.ts';
+import { decodeFetchResponse, encodeFetchRequest } from './grpc-wire.ts';
 import { PineconeNetworkFailure, PineconeRequestTimeout } from './http.ts';
-import { EtlError } from '@p2m/core';
 
 /**
  * Fetch over Pinecone's gRPC data plane (`/VectorService/Fetch` on the index host, the service the
@@ -94,7 +93,7 @@ export function createGrpcFetcher(options: { host: string; apiKey: string; timeo
               }
               resolve(out);
             } catch (decodeErr) {
-              if (!(decodeErr instanceof WireError)) return reject(decodeErr);
+              if (!(decodeErr instanceof ProtobufWireError)) return reject(decodeErr);
               reject(
                 new EtlError('TRANSIENT', `Pinecone's gRPC answer to ${ctx.operation} could not be read: ${decodeErr.message}`, {
                   retriable: true,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import protobuf from 'protobufjs';
 import { PINECONE_DATA_PROTO, VECTOR_SERVICE_PROTO } from '@p2m/emulator';
-import { decodeFetchResponse, encodeFetchRequest, WireError } from './grpc-wire.ts';
+import { ProtobufWireError } from '@p2m/core';
+import { decodeFetchResponse, encodeFetchRequest } from './grpc-wire.ts';
 import { grpcTarget } from './grpc-fetch.ts';
 
 /**
@@ -98,7 +99,7 @@ describe('gRPC fetch wire format', () => {
 
   it('refuses a truncated answer instead of reading past it', () => {
     const whole = response(PACKED);
-    expect(() => decodeFetchResponse(whole.subarray(0, whole.length - 3))).toThrow(WireError);
+    expect(() => decodeFetchResponse(whole.subarray(0, whole.length - 3))).toThrow(ProtobufWireError);
   });
 
   it('reaches the index host as Pinecone serves it: TLS on 443 unless the host says otherwise', () => {

@@ -1,5 +1,15 @@
 import { endianness } from 'node:os';
-import type { SourceVector } from '@p2m/core';
+import {
+  ProtobufWireError,
+  ProtoReader as Reader,
+  varintSize,
+  WIRE_I32 as I32,
+  WIRE_I64 as I64,
+  WIRE_LEN as LEN,
+  WIRE_VARINT as VARINT,
+  writeVarint,
+  type SourceVector,
+} from '@p2m/core';
 
 /**
  * The protobuf messages of Pinecone's gRPC data plane that the extractor uses (`VectorService`, no
@@ -20,38 +30,9 @@ import type { SourceVector } from '@p2m/core';
 
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 
-// Wire types.
-const VARINT = 0;
-const I64 = 1;
-const LEN = 2;
-const I32 = 5;
-
-export class WireError extends Error {
-  constructor(message: string) {
-    super(`malformed gRPC fetch response: ${message}`);
-    this.name = 'WireError';
-  }
-}
+const WHAT = 'gRPC fetch response';
 
 // ---- writing ------------------------------------------------------------------------------
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(buf: Buffer, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[pos++] = n;
-  return pos;
-}
 
 /** FetchRequest { ids = 1; namespace = 2 } */
 export function encodeFetchRequest(ids: readonly string[], namespace: string): Buffer {
@@ -69,89 +50,6 @@ export function encodeFetchRequest(ids: readonly string[], namespace: string): B
 
 // ---- reading ------------------------------------------------------------------------------
 
-class Reader {
-  readonly buf: Buffer;
-  pos: number;
-  readonly end: number;
-
-  constructor(buf: Buffer, pos = 0, end = buf.length) {
-    this.buf = buf;
-    this.pos = pos;
-    this.end = end;
-  }
-
-  get more(): boolean {
-    return this.pos < this.end;
-  }
-
-  varint(): number {
-    let result = 0;
-    let factor = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new WireError('truncated varint');
-      const byte = this.buf[this.pos++]!;
-      result += (byte & 0x7f) * factor;
-      if (byte < 0x80) return result;
-      factor *= 128;
-    }
-    throw new WireError('varint longer than 10 bytes');
-  }
-
-  /** A length-delimited field's bounds; the reader moves past it. */
-  span(): { start: number; end: number } {
-    const length = this.varint();
-    const start = this.pos;
-    const end = start + length;
-    if (end > this.end) throw new WireError(`field of ${length} bytes runs past its message`);
-    this.pos = end;
-    return { start, end };
-  }
-
-  sub(): Reader {
-    const { start, end } = this.span();
-    return new Reader(this.buf, start, end);
-  }
-
-  string(): string {
-    const { start, end } = this.span();
-    return this.buf.toString('utf8', start, end);
-  }
-
-  double(): number {
-    if (this.pos + 8 > this.end) throw new WireError('truncated double');
-    const v = this.buf.readDoubleLE(this.pos);
-    this.pos += 8;
-    return v;
-  }
-
-  float(): number {
-    if (this.pos + 4 > this.end) throw new WireError('truncated float');
-    const v = this.buf.readFloatLE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-
-  skip(wireType: number): void {
-    switch (wireType) {
-      case VARINT:
-        this.varint();
-        return;
-      case I64:
-        this.pos += 8;
-        break;
-      case LEN:
-        this.span();
-        return;
-      case I32:
-        this.pos += 4;
-        break;
-      default:
-        throw new WireError(`unsupported wire type ${wireType}`);
-    }
-    if (this.pos > this.end) throw new WireError('truncated field');
-  }
-}
-
 /**
  * Floats of a packed field, copied once into a 4-byte-aligned Float32Array. Under 4 KB (up to 1,024
  * dimensions) the copy goes to Node's shared Buffer pool, whose slices are 8-byte aligned, rather
@@ -161,7 +59,7 @@ class Reader {
 function packedFloats(r: Reader): Float32Array {
   const { start, end } = r.span();
   const bytes = end - start;
-  if (bytes % 4 !== 0) throw new WireError(`packed float field of ${bytes} bytes`);
+  if (bytes % 4 !== 0) throw new ProtobufWireError(WHAT, `packed float field of ${bytes} bytes`);
   if (LITTLE_ENDIAN_HOST) {
     const copy = Buffer.allocUnsafe(bytes);
     r.buf.copy(copy, 0, start, end);
@@ -187,7 +85,7 @@ function addFloats(list: FloatList, r: Reader, wireType: number): void {
     }
     list.chunks.push(packedFloats(r));
   } else if (wireType === I32) list.loose.push(r.float());
-  else throw new WireError(`float field with wire type ${wireType}`);
+  else throw new ProtobufWireError(WHAT, `float field with wire type ${wireType}`);
 }
 
 function finishFloats(list: FloatList): Float32Array {
@@ -207,7 +105,7 @@ function uint32s(r: Reader, wireType: number, into: number[]): void {
     const sub = r.sub();
     while (sub.more) into.push(sub.varint() >>> 0);
   } else if (wireType === VARINT) into.push(r.varint() >>> 0);
-  else throw new WireError(`uint32 field with wire type ${wireType}`);
+  else throw new ProtobufWireError(WHAT, `uint32 field with wire type ${wireType}`);
 }
 
 // google.protobuf.Struct / Value / ListValue -> the plain JSON value REST would give.
@@ -312,7 +210,7 @@ export interface FetchResponse {
 }
 
 export function decodeFetchResponse(buf: Buffer): FetchResponse {
-  const r = new Reader(buf);
+  const r = new Reader(buf, WHAT);
   const vectors = new Map<string, SourceVector>();
   let namespace = '';
   while (r.more) {

@@ -1,0 +1,155 @@
+/**
+ * The protobuf wire format, read and written by hand: the one reader and the varint helpers that
+ * p2m's hand-written messages share (Pinecone's gRPC fetch, Milvus's upsert and query requests and
+ * their answers). Hand-written because each of those paths copies vector bytes straight between the
+ * wire and typed arrays, with no generated code and no object per value in between.
+ *
+ * The reader is strict where a parser must be: a varint longer than 10 bytes, a field running past
+ * its message and an unknown wire type are errors (`ProtobufWireError`), never a read out of
+ * bounds. Unknown fields are the caller's to skip.
+ */
+
+/** Wire types (https://protobuf.dev/programming-guides/encoding/). */
+export const WIRE_VARINT = 0;
+export const WIRE_I64 = 1;
+export const WIRE_LEN = 2;
+export const WIRE_I32 = 5;
+
+export class ProtobufWireError extends Error {
+  constructor(what: string, message: string) {
+    super(`malformed ${what}: ${message}`);
+    this.name = 'ProtobufWireError';
+  }
+}
+
+/** Bytes of a non-negative integer (up to 2^53) as a varint. */
+export function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Writes `v` (non-negative, up to 2^53) as a varint at `pos`; returns the position after it. */
+export function writeVarint(buf: Uint8Array, pos: number, v: number): number {
+  while (v >= 128) {
+    buf[pos++] = (v % 128) | 128;
+    v = Math.floor(v / 128);
+  }
+  buf[pos++] = v;
+  return pos;
+}
+
+/** A cursor over one message (or one length-delimited field of one) in `buf[pos, end)`. */
+export class ProtoReader {
+  readonly buf: Buffer;
+  pos: number;
+  readonly end: number;
+  /** What the bytes are, for errors: "malformed <what>: truncated varint". */
+  readonly what: string;
+
+  constructor(buf: Buffer, what: string, pos = 0, end = buf.length) {
+    this.buf = buf;
+    this.what = what;
+    this.pos = pos;
+    this.end = end;
+  }
+
+  get more(): boolean {
+    return this.pos < this.end;
+  }
+
+  private fail(message: string): never {
+    throw new ProtobufWireError(this.what, message);
+  }
+
+  /** An unsigned varint up to 2^53 (larger ones lose precision, as in JavaScript's protobuf readers). */
+  varint(): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) this.fail('truncated varint');
+      const byte = this.buf[this.pos++]!;
+      result += (byte & 0x7f) * scale;
+      if (byte < 0x80) return result;
+      scale *= 128;
+    }
+    return this.fail('varint longer than 10 bytes');
+  }
+
+  /** An int32 (negative ones are sign-extended to 10 bytes on the wire): its low 32 bits, signed. */
+  int32(): number {
+    let low = 0;
+    for (let i = 0, shift = 0; i < 10; i++, shift += 7) {
+      if (this.pos >= this.end) this.fail('truncated varint');
+      const byte = this.buf[this.pos++]!;
+      if (shift < 32) low |= (byte & 0x7f) << shift;
+      if (byte < 0x80) return low | 0;
+    }
+    return this.fail('varint longer than 10 bytes');
+  }
+
+  /** A length-delimited field's bounds; the reader moves past it. */
+  span(): { start: number; end: number } {
+    const length = this.varint();
+    const start = this.pos;
+    const end = start + length;
+    if (end > this.end) this.fail(`field of ${length} bytes runs past its message`);
+    this.pos = end;
+    return { start, end };
+  }
+
+  /** A reader over the next length-delimited field (an embedded message or a packed run). */
+  sub(): ProtoReader {
+    const { start, end } = this.span();
+    return new ProtoReader(this.buf, this.what, start, end);
+  }
+
+  /** The next length-delimited field's bytes, as a view (no copy). */
+  bytes(): Buffer {
+    const { start, end } = this.span();
+    return this.buf.subarray(start, end);
+  }
+
+  string(): string {
+    const { start, end } = this.span();
+    return this.buf.toString('utf8', start, end);
+  }
+
+  double(): number {
+    if (this.pos + 8 > this.end) this.fail('truncated double');
+    const v = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  float(): number {
+    if (this.pos + 4 > this.end) this.fail('truncated float');
+    const v = this.buf.readFloatLE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  /** Moves past a field of `wireType` whose tag was just read. */
+  skip(wireType: number): void {
+    switch (wireType) {
+      case WIRE_VARINT:
+        this.varint();
+        return;
+      case WIRE_LEN:
+        this.span();
+        return;
+      case WIRE_I64:
+        this.pos += 8;
+        break;
+      case WIRE_I32:
+        this.pos += 4;
+        break;
+      default:
+        this.fail(`unsupported wire type ${wireType}`);
+    }
+    if (this.pos > this.end) this.fail('truncated field');
+  }
+}
