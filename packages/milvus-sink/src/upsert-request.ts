@@ -1,5 +1,5 @@
 import { endianness } from 'node:os';
-import { DYNAMIC_FIELD, namespaceAndIdKey, varintSize, writeVarint, type CollectionPlan, type VectorRecord } from '@p2m/core';
+import { DYNAMIC_FIELD, metadataJson, namespaceAndIdKey, varintSize, writeVarint, type CollectionPlan, type VectorRecord } from '@p2m/core';
 
 /**
  * The sink's column-wise write task (pure, no I/O): valid `VectorRecord`s straight to the bytes of
@@ -244,7 +244,7 @@ export function encodeUpsertRequest(plan: CollectionPlan, partition: string | un
     });
     columns.push(sparseColumn(plan.names.sparseVector, rows, dim));
   }
-  columns.push(jsonColumn(records.map((r) => (r.metadata ? Buffer.from(JSON.stringify(r.metadata)) : EMPTY_JSON))));
+  columns.push(jsonColumn(records.map((r) => (r.metadata ? metadataJson(r.metadata) : EMPTY_JSON))));
 
   const collectionBytes = Buffer.byteLength(plan.collection);
   const partitionBytes = partition === undefined ? 0 : Buffer.byteLength(partition);

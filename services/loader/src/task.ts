@@ -1,4 +1,4 @@
-import { MILVUS_REQUEST_LIMIT_BYTES, primaryKeyOf, rejectionReason, type CollectionPlan, type RowBatch, type VectorRecord } from '@p2m/core';
+import { metadataJson, MILVUS_REQUEST_LIMIT_BYTES, primaryKeyOf, rejectionReason, type CollectionPlan, type RowBatch, type VectorRecord } from '@p2m/core';
 
 /**
  * The loader's task (after Kafka Connect's `SinkTask.put`): records in, Milvus batches out, and the
@@ -45,7 +45,7 @@ export function planBatches(plan: CollectionPlan, records: SourcedRecord[], maxB
       rejected.push({ record: r, source: item.source, code: 'RECORD_INVALID', reason });
       continue;
     }
-    const metadataBytes = r.metadata ? Buffer.byteLength(JSON.stringify(r.metadata), 'utf8') : 0;
+    const metadataBytes = r.metadata ? metadataJson(r.metadata).length : 0;
     const partition = plan.namespaceMode === 'partitions' ? plan.partitions[r.namespace] : undefined;
     const slot = partition ?? '';
     const bytes = estimateBytes(r, metadataBytes);
