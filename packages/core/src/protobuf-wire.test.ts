@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProtobufWireError, ProtoReader, varintSize, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, writeVarint } from './protobuf-wire.ts';
+import { ProtobufWireError, ProtoEncoder, ProtoReader, varintSize, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, writeVarint } from './protobuf-wire.ts';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/ /g, ''), 'hex');
 
@@ -27,6 +27,19 @@ describe('protobuf wire', () => {
       expect(r.varint()).toBe(value);
       expect(r.more).toBe(false);
     }
+  });
+
+  it('reads 64-bit varints exactly, above 2^53, and writes them packed', () => {
+    const values = [0n, 1n, 300n, 2n ** 53n + 1n, 449912345678901234n, 2n ** 64n - 1n];
+    const packed = new ProtoEncoder().packedUint64(1, values).finish();
+    const r = new ProtoReader(packed, 't');
+    expect(r.varint()).toBe((1 << 3) | WIRE_LEN);
+    const run = r.sub();
+    const read: bigint[] = [];
+    while (run.more) read.push(run.varint64());
+    expect(read).toEqual(values);
+    expect(new ProtoReader(hex('ff ff ff ff ff ff ff ff ff 01'), 't').varint64()).toBe(2n ** 64n - 1n);
+    expect(() => new ProtoReader(hex('ff ff'), 't').varint64()).toThrow(/truncated varint/);
   });
 
   it('reads a negative int32 from its 10-byte sign extension', () => {

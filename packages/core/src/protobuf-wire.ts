@@ -79,6 +79,20 @@ export class ProtoReader {
     return this.fail('varint longer than 10 bytes');
   }
 
+  /** A 64-bit varint (int64 / uint64: ids and timestamps above 2^53), as its unsigned value. */
+  varint64(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) this.fail('truncated varint');
+      const byte = this.buf[this.pos++]!;
+      result |= BigInt(byte & 0x7f) << shift;
+      if (byte < 0x80) return BigInt.asUintN(64, result);
+      shift += 7n;
+    }
+    return this.fail('varint longer than 10 bytes');
+  }
+
   /** An int32 (negative ones are sign-extended to 10 bytes on the wire): its low 32 bits, signed. */
   int32(): number {
     let low = 0;
@@ -151,5 +165,57 @@ export class ProtoReader {
         this.fail(`unsupported wire type ${wireType}`);
     }
     if (this.pos > this.end) this.fail('truncated field');
+  }
+}
+
+/**
+ * A message written field by field into a list of chunks, for small requests (names, filters, ids):
+ * sizes are not known up front, and one `Buffer.concat` at the end is cheaper than sizing twice.
+ */
+export class ProtoEncoder {
+  private readonly parts: Buffer[] = [];
+
+  private raw(v: number): void {
+    const b = Buffer.allocUnsafe(varintSize(v));
+    writeVarint(b, 0, v);
+    this.parts.push(b);
+  }
+
+  /** A length-delimited field (bytes, or an embedded message already encoded). */
+  bytes(field: number, value: Uint8Array): this {
+    this.raw((field << 3) | WIRE_LEN);
+    this.raw(value.length);
+    this.parts.push(Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    return this;
+  }
+
+  string(field: number, value: string): this {
+    return this.bytes(field, Buffer.from(value, 'utf8'));
+  }
+
+  /** A varint field (non-negative, up to 2^53). */
+  uint(field: number, value: number): this {
+    this.raw((field << 3) | WIRE_VARINT);
+    this.raw(value);
+    return this;
+  }
+
+  /** A packed repeated 64-bit varint field (int64 / uint64 ids), written exactly. */
+  packedUint64(field: number, values: readonly bigint[]): this {
+    if (values.length === 0) return this;
+    const body: number[] = [];
+    for (const value of values) {
+      let v = BigInt.asUintN(64, value);
+      while (v >= 0x80n) {
+        body.push(Number(v & 0x7fn) | 0x80);
+        v >>= 7n;
+      }
+      body.push(Number(v));
+    }
+    return this.bytes(field, Buffer.from(body));
+  }
+
+  finish(): Buffer {
+    return Buffer.concat(this.parts);
   }
 }

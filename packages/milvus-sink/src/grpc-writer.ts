@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import milvusProto from '@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus.js';
-import { EtlError, errorMessage, ProtoReader } from '@p2m/core';
+import { EtlError, errorMessage, ProtoEncoder, ProtoReader, WIRE_LEN, WIRE_VARINT } from '@p2m/core';
 
 /**
  * Milvus's write path on a gRPC channel of our own: `MilvusService/Upsert` with a request already
@@ -26,6 +26,12 @@ export interface GrpcWriterOptions {
 export interface GrpcWriter {
   /** Sends one serialized UpsertRequest; rejects with the gRPC error (numeric `code`) when the call fails. */
   upsert(request: Buffer, timeoutMs: number): Promise<MutationResult>;
+  /** Sends one serialized DeleteRequest (`encodeDeleteRequest`). */
+  delete(request: Buffer, timeoutMs: number): Promise<MutationResult>;
+  /** Sends one serialized FlushRequest (`encodeFlushRequest`). */
+  flush(request: Buffer, timeoutMs: number): Promise<FlushAnswer>;
+  /** Sends one serialized GetFlushStateRequest (`encodeFlushStateRequest`). */
+  flushState(request: Buffer, timeoutMs: number): Promise<FlushStateAnswer>;
   /** Counts the channel's connectivity changes; null unless it is READY now (see MilvusSinkPort.connectionEpoch). */
   connectionEpoch(): number | null;
   /**
@@ -37,7 +43,7 @@ export interface GrpcWriter {
   close(): void;
 }
 
-const UPSERT = '/milvus.proto.milvus.MilvusService/Upsert';
+const SERVICE = '/milvus.proto.milvus.MilvusService/';
 
 /** common.ErrorCode names by number, from the SDK's copy of the protos (what the SDK reports). */
 let errorCodeNames: Map<number, string> | undefined;
@@ -71,6 +77,77 @@ export function decodeStatus(buf: Buffer): MutationResult['status'] {
     else r.skip(wire);
   }
   return status;
+}
+
+export interface FlushAnswer {
+  status: MutationResult['status'];
+  /** Every segment id the flush sealed (`coll_segIDs`, all collections), exact. */
+  segmentIds: bigint[];
+}
+
+export interface FlushStateAnswer {
+  status: MutationResult['status'];
+  flushed: boolean;
+}
+
+/** milvus.FlushRequest: collection_names (3). db_name (2) left empty: the connection's database. */
+export function encodeFlushRequest(collection: string): Buffer {
+  return new ProtoEncoder().string(3, collection).finish();
+}
+
+/** milvus.GetFlushStateRequest: segmentIDs (1), as the SDK's flushSync asks (every server answers that form). */
+export function encodeFlushStateRequest(segmentIds: readonly bigint[]): Buffer {
+  return new ProtoEncoder().packedUint64(1, segmentIds).finish();
+}
+
+/** milvus.DeleteRequest: collection_name (3), partition_name (4), expr (5); consistency left at its default. */
+export function encodeDeleteRequest(collection: string, expr: string, partition?: string): Buffer {
+  const e = new ProtoEncoder().string(3, collection);
+  if (partition !== undefined) e.string(4, partition);
+  return e.string(5, expr).finish();
+}
+
+/** milvus.FlushResponse: status (1), coll_segIDs (3, map<string, schema.LongArray { repeated int64 data = 1 }>). */
+export function decodeFlushResponse(bytes: Buffer): FlushAnswer {
+  const out: FlushAnswer = { status: { error_code: 'Success', code: 0, reason: '', retriable: false }, segmentIds: [] };
+  const r = new ProtoReader(bytes, WHAT);
+  while (r.more) {
+    const tag = r.varint();
+    if (tag === ((1 << 3) | WIRE_LEN)) out.status = decodeStatus(r.bytes());
+    else if (tag === ((3 << 3) | WIRE_LEN)) {
+      const entry = r.sub();
+      while (entry.more) {
+        const t = entry.varint();
+        if (t !== ((2 << 3) | WIRE_LEN)) {
+          entry.skip(t & 7);
+          continue;
+        }
+        const array = entry.sub();
+        while (array.more) {
+          const a = array.varint();
+          if (a === ((1 << 3) | WIRE_LEN)) {
+            const packed = array.sub();
+            while (packed.more) out.segmentIds.push(packed.varint64());
+          } else if (a === ((1 << 3) | WIRE_VARINT)) out.segmentIds.push(array.varint64());
+          else array.skip(a & 7);
+        }
+      }
+    } else r.skip(tag & 7);
+  }
+  return out;
+}
+
+/** milvus.GetFlushStateResponse: status (1), flushed (2). */
+export function decodeFlushStateResponse(bytes: Buffer): FlushStateAnswer {
+  const out: FlushStateAnswer = { status: { error_code: 'Success', code: 0, reason: '', retriable: false }, flushed: false };
+  const r = new ProtoReader(bytes, WHAT);
+  while (r.more) {
+    const tag = r.varint();
+    if (tag === ((1 << 3) | WIRE_LEN)) out.status = decodeStatus(r.bytes());
+    else if (tag === ((2 << 3) | WIRE_VARINT)) out.flushed = r.varint() !== 0;
+    else r.skip(tag & 7);
+  }
+  return out;
 }
 
 /** milvus.proto.milvus.MutationResult: status (1), err_index (4, packed or not), upsert_cnt (8). */
@@ -146,10 +223,10 @@ export function createGrpcWriter(options: GrpcWriterOptions): GrpcWriter {
     waitingMetadata.set('authorization', auth);
   }
 
-  const call = (request: Buffer, deadlineMs: number, waitForReady: boolean): Promise<MutationResult> =>
+  const call = <T>(method: string, decode: (answer: Buffer) => T, request: Buffer, deadlineMs: number, waitForReady: boolean): Promise<T> =>
     new Promise((resolve, reject) => {
       client.makeUnaryRequest<Buffer, Buffer>(
-        UPSERT,
+        SERVICE + method,
         (b) => b,
         (b) => b,
         request,
@@ -159,7 +236,7 @@ export function createGrpcWriter(options: GrpcWriterOptions): GrpcWriter {
           if (err) reject(err);
           else {
             try {
-              resolve(decodeMutationResult(response!));
+              resolve(decode(response!));
             } catch (e) {
               reject(e instanceof Error ? e : new Error(errorMessage(e)));
             }
@@ -168,17 +245,22 @@ export function createGrpcWriter(options: GrpcWriterOptions): GrpcWriter {
       );
     });
 
+  async function unary<T>(method: string, decode: (answer: Buffer) => T, request: Buffer, timeoutMs: number): Promise<T> {
+    try {
+      return await call(method, decode, request, timeoutMs, false);
+    } catch (err) {
+      // A channel still backing off after a restart fails fast with UNAVAILABLE: one more try that
+      // waits briefly for the connection (the SDK's own interceptor retries similarly).
+      if ((err as { code?: number }).code !== grpc.status.UNAVAILABLE) throw err;
+      return call(method, decode, request, Math.min(timeoutMs, 3_000), true);
+    }
+  }
+
   return {
-    async upsert(request, timeoutMs) {
-      try {
-        return await call(request, timeoutMs, false);
-      } catch (err) {
-        // A channel still backing off after a restart fails fast with UNAVAILABLE: one more try that
-        // waits briefly for the connection (the SDK's own interceptor retries similarly).
-        if ((err as { code?: number }).code !== grpc.status.UNAVAILABLE) throw err;
-        return call(request, Math.min(timeoutMs, 3_000), true);
-      }
-    },
+    upsert: (request, timeoutMs) => unary('Upsert', decodeMutationResult, request, timeoutMs),
+    delete: (request, timeoutMs) => unary('Delete', decodeMutationResult, request, timeoutMs),
+    flush: (request, timeoutMs) => unary('Flush', decodeFlushResponse, request, timeoutMs),
+    flushState: (request, timeoutMs) => unary('GetFlushState', decodeFlushStateResponse, request, timeoutMs),
     connectionEpoch() {
       return channel.getConnectivityState(false) === grpc.connectivityState.READY ? epoch : null;
     },

@@ -1,5 +1,5 @@
 import { endianness } from 'node:os';
-import { DYNAMIC_FIELD, ProtoReader, varintSize, writeVarint, type CollectionPlan, type Metadata, type VectorRecord } from '@p2m/core';
+import { DYNAMIC_FIELD, ProtoEncoder, ProtoReader, type CollectionPlan, type Metadata, type VectorRecord } from '@p2m/core';
 import { decodeStatus, type MutationResult } from './grpc-writer.ts';
 
 /**
@@ -22,40 +22,19 @@ export interface QueryRequestOptions {
   params?: Record<string, string> | undefined;
 }
 
-/** Protobuf fields written into a growing list of chunks (requests are small: a filter and names). */
-class Encoder {
-  private readonly parts: Buffer[] = [];
-  private varint(v: number): void {
-    const b = Buffer.allocUnsafe(varintSize(v));
-    writeVarint(b, 0, v);
-    this.parts.push(b);
-  }
-  bytes(field: number, value: Buffer): void {
-    this.varint((field << 3) | 2);
-    this.varint(value.length);
-    this.parts.push(value);
-  }
-  string(field: number, value: string): void {
-    this.bytes(field, Buffer.from(value, 'utf8'));
-  }
-  finish(): Buffer {
-    return Buffer.concat(this.parts);
-  }
-}
-
 /**
  * milvus.QueryRequest: collection_name (3), expr (4), output_fields (5), partition_names (6),
  * query_params (9, KeyValuePair key 1 / value 2). consistency_level (11) is left at its default, 0 =
  * Strong: verification reads after a flush and wants every acknowledged write.
  */
 export function encodeQueryRequest(o: QueryRequestOptions): Buffer {
-  const e = new Encoder();
+  const e = new ProtoEncoder();
   e.string(3, o.collection);
   e.string(4, o.expr);
   for (const f of o.outputFields) e.string(5, f);
   for (const p of o.partitionNames ?? []) e.string(6, p);
   for (const [key, value] of Object.entries(o.params ?? {})) {
-    const kv = new Encoder();
+    const kv = new ProtoEncoder();
     kv.string(1, key);
     kv.string(2, value);
     e.bytes(9, kv.finish());

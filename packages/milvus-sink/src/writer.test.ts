@@ -11,6 +11,7 @@ import { createWriter, MAX_REWRITES } from './writer.ts';
 
 const root = protobuf.Root.fromJSON(((milvusProto as unknown as { default?: protobuf.INamespace }).default ?? milvusProto) as protobuf.INamespace);
 const UpsertRequest = root.lookupType('milvus.proto.milvus.UpsertRequest');
+const DeleteRequest = root.lookupType('milvus.proto.milvus.DeleteRequest');
 
 interface Decoded {
   partition_name: string;
@@ -54,6 +55,15 @@ class FakeServer {
     return { status: { error_code: 'Success', code: 0, reason: '', retriable: false }, err_index: [], upsert_cnt: String(ids.length) };
   }
 
+  /** A delete as the writer sends it on its channel, decoded from the request's bytes. */
+  delete(request: Buffer): MutationResult {
+    const d = DeleteRequest.toObject(DeleteRequest.decode(request), { defaults: true }) as { collection_name: string; partition_name: string; expr: string };
+    const keys = [...d.expr.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
+    this.events.push(`delete ${keys.join(',')}${d.partition_name ? ` @${d.partition_name}` : ''}`);
+    for (const k of keys) this.unflushed.delete(k);
+    return { status: { error_code: 'Success', code: 0, reason: '', retriable: false }, err_index: [], upsert_cnt: '0' };
+  }
+
   flush(): void {
     if (this.failNextFlush) {
       this.failNextFlush = false;
@@ -71,6 +81,9 @@ class FakeServer {
     const epoch = (): number | null => (this.connecting ? null : this.epochValue);
     const grpc: GrpcWriter = {
       upsert: async (request) => this.upsert(request),
+      delete: async (request) => this.delete(request),
+      flush: () => Promise.reject(new Error('the writer flushes through its reader')),
+      flushState: () => Promise.reject(new Error('the writer flushes through its reader')),
       connectionEpoch: epoch,
       ready: async () => {
         this.events.push('ready');
@@ -79,12 +92,6 @@ class FakeServer {
       close: () => undefined,
     };
     const client = {
-      delete: async (req: { filter: string; partition_name?: string }) => {
-        const keys = [...req.filter.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
-        this.events.push(`delete ${keys.join(',')}${req.partition_name ? ` @${req.partition_name}` : ''}`);
-        for (const k of keys) this.unflushed.delete(k);
-        return { status: { error_code: 'Success', code: 0 }, delete_cnt: String(keys.length) };
-      },
       query: async (req: { filter: string }) => {
         this.queries++;
         const keys = [...req.filter.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
