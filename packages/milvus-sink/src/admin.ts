@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DataType, type FieldType } from '@zilliz/milvus2-sdk-node';
+import type { DataType, FieldType } from '@zilliz/milvus2-sdk-node';
 import { DEFAULT_PARTITION, EtlError, retry, sleep, type CollectionPlan, type FieldPlan, type SinkAdmin, type TargetCapabilities } from '@p2m/core';
 import type { MilvusConnection } from './connection.ts';
 import { onCollection } from './errors.ts';
@@ -7,11 +7,15 @@ import { probeCapabilities } from './probe.ts';
 
 /** The controller's view of the target: what it can do, and the collection a job creates. */
 
-const DATA_TYPES: Record<FieldPlan['dataType'], DataType> = {
-  VarChar: DataType.VarChar,
-  FloatVector: DataType.FloatVector,
-  SparseFloatVector: DataType.SparseFloatVector,
-};
+/**
+ * schema.DataType wire values (the SDK's `DataType` enum, checked in admin.test.ts), as numbers so
+ * that loading this module does not load the SDK: processes that never make a collection (loaders,
+ * the extractor) are spared its ~45 MB.
+ */
+export const DATA_TYPES = { VarChar: 21, FloatVector: 101, SparseFloatVector: 104 } as const satisfies Record<
+  FieldPlan['dataType'],
+  number
+> as unknown as Record<FieldPlan['dataType'], DataType>;
 
 export function collectionFields(plan: Pick<CollectionPlan, 'fields'>): FieldType[] {
   return plan.fields.map((f) => {

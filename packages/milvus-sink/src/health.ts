@@ -1,6 +1,6 @@
-import { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { EtlError, errorMessage } from '@p2m/core';
-import { QUIET_KEEPALIVE } from './connection.ts';
+import { loadMilvusSdk, QUIET_KEEPALIVE } from './connection.ts';
 
 /**
  * Proves Milvus answers a real call (`listCollections`), not just that its port is open.
@@ -12,6 +12,7 @@ export async function checkMilvusHealth(address: string, token?: string, timeout
   let client: MilvusClient | undefined;
   try {
     const call = async (): Promise<void> => {
+      const { MilvusClient } = await loadMilvusSdk();
       client = new MilvusClient({
         address,
         token,
