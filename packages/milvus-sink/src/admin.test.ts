@@ -8,7 +8,7 @@ describe('the sink without the SDK', () => {
     expect(DATA_TYPES).toEqual({ VarChar: DataType.VarChar, FloatVector: DataType.FloatVector, SparseFloatVector: DataType.SparseFloatVector });
   });
 
-  it('does not load the Milvus SDK until a call needs it (loaders never do)', () => {
+  it('does not load the Milvus SDK until a call needs it (a loader writes, deletes and flushes without it)', () => {
     // A fresh process: this one has loaded the SDK above.
     const script = [
       "import { createRequire } from 'node:module';",

@@ -9,7 +9,8 @@ let sdk: Promise<typeof import('@zilliz/milvus2-sdk-node')> | undefined;
 /**
  * The Milvus Node SDK, loaded on first use: data-definition calls, health checks, the SDK writer.
  * The write path (upsert, delete, flush) and verification's queries go on p2m's own channels, so a
- * loader never needs it, and loading it costs a process ~45 MB and ~0.5 s of CPU (measured).
+ * loader needs it only to read keys back after writes may have been lost, and loading it costs a
+ * process ~45 MB and ~0.5 s of CPU (measured).
  */
 export function loadMilvusSdk(): Promise<typeof import('@zilliz/milvus2-sdk-node')> {
   sdk ??= import('@zilliz/milvus2-sdk-node');
