@@ -156,3 +156,17 @@ export function checked<T>(response: T, ctx: FailureContext): T {
   if (statusFailed(status)) throw toEtlError(status, ctx);
   return response;
 }
+
+/**
+ * One call on a channel of p2m's own (writes, flushes, queries): a failure to make or send it is
+ * classified as `conn.call` classifies the SDK's, and the answer's status is checked.
+ */
+export async function checkedCall<T>(ctx: FailureContext, send: () => Promise<T>): Promise<T> {
+  let answer: T;
+  try {
+    answer = await send();
+  } catch (err) {
+    throw toEtlError(err, ctx);
+  }
+  return checked(answer, ctx);
+}

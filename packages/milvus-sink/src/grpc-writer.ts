@@ -63,8 +63,13 @@ interface ProtoJson {
 /** What the answers are, for a malformed one's error. */
 const WHAT = 'Milvus answer';
 
+/** The status an answer has when it carries none (protobuf's defaults: success). */
+export function successStatus(): MutationResult['status'] {
+  return { error_code: 'Success', code: 0, reason: '', retriable: false };
+}
+
 export function decodeStatus(buf: Buffer): MutationResult['status'] {
-  const status = { error_code: 'Success', code: 0, reason: '', retriable: false };
+  const status = successStatus();
   const r = new ProtoReader(buf, WHAT);
   while (r.pos < r.end) {
     const tag = r.varint();
@@ -109,7 +114,7 @@ export function encodeDeleteRequest(collection: string, expr: string, partition?
 
 /** milvus.FlushResponse: status (1), coll_segIDs (3, map<string, schema.LongArray { repeated int64 data = 1 }>). */
 export function decodeFlushResponse(bytes: Buffer): FlushAnswer {
-  const out: FlushAnswer = { status: { error_code: 'Success', code: 0, reason: '', retriable: false }, segmentIds: [] };
+  const out: FlushAnswer = { status: successStatus(), segmentIds: [] };
   const r = new ProtoReader(bytes, WHAT);
   while (r.more) {
     const tag = r.varint();
@@ -139,7 +144,7 @@ export function decodeFlushResponse(bytes: Buffer): FlushAnswer {
 
 /** milvus.GetFlushStateResponse: status (1), flushed (2). */
 export function decodeFlushStateResponse(bytes: Buffer): FlushStateAnswer {
-  const out: FlushStateAnswer = { status: { error_code: 'Success', code: 0, reason: '', retriable: false }, flushed: false };
+  const out: FlushStateAnswer = { status: successStatus(), flushed: false };
   const r = new ProtoReader(bytes, WHAT);
   while (r.more) {
     const tag = r.varint();
@@ -152,7 +157,7 @@ export function decodeFlushStateResponse(bytes: Buffer): FlushStateAnswer {
 
 /** milvus.proto.milvus.MutationResult: status (1), err_index (4, packed or not), upsert_cnt (8). */
 export function decodeMutationResult(bytes: Buffer): MutationResult {
-  const out: MutationResult = { status: { error_code: 'Success', code: 0, reason: '', retriable: false }, err_index: [], upsert_cnt: '0' };
+  const out: MutationResult = { status: successStatus(), err_index: [], upsert_cnt: '0' };
   const r = new ProtoReader(bytes, WHAT);
   while (r.pos < r.end) {
     const tag = r.varint();

@@ -1,6 +1,6 @@
 import { endianness } from 'node:os';
 import { DYNAMIC_FIELD, ProtoEncoder, ProtoReader, type CollectionPlan, type Metadata, type VectorRecord } from '@p2m/core';
-import { decodeStatus, type MutationResult } from './grpc-writer.ts';
+import { decodeStatus, successStatus, type MutationResult } from './grpc-writer.ts';
 
 /**
  * Verification's read path, column-wise (pure, no I/O): a `QueryRequest` (milvus.proto.milvus) in
@@ -142,7 +142,7 @@ function decodeFieldData(body: Buffer): QueryColumn {
 
 /** milvus.QueryResults: status (1), fields_data (2); the rest is not needed here. */
 export function decodeQueryResults(bytes: Buffer): QueryAnswer {
-  const answer: QueryAnswer = { status: { error_code: 'Success', code: 0, reason: '', retriable: false }, columns: new Map() };
+  const answer: QueryAnswer = { status: successStatus(), columns: new Map() };
   const r = new ProtoReader(bytes, WHAT);
   while (r.pos < r.end) {
     const tag = r.varint();

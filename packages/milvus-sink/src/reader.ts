@@ -1,6 +1,6 @@
 import { EtlError, primaryKeyOf, sleep, type CollectionPlan, type RecordKey, type SinkReader, type VectorRecord } from '@p2m/core';
 import type { MilvusConnection } from './connection.ts';
-import { checked, onCollection, toEtlError, type FailureContext } from './errors.ts';
+import { checkedCall, onCollection, type FailureContext } from './errors.ts';
 import { encodeFlushRequest, encodeFlushStateRequest } from './grpc-writer.ts';
 import { ensureIndexes, waitForIndexes } from './indexes.ts';
 import { loadAndWait } from './load.ts';
@@ -37,16 +37,7 @@ const FLUSH_POLL_MS = 100;
 async function flushOnChannel(conn: MilvusConnection, collection: string, ctx: FailureContext): Promise<void> {
   const deadline = Date.now() + conn.longTimeout;
   const channel = conn.grpc();
-  const ask = async <T extends { status: unknown }>(send: () => Promise<T>): Promise<T> => {
-    let answer: T;
-    try {
-      answer = await send();
-    } catch (err) {
-      throw toEtlError(err, ctx);
-    }
-    return checked(answer, ctx);
-  };
-  const { segmentIds } = await ask(() => channel.flush(encodeFlushRequest(collection), conn.longTimeout));
+  const { segmentIds } = await checkedCall(ctx, () => channel.flush(encodeFlushRequest(collection), conn.longTimeout));
   if (segmentIds.length === 0) return;
   const request = encodeFlushStateRequest(segmentIds);
   for (;;) {
@@ -60,7 +51,7 @@ async function flushOnChannel(conn: MilvusConnection, collection: string, ctx: F
         },
       );
     }
-    if ((await ask(() => channel.flushState(request, Math.min(conn.timeout, left)))).flushed) return;
+    if ((await checkedCall(ctx, () => channel.flushState(request, Math.min(conn.timeout, left)))).flushed) return;
     await sleep(FLUSH_POLL_MS);
   }
 }
@@ -234,13 +225,7 @@ export function createReader(conn: MilvusConnection): SinkReader {
       partitionNames: req.partitionNames,
       params: req.params,
     });
-    let answer: QueryAnswer;
-    try {
-      answer = decodeQueryResults(await conn.queries().query(request, conn.timeout));
-    } catch (err) {
-      throw toEtlError(err, ctx);
-    }
-    return checked(answer, ctx);
+    return checkedCall(ctx, async () => decodeQueryResults(await conn.queries().query(request, conn.timeout)));
   }
 
   async function readByKeys(plan: CollectionPlan, keys: readonly RecordKey[]): Promise<VectorRecord[]> {

@@ -15,9 +15,9 @@ import {
 } from '@p2m/core';
 import type { RowData } from '@zilliz/milvus2-sdk-node';
 import type { MilvusConnection } from './connection.ts';
-import { checked, toEtlError, type FailureContext } from './errors.ts';
+import { checked, checkedCall, toEtlError, type FailureContext } from './errors.ts';
 import { fieldIn } from './filter.ts';
-import { encodeDeleteRequest, type MutationResult } from './grpc-writer.ts';
+import { encodeDeleteRequest } from './grpc-writer.ts';
 import { ensureIndexes } from './indexes.ts';
 import { buildRow } from './rows.ts';
 import { encodeUpsertRequest, hasSparseValues } from './upsert-request.ts';
@@ -80,12 +80,7 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
     // for, which Milvus Lite refuses ("has 0 rows, expected 2"): such requests go column-wise.
     const columnWise = conn.writerKind === 'grpc' || (plan.sparseRows === 'nullable' && !records.some(hasSparseValues));
     if (columnWise) {
-      try {
-        res = await conn.grpc().upsert(encodeUpsertRequest(plan, target, records), conn.timeout);
-      } catch (err) {
-        throw toEtlError(err, ctx);
-      }
-      checked(res, ctx);
+      res = await checkedCall(ctx, () => conn.grpc().upsert(encodeUpsertRequest(plan, target, records), conn.timeout));
     } else {
       const rows = records.map((r) => buildRow(plan, r)) as RowData[];
       res = await conn.call(ctx, (c) =>
@@ -198,13 +193,7 @@ export function createWriter(conn: MilvusConnection, plan: CollectionPlan, reade
       if (conn.writerKind === 'grpc') {
         // On the write channel, like the upsert it precedes: no SDK client (its protos cost a
         // loader ~0.4 s of CPU and ~20 MB to load) and no protobufjs encoding per batch.
-        let res: MutationResult;
-        try {
-          res = await conn.grpc().delete(encodeDeleteRequest(plan.collection, filter, target), conn.timeout);
-        } catch (err) {
-          throw toEtlError(err, ctx);
-        }
-        checked(res, ctx);
+        await checkedCall(ctx, () => conn.grpc().delete(encodeDeleteRequest(plan.collection, filter, target), conn.timeout));
       } else {
         await conn.call(ctx, (c) =>
           c.delete({ collection_name: plan.collection, filter, ...(target ? { partition_name: target } : {}), timeout: conn.timeout }),
