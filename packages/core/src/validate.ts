@@ -59,11 +59,25 @@ function metadataValueProblem(key: string, value: MetadataValue | unknown): stri
   return `metadata "${key}" is ${value === null ? 'null' : typeof value}; Pinecone metadata values are strings, numbers, booleans or lists of strings`;
 }
 
+/** Records found loadable, with the plan they were checked against. */
+const acceptedFor = new WeakMap<VectorRecord, CollectionPlan>();
+
 /**
  * Why Milvus would refuse this record in this collection, or null when it would take it. Checked
  * here so one bad record is named with its reason instead of failing its whole batch on the server.
+ *
+ * The loader's task and the sink both ask, for the same record and plan: a record found loadable is
+ * remembered with its plan (records are never changed once read), so the second ask does not walk
+ * every dense value again. A refusal is not remembered; it is rare and its reason is made anew.
  */
 export function rejectionReason(plan: CollectionPlan, r: VectorRecord): string | null {
+  if (acceptedFor.get(r) === plan) return null;
+  const reason = checkRecord(plan, r);
+  if (reason === null) acceptedFor.set(r, plan);
+  return reason;
+}
+
+function checkRecord(plan: CollectionPlan, r: VectorRecord): string | null {
   if (LONE_SURROGATE.test(r.id)) return 'the id is not valid Unicode (lone surrogate), so it cannot be stored as UTF-8 unchanged';
   const idBytes = utf8Bytes(r.id);
   if (idBytes === 0) return 'the id is empty';

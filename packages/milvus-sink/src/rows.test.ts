@@ -117,6 +117,19 @@ describe('rejectionReason', () => {
     expect(rejectionReason(plan({ vectorType: 'sparse' }), rec({ values: null }))).toMatch(/no sparse values/);
   });
 
+  it('remembers a loadable record only for the plan it was checked against', () => {
+    const r = rec({ namespace: 'other' });
+    const keyMode = plan({ namespaces: ['', 'ns', 'other'] });
+    const partitions = plan({ partitionKey: false });
+    expect(rejectionReason(keyMode, r)).toBeNull();
+    expect(rejectionReason(keyMode, r)).toBeNull();
+    // Loadable in one collection says nothing about another: no partition for "other" here.
+    expect(rejectionReason(partitions, r)).toMatch(/no partition/);
+    // A refusal is made anew each time, never turned into an acceptance.
+    expect(rejectionReason(partitions, r)).toMatch(/no partition/);
+    expect(rejectionReason(keyMode, r)).toBeNull();
+  });
+
   it('splits a batch into rows and named rejections', () => {
     const { rows, rejected } = buildRows(p, [rec({ id: 'ok' }), rec({ id: '' }), rec({ id: 'ok2' })]);
     expect(rows.map((r) => r['id'])).toEqual(['ok', 'ok2']);
