@@ -189,6 +189,7 @@ class MemoryTrack {
 
 let jobId: string | null = null;
 let warmupJob: string | null = null;
+let failure: unknown = null;
 try {
   log(`seeding the emulator: ${RECORDS} ${KIND} records, dim ${DIM}, ${NAMESPACES} namespaces`);
   await emulator.load(index, KIND, RECORDS, { dim: DIM, namespaces: NAMESPACES });
@@ -318,6 +319,10 @@ try {
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   if (OUT) writeFileSync(join(REPO_ROOT, 'bench', 'results', `${OUT}.json`), `${JSON.stringify(result, null, 2)}\n`);
+} catch (err) {
+  // Said here: the clean-up below may end the process (--keep-job) before a rethrow would print.
+  failure = err;
+  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
 } finally {
   await stopAll();
   if (PROFILE_DIR) {
@@ -327,7 +332,7 @@ try {
   if (argv.includes('--keep-job')) {
     log(`kept job ${jobId} (collection ${collection}) for a closer look; nothing dropped`);
     await emulator.stop().catch(() => undefined);
-    process.exit(0);
+    process.exit(failure === null ? 0 : 1);
   }
   const sink = createMilvusSink({ address, timeoutMs: 300_000 });
   await sink.dropCollection(collection).catch(() => undefined);
@@ -343,4 +348,4 @@ try {
   await emulator.stop().catch(() => undefined);
   if (!STACK_DIR && !argv.includes('--keep-stack')) await stackDown(STACK).catch(() => undefined);
 }
-process.exit(0);
+process.exit(failure === null ? 0 : 1);
