@@ -27,6 +27,10 @@ function unquote(literal: string): string {
 describe('quote', () => {
   it('escapes quotes, backslashes and line breaks', () => {
     expect(quote('plain')).toBe('"plain"');
+    expect(quote('')).toBe('""');
+    expect(quote('tab\there')).toBe('"tab\\there"');
+    expect(quote('cr\rlf\n')).toBe('"cr\\rlf\\n"');
+    expect(quote("it's ünïcode 🙂")).toBe('"it\'s ünïcode 🙂"');
     expect(quote('a"b')).toBe('"a\\"b"');
     expect(quote('a\\b')).toBe('"a\\\\b"');
     expect(quote('end\\')).toBe('"end\\\\"');

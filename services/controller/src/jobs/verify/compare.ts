@@ -8,29 +8,39 @@ import type { CollectionPlan, RecordMismatch, VectorRecord } from '@p2m/core';
  * compare equal.
  */
 export function compareRecords(want: VectorRecord, have: VectorRecord, plan: CollectionPlan): RecordMismatch[] {
-  const out: RecordMismatch[] = [];
-  const at = (field: string, reason: string): void => void out.push({ namespace: want.namespace, id: want.id, field, reason });
+  // Called for every record of a reconciliation: nothing is allocated when the two are equal.
+  let out: RecordMismatch[] | null = null;
   if (plan.hasDense) {
     const a = want.values;
     const b = have.values;
-    if (!a || !b || a.length !== b.length) at(plan.names.vector, `length ${a?.length ?? 0} vs ${b?.length ?? 0}`);
+    if (!a || !b || a.length !== b.length) out = mismatch(out, want, plan.names.vector, `length ${a?.length ?? 0} vs ${b?.length ?? 0}`);
     else if (!bitIdentical(a, b))
       for (let i = 0; i < a.length; i++) {
         const x = Math.fround(a[i]!);
         const y = Math.fround(b[i]!);
         if (x !== y && !(Number.isNaN(x) && Number.isNaN(y))) {
-          at(plan.names.vector, `value ${i} is ${y} instead of ${x}`);
+          out = mismatch(out, want, plan.names.vector, `value ${i} is ${y} instead of ${x}`);
           break;
         }
       }
   }
   if (plan.hasSparse) {
     const reason = sparseDifference(want.sparse, have.sparse);
-    if (reason) at(plan.names.sparseVector, reason);
+    if (reason) out = mismatch(out, want, plan.names.sparseVector, reason);
   }
-  if (!deepEqual(want.metadata ?? {}, have.metadata ?? {}))
-    at('$meta', `metadata ${JSON.stringify(have.metadata)} instead of ${JSON.stringify(want.metadata)}`);
-  return out;
+  if (!deepEqual(want.metadata ?? NO_METADATA, have.metadata ?? NO_METADATA))
+    out = mismatch(out, want, '$meta', `metadata ${JSON.stringify(have.metadata)} instead of ${JSON.stringify(want.metadata)}`);
+  return out ?? NONE;
+}
+
+/** No mismatch: shared, and frozen so that no caller adds to it. */
+const NONE = Object.freeze([]) as unknown as RecordMismatch[];
+const NO_METADATA = Object.freeze({});
+
+function mismatch(out: RecordMismatch[] | null, want: VectorRecord, field: string, reason: string): RecordMismatch[] {
+  const list = out ?? [];
+  list.push({ namespace: want.namespace, id: want.id, field, reason });
+  return list;
 }
 
 /**
@@ -61,12 +71,31 @@ function sparseDifference(want: VectorRecord['sparse'], have: VectorRecord['spar
   return null;
 }
 
+/**
+ * JSON values equal: same own keys with equal values, arrays element by element. Walks the keys in
+ * place (no key arrays, no closures): reconciliation compares every record's metadata, and those
+ * allocations were a tenth of all it allocated.
+ */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a as object);
-  const kb = Object.keys(b as object);
-  if (ka.length !== kb.length) return false;
-  return ka.every((k) => Object.hasOwn(b as object, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  const isArray = Array.isArray(a);
+  if (isArray !== Array.isArray(b)) return false;
+  if (isArray) {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!deepEqual(x[i], y[i])) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let keys = 0;
+  for (const k in x) {
+    if (!Object.hasOwn(x, k)) continue;
+    if (!Object.hasOwn(y, k) || !deepEqual(x[k], y[k])) return false;
+    keys++;
+  }
+  for (const k in y) if (Object.hasOwn(y, k)) keys--;
+  return keys === 0;
 }
