@@ -100,7 +100,9 @@ function metadataToAvro(metadata: Metadata): Record<string, AvroMetadataValue> {
 
 function metadataFromAvro(avroMap: Record<string, AvroMetadataValue>): Metadata {
   const out: Metadata = {};
-  for (const key of Object.keys(avroMap)) {
+  // In place, no key array: every record read by a loader or by reconciliation comes through here.
+  for (const key in avroMap) {
+    if (!Object.hasOwn(avroMap, key)) continue;
     const w = avroMap[key] as { string?: string; long?: number; double?: number; boolean?: boolean; array?: string[] };
     let value: MetadataValue;
     if (w.string !== undefined) value = w.string;

@@ -183,6 +183,12 @@ function sparseRow(bytes: Buffer): VectorRecord['sparse'] {
   return { indices: pairs.map((p) => p[0]), values: Float32Array.from(pairs, (p) => p[1]) };
 }
 
+/** Whether an object has an own key (without making the array of them, once per row). */
+function hasOwnKeys(o: object): boolean {
+  for (const key in o) if (Object.hasOwn(o, key)) return true;
+  return false;
+}
+
 /**
  * The answer's rows as records: id, namespace (the namespace field, or `namespace` in partitions
  * mode), dense values (a view on the column), sparse values (null for NULL or an empty row), and
@@ -209,7 +215,7 @@ export function answerToRecords(plan: CollectionPlan, answer: QueryAnswer, names
       const text = meta!.json![m]!;
       if (text.length > 0) {
         const parsed = JSON.parse(text.toString('utf8')) as Metadata | null;
-        if (parsed && typeof parsed === 'object' && Object.keys(parsed).length > 0) metadata = parsed;
+        if (parsed && typeof parsed === 'object' && hasOwnKeys(parsed)) metadata = parsed;
       }
     }
     out.push({
