@@ -42,7 +42,9 @@ function memoryLog(): LogClient & { messages: IncomingMessage[] } {
     scanToEnd: async (topic, handler) => {
       for (const m of messages.filter((x) => x.topic === topic)) await handler(m);
     },
+    // As the Kafka tail: what the topic holds first (resolving once seen), then what comes.
     tail: async (topic, handler) => {
+      for (const m of messages.filter((x) => x.topic === topic)) await handler(m);
       const t = { topic, handler };
       tails.push(t);
       return { stop: async () => void tails.splice(tails.indexOf(t), 1) };
@@ -91,6 +93,33 @@ describe('JobBoard', () => {
     expect(reader.workers.get('j1')?.get('loader/w1')?.error?.code).toBe('X');
     expect(log.messages.filter((m) => m.topic === JOBS_TOPIC)).toHaveLength(2);
     expect(log.messages.filter((m) => m.topic === CHECKPOINTS_TOPIC)).toHaveLength(3);
+  });
+
+  it('reads what the topics hold once at start (not to the end and then again from the beginning), checkpoints before jobs', async () => {
+    const log = memoryLog();
+    const writer = new JobBoard(log, jsonStateCodec);
+    await writer.start();
+    await writer.putJob(job());
+    const cp: Checkpoint = { jobId: 'j1', namespace: '', paginationToken: 't', recordsPublished: 100, pages: 1, done: false };
+    for (let page = 1; page <= 5; page++) await writer.putCheckpoint({ ...cp, namespace: `ns${page % 2}`, pages: page });
+    await writer.stop();
+
+    const reader = new JobBoard(log, jsonStateCodec);
+    const seen: string[] = [];
+    reader.on('checkpoint', (c: Checkpoint) => seen.push(`checkpoint ${c.namespace} ${c.pages}`));
+    reader.on('job', (j: JobRecord) => seen.push(`job ${j.id} with ${reader.checkpoints.get(j.id)?.size ?? 0} namespaces checkpointed`));
+    await reader.start();
+    expect([...seen]).toEqual([
+      'checkpoint ns1 1',
+      'checkpoint ns0 2',
+      'checkpoint ns1 3',
+      'checkpoint ns0 4',
+      'checkpoint ns1 5',
+      'job j1 with 2 namespaces checkpointed',
+    ]);
+    // And it follows on: another writer's checkpoint reaches it.
+    await writer.putCheckpoint({ ...cp, namespace: 'ns0', pages: 6 });
+    expect(seen.slice(6)).toEqual(['checkpoint ns0 6']);
   });
 
   it('keeps the newer record when an older one arrives late, and forgets a tombstoned job', async () => {

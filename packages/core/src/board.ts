@@ -31,12 +31,15 @@ export class JobBoard extends EventEmitter {
     this.codec = codec;
   }
 
+  /**
+   * Resolves with a complete view: each tail resolves once it has read its topic up to where it ended
+   * at the call, in one read (it used to be read to its end, then again from the beginning by the
+   * tail, after the process said it had started). Checkpoints first: a job seen is then seen with its
+   * checkpoints.
+   */
   async start(): Promise<void> {
-    // Replay what exists synchronously first, so callers start from a complete view.
-    for (const m of await retry(() => this.log.readTopicToEnd(JOBS_TOPIC), START_RETRY)) this.applyJob(m);
-    for (const m of await retry(() => this.log.readTopicToEnd(CHECKPOINTS_TOPIC), START_RETRY)) this.applyCheckpoint(m);
-    this.tails.push(await retry(() => this.log.tail(JOBS_TOPIC, (m) => this.applyJob(m)), START_RETRY));
     this.tails.push(await retry(() => this.log.tail(CHECKPOINTS_TOPIC, (m) => this.applyCheckpoint(m)), START_RETRY));
+    this.tails.push(await retry(() => this.log.tail(JOBS_TOPIC, (m) => this.applyJob(m)), START_RETRY));
   }
 
   async stop(): Promise<void> {

@@ -198,8 +198,15 @@ export interface TopicSpec {
   compacted?: boolean;
   /** -1 keeps the log forever (the records topic is the migration's backup). */
   retentionMs?: number;
-  /** The topic's `max.message.bytes` (Kafka's default is 1 MB); set on an existing topic too. */
+  /** The topic's `max.message.bytes` (Kafka's default is 1 MB); raised on an existing topic too. */
   maxMessageBytes?: number;
+  /**
+   * `segment.ms`: how often the topic starts a new segment. Kafka never compacts the segment being
+   * written, whose default life is 7 days or 1 GB: a compacted state topic needs a shorter one, or
+   * it keeps every value ever written and each process start reads them all. Set on an existing
+   * topic too, as are `compacted` and the retention.
+   */
+  segmentMs?: number;
 }
 
 export interface PartitionOffset {
@@ -291,6 +298,9 @@ export interface LogClient {
   readTopicToEnd(topic: string): Promise<IncomingMessage[]>;
   /** Stream a topic from the beginning up to the high watermarks of the moment of the call. */
   scanToEnd(topic: string, handler: (message: IncomingMessage) => Promise<void> | void): Promise<void>;
-  /** Follow a topic from the beginning; the handler sees every message in partition order. */
+  /**
+   * Follow a topic from the beginning; the handler sees every message in partition order. Resolves
+   * once the handler has seen the topic up to its high watermarks of the moment of the call.
+   */
   tail(topic: string, handler: (message: IncomingMessage) => Promise<void> | void): Promise<TopicTail>;
 }

@@ -6,6 +6,22 @@ const { ConfigResourceTypes } = kafkajs;
 import { EtlError, type LogAdmin, type PartitionOffset, type TopicSpec } from '@p2m/core';
 import { kafkaErrorTypes, toEtlError } from './errors.ts';
 
+/** `config_source` of a setting made on the topic itself (DescribeConfigs). */
+const TOPIC_CONFIG_SOURCE = 1;
+/** Kafka's default max.message.bytes (message.max.bytes of the broker). */
+const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+
+/** The settings p2m makes a topic with, by Kafka name. */
+export function topicConfig(spec: TopicSpec): Map<string, string> {
+  const config = new Map<string, string>();
+  if (spec.compacted) config.set('cleanup.policy', 'compact');
+  if (spec.segmentMs !== undefined) config.set('segment.ms', String(spec.segmentMs));
+  if (spec.retentionMs !== undefined) config.set('retention.ms', String(spec.retentionMs));
+  if (spec.retentionMs === -1) config.set('retention.bytes', '-1');
+  if (spec.maxMessageBytes !== undefined) config.set('max.message.bytes', String(spec.maxMessageBytes));
+  return config;
+}
+
 /**
  * KafkaJS admin behind the `LogAdmin` port; connects on first use.
  *
@@ -103,32 +119,74 @@ export class KafkaLogAdmin implements LogAdmin {
   }
 
   async ensureTopic(spec: TopicSpec): Promise<boolean> {
-    const configEntries: { name: string; value: string }[] = [];
-    if (spec.compacted) configEntries.push({ name: 'cleanup.policy', value: 'compact' });
-    if (spec.retentionMs !== undefined) configEntries.push({ name: 'retention.ms', value: String(spec.retentionMs) });
-    if (spec.retentionMs === -1) configEntries.push({ name: 'retention.bytes', value: '-1' });
-    if (spec.maxMessageBytes !== undefined) configEntries.push({ name: 'max.message.bytes', value: String(spec.maxMessageBytes) });
+    const wanted = topicConfig(spec);
     // replicationFactor -1: the broker's default.replication.factor.
     const created = await this.#call(
       `create topic ${spec.topic}`,
       (admin) =>
-        admin.createTopics({ waitForLeaders: true, topics: [{ topic: spec.topic, numPartitions: spec.partitions, replicationFactor: -1, configEntries }] }),
+        admin.createTopics({
+          waitForLeaders: true,
+          topics: [
+            { topic: spec.topic, numPartitions: spec.partitions, replicationFactor: -1, configEntries: [...wanted].map(([name, value]) => ({ name, value })) },
+          ],
+        }),
       spec.topic,
     );
-    // A topic made by an earlier version keeps Kafka's default limit until it is raised.
-    if (!created && spec.maxMessageBytes !== undefined) {
-      const value = String(spec.maxMessageBytes);
-      await this.#call(
-        `raise max.message.bytes of ${spec.topic}`,
-        (admin) =>
-          admin.alterConfigs({
-            validateOnly: false,
-            resources: [{ type: ConfigResourceTypes.TOPIC, name: spec.topic, configEntries: [{ name: 'max.message.bytes', value }] }],
-          }),
-        spec.topic,
+    if (!created) await this.#applyConfig(spec.topic, wanted);
+    return created;
+  }
+
+  /**
+   * The topic's own settings (those set on the topic, not the broker's defaults), by name. A
+   * sensitive setting's value is not given by Kafka: `null`.
+   */
+  async topicConfig(topic: string): Promise<Map<string, string | null>> {
+    const described = await this.#call(
+      `describe the settings of topic ${topic}`,
+      (admin) => admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }] }),
+      topic,
+    );
+    const own = new Map<string, string | null>();
+    for (const e of described.resources[0]?.configEntries ?? [])
+      if (e.configSource === TOPIC_CONFIG_SOURCE) own.set(e.configName, e.isSensitive ? null : e.configValue);
+    return own;
+  }
+
+  /**
+   * Brings an existing topic to the settings p2m makes it with (a topic made by an earlier version
+   * lacks the newer ones). Kafka's AlterConfigs, the only form KafkaJS sends, is not incremental: the
+   * settings it is given replace all the topic's own settings, and every other one falls back to the
+   * broker's default. Raising max.message.bytes alone once turned `p2m.jobs` from compacted into a
+   * topic whose job records Kafka deletes after 7 days. So the topic's own settings are read first
+   * and written back with the changes. `max.message.bytes` is only ever raised.
+   */
+  async #applyConfig(topic: string, wanted: Map<string, string>): Promise<void> {
+    const own = await this.topicConfig(topic);
+    const changes = [...wanted].filter(([name, value]) =>
+      name === 'max.message.bytes' ? Number(own.get(name) ?? DEFAULT_MAX_MESSAGE_BYTES) < Number(value) : own.get(name) !== value,
+    );
+    if (changes.length === 0) return;
+    const hidden = [...own].filter(([, value]) => value === null).map(([name]) => name);
+    if (hidden.length > 0) {
+      throw new EtlError(
+        'INTERNAL',
+        `Kafka: topic "${topic}" needs ${changes.map(([n, v]) => `${n}=${v}`).join(', ')}, but its sensitive settings (${hidden.join(', ')}) cannot be read back to keep them`,
+        {
+          retriable: false,
+          hint: `set ${changes.map(([n, v]) => `${n}=${v}`).join(', ')} on the topic with kafka-configs.sh --alter --add-config`,
+        },
       );
     }
-    return created;
+    const merged = new Map([...own, ...changes]) as Map<string, string>;
+    await this.#call(
+      `change ${changes.map(([n, v]) => `${n}=${v}`).join(', ')} on topic ${topic}`,
+      (admin) =>
+        admin.alterConfigs({
+          validateOnly: false,
+          resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [...merged].map(([name, value]) => ({ name, value })) }],
+        }),
+      topic,
+    );
   }
 
   /** Deleting a topic that does not exist is not an error. */

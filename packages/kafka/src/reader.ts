@@ -108,15 +108,38 @@ export async function readTopicToEnd(deps: ReaderDeps, topic: string): Promise<I
 }
 
 /**
- * Follow `topic` from the beginning, live. A handler error is logged and the message skipped: a
- * follower must not stall on one bad message. KafkaJS restarts the member after a broker failure;
- * it then reads again from the beginning (nothing is committed), so handlers must be idempotent,
- * as they are when they fold compacted state by key.
+ * Follow `topic` from the beginning, live. Resolves once the handler has seen every message up to the
+ * high watermarks of the moment of the call (the topic as it was: a process rebuilds its state with
+ * this one read, not a read to the end and then a second one from the beginning), and goes on
+ * following. A handler error is logged and the message skipped: a follower must not stall on one bad
+ * message. KafkaJS restarts the member after a broker failure; it then reads again from the
+ * beginning (nothing is committed), so handlers must be idempotent, as they are when they fold
+ * compacted state by key.
  */
 export async function tail(deps: ReaderDeps, topic: string, handler: Handler): Promise<TopicTail> {
   await requireTopic(deps, topic);
+  const ends = await deps.admin.topicOffsets(topic);
+  const behind = new Map<number, bigint>();
+  for (const p of ends) if (BigInt(p.high) > BigInt(p.low)) behind.set(p.partition, BigInt(p.high));
+  let caughtUp!: () => void;
+  let failed!: (err: unknown) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    caughtUp = resolve;
+    failed = reject;
+  });
+  ready.catch(() => undefined); // awaited below; a crash before that must not be an unhandled rejection
+  const reached = (partition: number, next: bigint): void => {
+    const end = behind.get(partition);
+    if (end === undefined || next < end) return;
+    behind.delete(partition);
+    if (behind.size === 0) caughtUp();
+  };
+  if (behind.size === 0) caughtUp();
   const { consumer, groupId } = readerConsumer(deps, 'tail');
   const log = deps.logger.child({ topic, groupId });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) failed(toEtlError(payload.error, `follow ${topic}`));
+  });
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -133,11 +156,15 @@ export async function tail(deps: ReaderDeps, topic: string, handler: Handler): P
           }
           resolveOffset(m.offset);
         }
+        // The batch's last offset, not its last message's: compaction leaves gaps.
+        if (behind.size > 0) reached(batch.partition, BigInt(batch.lastOffset()) + 1n);
       },
     });
+    await ready;
   } catch (err) {
     await consumer.disconnect().catch(() => undefined);
-    throw toEtlError(err, `follow ${topic}`);
+    await deps.admin.deleteGroup(groupId).catch(() => undefined);
+    throw err instanceof EtlError ? err : toEtlError(err, `follow ${topic}`);
   }
   let stopped: Promise<void> | null = null;
   return {
