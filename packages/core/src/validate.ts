@@ -135,7 +135,10 @@ function checkRecord(plan: CollectionPlan, r: VectorRecord): string | null {
 
   if (r.metadata) {
     const schema = fieldNames(plan);
-    for (const [key, value] of Object.entries(r.metadata)) {
+    // In place, no array of [key, value] pairs: every record a loader writes is checked here.
+    for (const key in r.metadata) {
+      if (!Object.hasOwn(r.metadata, key)) continue;
+      const value = r.metadata[key];
       if (key === DYNAMIC_FIELD) return `metadata key "${DYNAMIC_FIELD}" is the name of Milvus's dynamic field itself`;
       if (schema.has(key))
         return `metadata key "${key}" clashes with the collection field of the same name; rename that field (target.fields) so the metadata keeps its key`;
