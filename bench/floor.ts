@@ -24,12 +24,11 @@
 import { createRequire } from 'node:module';
 import { createLogRecordCodec } from '@p2m/codec';
 import type { VectorRecord } from '@p2m/core';
-import { float32ToJson, generateRecords, PINECONE_DATA_PROTO, VECTOR_SERVICE_PROTO } from '@p2m/emulator';
+import { encodeFetchAnswer, float32ToJson, generateRecords } from '@p2m/emulator';
 import '@p2m/kafka'; // p2m's CRC-32C in KafkaJS's place, as in the services
 import { encodeUpsertRequest } from '@p2m/milvus-sink';
 import { decodeFetchResponse } from '@p2m/pinecone-source';
 import { Pinecone } from '@pinecone-database/pinecone';
-import protobuf from 'protobufjs';
 import { pageToRecords } from '@p2m/extractor';
 import { benchPlan, datasetOptions, DIM } from './lib/dataset.ts';
 
@@ -51,43 +50,22 @@ const KafkaDecoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffe
 // The dataset, as the emulator serves it: REST JSON (shortest float32 decimals) and gRPC protobuf.
 const generated = [...generateRecords({ ...datasetOptions('dense', RECORDS), namespaces: 1 })];
 const pages: { ids: string[]; json: Buffer; proto: Buffer }[] = [];
-const protoRoot = new protobuf.Root();
-protobuf.parse(VECTOR_SERVICE_PROTO, protoRoot, { keepCase: true });
-// Dense values as packed float32, as Pinecone and the emulator send them (a packed `repeated float`
-// is on the wire a length-delimited field of little-endian float32s; protobufjs would write one
-// field per float from the .proto text).
-protobuf.parse(PINECONE_DATA_PROTO.replace('repeated float values = 2; google', 'bytes values = 2; google'), protoRoot, { keepCase: true });
-const FetchResponse = protoRoot.lookupType('FetchResponse');
 for (let i = 0; i < generated.length; i += PAGE) {
   const page = generated.slice(i, i + PAGE);
   const json = page.map((g) => {
     const values = Array.from(g.values ?? [], (v) => float32ToJson(v)).join(',');
     return `${JSON.stringify(g.id)}:{"id":${JSON.stringify(g.id)},"values":[${values}],"metadata":${JSON.stringify(g.metadata ?? {})}}`;
   });
-  const vectors: Record<string, unknown> = {};
-  for (const g of page) {
-    const values = Float32Array.from(g.values ?? []);
-    vectors[g.id] = { id: g.id, values: Buffer.from(values.buffer, values.byteOffset, values.byteLength), metadata: toStruct(g.metadata ?? {}) };
-  }
   pages.push({
     ids: page.map((g) => g.id),
     json: Buffer.from(`{"vectors":{${json.join(',')}},"namespace":"","usage":{"readUnits":1}}`),
-    proto: Buffer.from(FetchResponse.encode(FetchResponse.fromObject({ vectors, namespace: '', usage: { read_units: 1 } })).finish()),
+    // The emulator's own gRPC answer (dense values packed, as Pinecone sends them).
+    proto: encodeFetchAnswer(
+      '',
+      page.map((g) => ({ id: g.id, values: Float32Array.from(g.values ?? []), metadata: g.metadata ?? {} })),
+      1,
+    ),
   });
-}
-
-function toStruct(o: Record<string, unknown>): Record<string, unknown> {
-  const value = (v: unknown): Record<string, unknown> =>
-    typeof v === 'number'
-      ? { number_value: v }
-      : typeof v === 'string'
-        ? { string_value: v }
-        : typeof v === 'boolean'
-          ? { bool_value: v }
-          : Array.isArray(v)
-            ? { list_value: { values: v.map(value) } }
-            : { null_value: 0 };
-  return { fields: Object.fromEntries(Object.entries(o).map(([k, v]) => [k, value(v)])) };
 }
 
 // The official SDK over the canned pages: it asks the control plane for the index once, then fetches.

@@ -106,31 +106,54 @@ export function decodeFetchRequest(body: Buffer): { ids: string[]; namespace: st
 
 export function encodeFetchResponse(index: IndexStore, namespace: string, ids: string[]): Buffer {
   const ns = index.namespace(namespace);
-  const vectors: Record<string, unknown> = {};
+  const vectors: FetchedVector[] = [];
   const dim = index.config.dimension;
   if (ns) {
     for (const id of ids) {
       const slot = ns.slotOf(id);
       if (slot === undefined) continue;
-      const vector: Record<string, unknown> = { id };
+      const vector: FetchedVector = { id };
       if (dim > 0) {
         const { floats, offset } = ns.valuesAt(slot);
-        const values = floats.subarray(offset, offset + dim);
-        if (LITTLE_ENDIAN_HOST) vector['values'] = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
-        else {
-          const le = Buffer.allocUnsafe(dim * 4);
-          values.forEach((v, d) => le.writeFloatLE(v, d * 4));
-          vector['values'] = le;
-        }
+        vector.values = floats.subarray(offset, offset + dim);
       }
       const sparse = ns.sparseAt(slot);
-      if (sparse) vector['sparse_values'] = { indices: Array.from(sparse.indices), values: Array.from(sparse.values) };
+      if (sparse) vector.sparse = sparse;
       const metadata = ns.metadataAt(slot);
-      if (metadata !== undefined) vector['metadata'] = toStruct(JSON.parse(metadata) as Record<string, unknown>);
-      vectors[id] = vector;
+      if (metadata !== undefined) vector.metadata = JSON.parse(metadata) as Record<string, unknown>;
+      vectors.push(vector);
     }
   }
-  const message = FetchResponse.fromObject({ vectors, namespace, usage: { read_units: Math.max(1, Math.ceil(ids.length / 10)) } });
+  return encodeFetchAnswer(namespace, vectors, Math.max(1, Math.ceil(ids.length / 10)));
+}
+
+/** One vector of a fetch answer, as the emulator holds it. */
+export interface FetchedVector {
+  id: string;
+  values?: Float32Array;
+  sparse?: { indices: ArrayLike<number>; values: ArrayLike<number> };
+  metadata?: Record<string, unknown>;
+}
+
+/** The FetchResponse bytes the emulator sends for these vectors (also what `bench:floor` decodes). */
+export function encodeFetchAnswer(namespace: string, vectors: readonly FetchedVector[], readUnits: number): Buffer {
+  const byId: Record<string, unknown> = {};
+  for (const v of vectors) {
+    const vector: Record<string, unknown> = { id: v.id };
+    if (v.values) {
+      const values = v.values;
+      if (LITTLE_ENDIAN_HOST) vector['values'] = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+      else {
+        const le = Buffer.allocUnsafe(values.length * 4);
+        values.forEach((x, d) => le.writeFloatLE(x, d * 4));
+        vector['values'] = le;
+      }
+    }
+    if (v.sparse) vector['sparse_values'] = { indices: Array.from(v.sparse.indices), values: Array.from(v.sparse.values) };
+    if (v.metadata !== undefined) vector['metadata'] = toStruct(v.metadata);
+    byId[v.id] = vector;
+  }
+  const message = FetchResponse.fromObject({ vectors: byId, namespace, usage: { read_units: readUnits } });
   return Buffer.from(FetchResponse.encode(message).finish());
 }
 

@@ -26,4 +26,4 @@ export type { Shape, ShapeName, ShapeOptions, ShapeRequest, ShapeSetting } from 
 export { seedIndex } from './seed.ts';
 export type { SeedOptions, SeedResult } from './seed.ts';
 export { float32Number, float32ToJson } from './float-json.ts';
-export { PINECONE_DATA_PROTO, VECTOR_SERVICE_PROTO } from './grpc-plane.ts';
+export { encodeFetchAnswer, PINECONE_DATA_PROTO, VECTOR_SERVICE_PROTO, type FetchedVector } from './grpc-plane.ts';

@@ -12,7 +12,7 @@ const TOPIC_CONFIG_SOURCE = 1;
 const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 
 /** The settings p2m makes a topic with, by Kafka name. */
-export function topicConfig(spec: TopicSpec): Map<string, string> {
+export function settingsFor(spec: TopicSpec): Map<string, string> {
   const config = new Map<string, string>();
   if (spec.compacted) config.set('cleanup.policy', 'compact');
   if (spec.segmentMs !== undefined) config.set('segment.ms', String(spec.segmentMs));
@@ -119,7 +119,7 @@ export class KafkaLogAdmin implements LogAdmin {
   }
 
   async ensureTopic(spec: TopicSpec): Promise<boolean> {
-    const wanted = topicConfig(spec);
+    const wanted = settingsFor(spec);
     // replicationFactor -1: the broker's default.replication.factor.
     const created = await this.#call(
       `create topic ${spec.topic}`,
@@ -166,20 +166,21 @@ export class KafkaLogAdmin implements LogAdmin {
       name === 'max.message.bytes' ? Number(own.get(name) ?? DEFAULT_MAX_MESSAGE_BYTES) < Number(value) : own.get(name) !== value,
     );
     if (changes.length === 0) return;
+    const described = changes.map(([n, v]) => `${n}=${v}`).join(', ');
     const hidden = [...own].filter(([, value]) => value === null).map(([name]) => name);
     if (hidden.length > 0) {
       throw new EtlError(
         'INTERNAL',
-        `Kafka: topic "${topic}" needs ${changes.map(([n, v]) => `${n}=${v}`).join(', ')}, but its sensitive settings (${hidden.join(', ')}) cannot be read back to keep them`,
+        `Kafka: topic "${topic}" needs ${described}, but its sensitive settings (${hidden.join(', ')}) cannot be read back to keep them`,
         {
           retriable: false,
-          hint: `set ${changes.map(([n, v]) => `${n}=${v}`).join(', ')} on the topic with kafka-configs.sh --alter --add-config`,
+          hint: `set ${described} on the topic with kafka-configs.sh --alter --add-config`,
         },
       );
     }
     const merged = new Map([...own, ...changes]) as Map<string, string>;
     await this.#call(
-      `change ${changes.map(([n, v]) => `${n}=${v}`).join(', ')} on topic ${topic}`,
+      `change ${described} on topic ${topic}`,
       (admin) =>
         admin.alterConfigs({
           validateOnly: false,

@@ -49,12 +49,17 @@ function readerConsumer(deps: ReaderDeps, purpose: string): { consumer: Consumer
   return { consumer, groupId };
 }
 
+/** The high watermark of each partition that holds messages now: where a read of the topic as it is ends. */
+async function endsOf(deps: ReaderDeps, topic: string): Promise<Map<number, bigint>> {
+  const ends = new Map<number, bigint>();
+  for (const p of await deps.admin.topicOffsets(topic)) if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
+  return ends;
+}
+
 /** Every message of `topic` from the beginning up to the high watermarks at the time of the call, in partition order. */
 export async function scanToEnd(deps: ReaderDeps, topic: string, handler: Handler): Promise<void> {
   await requireTopic(deps, topic);
-  const ends = await deps.admin.topicOffsets(topic);
-  const remaining = new Map<number, bigint>();
-  for (const p of ends) if (BigInt(p.high) > BigInt(p.low)) remaining.set(p.partition, BigInt(p.high));
+  const remaining = await endsOf(deps, topic);
   if (remaining.size === 0) return;
 
   const { consumer, groupId } = readerConsumer(deps, 'scan');
@@ -118,9 +123,7 @@ export async function readTopicToEnd(deps: ReaderDeps, topic: string): Promise<I
  */
 export async function tail(deps: ReaderDeps, topic: string, handler: Handler): Promise<TopicTail> {
   await requireTopic(deps, topic);
-  const ends = await deps.admin.topicOffsets(topic);
-  const behind = new Map<number, bigint>();
-  for (const p of ends) if (BigInt(p.high) > BigInt(p.low)) behind.set(p.partition, BigInt(p.high));
+  const behind = await endsOf(deps, topic);
   let caughtUp!: () => void;
   let failed!: (err: unknown) => void;
   const ready = new Promise<void>((resolve, reject) => {
