@@ -65,6 +65,7 @@ export class FakeKafkaConsumer {
         if (this.heartbeatError) throw this.heartbeatError;
       },
       isStale: () => kafkaIsStale,
+      isRunning: () => this.runnerRunning,
     });
     this.#inflight.add(p);
     return p.finally(() => this.#inflight.delete(p));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, Kafka } from 'kafkajs';
 import { EtlError, type IncomingMessage, type Logger, type TopicTail } from '@p2m/core';
 import type { KafkaLogAdmin } from './admin.ts';
 import { toIncoming } from './consumer.ts';
@@ -16,6 +16,73 @@ export interface ReaderDeps {
   kafka: Kafka;
   admin: KafkaLogAdmin;
   logger: Logger;
+  /** How long a read to the end may go without a batch (`READ_STALL_MS` unless given). */
+  stallMs?: number;
+}
+
+/**
+ * How long a read up to the end (`scanToEnd`, a tail's catch-up) may go without a batch arriving
+ * while it is not inside its handler. KafkaJS by itself waits without end: a member that never gets
+ * its partitions keeps rejoining, and a broker that stops answering is retried by a consumer that
+ * restarts itself. A read that hears nothing for this long fails retriable, naming the topic and how
+ * many partitions it still had to read; the caller's own retry decides what next (the board's start
+ * retries a few times, then the process fails with that reason).
+ */
+export const READ_STALL_MS = 60_000;
+
+/**
+ * Times a read's silence: `stalled` is called once when neither a batch began (`heard`) nor a handler
+ * was running (`busy`) for `stallMs`. A slow handler is the caller's own wait, with its own deadlines.
+ */
+function stallGuard(stallMs: number, stalled: (silentMs: number) => void) {
+  let last = Date.now();
+  let inHandler = 0;
+  const timer = setInterval(
+    () => {
+      const silent = Date.now() - last;
+      if (inHandler === 0 && silent >= stallMs) {
+        clearInterval(timer);
+        stalled(silent);
+      }
+    },
+    Math.min(1_000, Math.max(10, stallMs / 4)),
+  );
+  timer.unref();
+  return {
+    heard: (): void => void (last = Date.now()),
+    busy: async <T>(fn: () => Promise<T> | T): Promise<T> => {
+      inHandler++;
+      try {
+        return await fn();
+      } finally {
+        inHandler--;
+        last = Date.now();
+      }
+    },
+    stop: (): void => clearInterval(timer),
+  };
+}
+
+/**
+ * Connects, subscribes from the beginning and runs the consumer, unless `ended` settles first: a
+ * stall or a crash while KafkaJS is still connecting or joining ends the wait as well.
+ */
+async function startedOrEnded(ended: Promise<void>, consumer: Consumer, topic: string, run: ConsumerRunConfig): Promise<void> {
+  const started = (async () => {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run(run);
+  })();
+  started.catch(() => undefined); // raced below; a late failure after `ended` must not go unhandled
+  await Promise.race([started, ended]);
+}
+
+function stallError(topic: string, purpose: string, silentMs: number, partitionsLeft: number): EtlError {
+  return new EtlError(
+    'LOG_UNAVAILABLE',
+    `Kafka: ${purpose} "${topic}" received nothing for ${Math.round(silentMs / 1000)} s with ${partitionsLeft} partition(s) still to read`,
+    { retriable: true, hint: 'check that the brokers are up and that this client can join consumer groups (its group never got the partitions)' },
+  );
 }
 
 type Handler = (message: IncomingMessage) => Promise<void> | void;
@@ -69,22 +136,22 @@ export async function scanToEnd(deps: ReaderDeps, topic: string, handler: Handle
     finish = resolve;
     fail = reject;
   });
+  const guard = stallGuard(deps.stallMs ?? READ_STALL_MS, (silent) => fail(stallError(topic, 'reading', silent, remaining.size)));
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     if (!payload.restart) fail(toEtlError(payload.error, `read ${topic}`));
   });
   try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
+    await startedOrEnded(done, consumer, topic, {
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset }) => {
+        guard.heard();
         const end = remaining.get(batch.partition);
         if (end === undefined) return;
         try {
           for (const m of batch.messages) {
             if (BigInt(m.offset) >= end) break;
-            await handler(toIncoming(topic, batch.partition, m));
+            await guard.busy(() => handler(toIncoming(topic, batch.partition, m)));
           }
         } catch (err) {
           fail(err);
@@ -101,6 +168,7 @@ export async function scanToEnd(deps: ReaderDeps, topic: string, handler: Handle
   } catch (err) {
     throw err instanceof EtlError ? err : toEtlError(err, `read ${topic} to its end`);
   } finally {
+    guard.stop();
     await consumer.disconnect().catch(() => undefined);
     await deps.admin.deleteGroup(groupId);
   }
@@ -137,6 +205,9 @@ export async function tail(deps: ReaderDeps, topic: string, handler: Handler): P
     behind.delete(partition);
     if (behind.size === 0) caughtUp();
   };
+  // Only the catch-up is timed: once caught up, a quiet topic rightly delivers nothing.
+  const guard = stallGuard(deps.stallMs ?? READ_STALL_MS, (silent) => failed(stallError(topic, 'catching up with', silent, behind.size)));
+  void ready.then(guard.stop, guard.stop);
   if (behind.size === 0) caughtUp();
   const { consumer, groupId } = readerConsumer(deps, 'tail');
   const log = deps.logger.child({ topic, groupId });
@@ -144,16 +215,15 @@ export async function tail(deps: ReaderDeps, topic: string, handler: Handler): P
     if (!payload.restart) failed(toEtlError(payload.error, `follow ${topic}`));
   });
   try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
+    await startedOrEnded(ready, consumer, topic, {
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, isRunning, isStale }) => {
+        guard.heard();
         for (const m of batch.messages) {
           if (!isRunning() || isStale()) return;
           try {
-            await handler(toIncoming(topic, batch.partition, m));
+            await guard.busy(() => handler(toIncoming(topic, batch.partition, m)));
           } catch (err) {
             log.error({ err, partition: batch.partition, offset: m.offset }, 'tail handler failed; message skipped');
           }
@@ -165,6 +235,7 @@ export async function tail(deps: ReaderDeps, topic: string, handler: Handler): P
     });
     await ready;
   } catch (err) {
+    guard.stop();
     await consumer.disconnect().catch(() => undefined);
     await deps.admin.deleteGroup(groupId).catch(() => undefined);
     throw err instanceof EtlError ? err : toEtlError(err, `follow ${topic}`);
