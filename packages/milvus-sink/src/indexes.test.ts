@@ -45,6 +45,26 @@ describe('waiting for index builds: while they move, never forever', () => {
     expect(t.polls()).toBe(4);
   });
 
+  it('"Finished" with rows still to index is not built: it waits for the rows (an index made on the empty collection)', async () => {
+    const t = target(
+      [
+        { state: 'Finished', indexed: 0 },
+        { state: 'Finished', indexed: 0 },
+        { state: 'Finished', indexed: 55 },
+        { state: 'Finished', indexed: 100 },
+      ],
+      1_000,
+    );
+    const seen: [number, number][] = [];
+    await waitForIndexes(t.conn, plan, 5, (indexed, total) => seen.push([indexed, total]));
+    expect(t.polls()).toBe(4);
+    expect(seen).toEqual([
+      [0, 100],
+      [0, 100],
+      [55, 100],
+    ]);
+  });
+
   it('a build the server reports failed ends it for good, with the server’s reason', async () => {
     const t = target([{ state: 'Failed', indexed: 0, reason: 'out of memory' }], 1_000);
     const err = await waitForIndexes(t.conn, plan, 5).catch((e: unknown) => e);

@@ -95,9 +95,10 @@ type IndexPlan = CollectionPlan['indexes'][number];
 type IndexDescription = NonNullable<Awaited<ReturnType<MilvusClient['describeIndex']>>['index_descriptions']>[number];
 
 /**
- * Waits until every index of the plan is built over the collection's rows, for as long as the build
- * moves: Milvus builds indexes in the background (`createIndex` returns at once), and loading a
- * collection whose index is still building sits at 0 % until it is done. A build that indexes no
+ * Waits until every index of the plan is built over the collection's rows (the server says
+ * `Finished` and counts every row indexed), for as long as the build moves: Milvus builds indexes in
+ * the background (`createIndex` returns at once), and loading a collection whose index is still
+ * building sits at 0 % until it is done. A build that indexes no
  * new row for `conn.longTimeout` fails (retriable); a build the server reports failed fails for good
  * with its reason. Milvus Lite builds inside `createIndex` and reports the index finished.
  */
@@ -127,10 +128,13 @@ export async function waitForIndexes(
             },
           );
         }
-        if (state === 'Finished') return { done: true, progress: 0 };
         const indexed = Number(d?.indexed_rows ?? 0);
         const total = Number(d?.total_rows ?? 0);
-        if (Number.isFinite(indexed) && Number.isFinite(total) && total > 0) onProgress?.(indexed, total);
+        const counted = Number.isFinite(indexed) && Number.isFinite(total) && total > 0;
+        // "Finished" alone is not built: an index created on the empty collection stays "Finished"
+        // while the load's segments wait for their builds (Milvus 2.3.5: Finished, 0 of 100,200 rows).
+        if (state === 'Finished' && (!counted || indexed >= total)) return { done: true, progress: 0 };
+        if (counted) onProgress?.(indexed, total);
         return { done: false, progress: indexed };
       },
       stalledAfterMs: conn.longTimeout,
