@@ -4,7 +4,8 @@
 // before anything is created (this server's upsert ignores the partition key; it has no usable sparse
 // vectors), and a SIGKILL of the server mid-load that loses nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtlError, type JobView } from '@p2m/core';
+import { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { EtlError, type CollectionPlan, type JobView } from '@p2m/core';
 import type { Emulator, GeneratorOptions } from '@p2m/emulator';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import type { Runtime } from '@p2m/cli';
@@ -15,6 +16,18 @@ const DENSE: GeneratorOptions = { seed: 31, count: 6_000, dim: 16, namespaces: 3
 const LONG = 900_000;
 
 const standalone = (): string => milvusStandaloneAddress();
+
+/** The index type on the plan's vector field as the server describes it; undefined when the field has none. */
+async function vectorIndexType(plan: CollectionPlan): Promise<string | undefined> {
+  const client = new MilvusClient({ address: standalone() });
+  try {
+    const res = await client.describeIndex({ collection_name: plan.collection, field_name: plan.names.vector });
+    const d = res.index_descriptions?.find((x) => x.field_name === plan.names.vector);
+    return d?.params.find((p) => p.key === 'index_type')?.value as string | undefined;
+  } finally {
+    await client.closeConnection();
+  }
+}
 
 async function refusal(promise: Promise<unknown>): Promise<EtlError> {
   const err = await promise.then(
@@ -124,6 +137,9 @@ describe('Milvus standalone 2.3.5 as the target', () => {
     const atKill = await midway();
     expect(atKill.status).toBe('IN_PROGRESS');
     expect(atKill.progress.total.loaded).toBeLessThan(DENSE.count);
+    // The index came with the collection: the server builds it while the load goes on.
+    expect(job.plan!.indexesWithCollection).toBe(true);
+    expect(await vectorIndexType(job.plan!)).toBe(job.plan!.indexes[0]!.indexType);
     await killComponent('milvus-standalone');
     await startComponent('milvus-standalone');
     const done = await waitForStatus(runtime, job.id);

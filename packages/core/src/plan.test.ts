@@ -105,6 +105,15 @@ describe('planCollection: sparse values per record, decided from the description
 });
 
 describe('planCollection: durability is asked of the target, not guessed', () => {
+  it('creates the vector indexes with the collection on a server that needs a load to query; on Milvus Lite verification does', () => {
+    const real = plan({ caps: fullCapabilities() });
+    expect(real.indexesWithCollection).toBe(true);
+    expect(real.target?.decisions.find((d) => d.capability === 'queryNeedsLoad')?.decision).toMatch(/created with the collection/);
+    const lite = plan({ caps: liteCapabilities() });
+    expect(lite.indexesWithCollection).toBe(false);
+    expect(lite.target?.decisions.find((d) => d.capability === 'queryNeedsLoad')?.decision).toMatch(/created by verification, after the load/);
+  });
+
   it('flushes before committing where acknowledged writes are not kept, or unknown; not where a WAL keeps them', () => {
     expect(plan({ caps: liteCapabilities() }).flushBeforeCommit).toBe(true);
     expect(plan({ caps: fullCapabilities() }).flushBeforeCommit).toBe(false);

@@ -82,6 +82,14 @@ export interface CollectionPlan {
    * latest copy does not have. Absent in plans made before this existed (= false).
    */
   deleteBeforeUpsert?: boolean;
+  /**
+   * The vector indexes are created with the collection, so a server that builds indexes in the
+   * background (every real Milvus: queries need a loaded, indexed collection) indexes each segment
+   * as the load seals it, and verification waits only for what is left. False for Milvus Lite, which
+   * builds an index inside the create call and needs a rebuilding load after a restart once a
+   * collection has one: verification creates them there. Absent in plans made before this (= false).
+   */
+  indexesWithCollection?: boolean;
 }
 
 export const METRIC_MAP: Record<PineconeMetric, MilvusMetric> = { cosine: 'COSINE', euclidean: 'L2', dotproduct: 'IP' };
@@ -262,7 +270,13 @@ export function planCollection({ spec, index, namespaces, capabilities: caps }: 
           ? 'loaders commit offsets only after a flush (at most one per 2 s), so a crash of the target loses nothing'
           : 'unknown, so loaders commit offsets only after a flush (safe); set options.flushBeforeCommit to "never" for a target with a write-ahead log',
   );
-  decide('queryNeedsLoad', 'verification builds the indexes and loads the collection before any query');
+  const indexesWithCollection = caps.queryNeedsLoad.value !== false;
+  decide(
+    'queryNeedsLoad',
+    indexesWithCollection
+      ? 'the vector indexes are created with the collection, so the server builds them while the load goes on; verification waits for the rest and loads the collection before any query'
+      : 'the vector indexes are created by verification, after the load (this target answers queries without a load, and builds an index inside the create call)',
+  );
   const deleteBeforeUpsert = caps.upsertReplacesDynamicField.value === false;
   decide(
     'upsertReplacesDynamicField',
@@ -332,6 +346,7 @@ export function planCollection({ spec, index, namespaces, capabilities: caps }: 
     target: { capabilities: caps, decisions },
     flushBeforeCommit,
     deleteBeforeUpsert,
+    indexesWithCollection,
   };
 }
 

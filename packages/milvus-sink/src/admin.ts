@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DataType, FieldType } from '@zilliz/milvus2-sdk-node';
 import { DEFAULT_PARTITION, EtlError, retry, sleep, type CollectionPlan, type FieldPlan, type SinkAdmin, type TargetCapabilities } from '@p2m/core';
+import { ensureIndexes } from './indexes.ts';
 import type { MilvusConnection } from './connection.ts';
 import { onCollection } from './errors.ts';
 import { probeCapabilities } from './probe.ts';
@@ -146,10 +147,12 @@ export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
    * that already has exactly the plan's schema (a resumed job, or a second controller racing the
    * first): missing partitions are added. A different collection of that name is refused.
    *
-   * The vector indexes are not created here but in verification: on Milvus Lite a collection with an
-   * index comes back from a restart "released" and refuses every query until a load, which builds
-   * the index of every segment inside the call, so a loader's read-back after a Lite restart failed
-   * (fresh-clone CI, chaos) or would wait for a whole index build.
+   * The vector indexes are created here too where the plan says so (`indexesWithCollection`: every
+   * real server), so Milvus builds each sealed segment's index while the load goes on. Not on Milvus
+   * Lite: a Lite collection with an index comes back from a restart "released" and refuses every
+   * query until a load, which builds the index of every segment inside the call, so a loader's
+   * read-back after a Lite restart failed (fresh-clone CI, chaos) or would wait for a whole index
+   * build. Verification creates them there, after the load.
    */
   async function createCollection(plan: CollectionPlan): Promise<void> {
     if (await collectionExists(plan.collection)) {
@@ -176,6 +179,7 @@ export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
       }
     }
     await ensurePartitions(plan);
+    if (plan.indexesWithCollection) await ensureIndexes(conn, plan);
   }
 
   /** Whether the collection exists now or within ~3 s (another caller's creation finishing). */

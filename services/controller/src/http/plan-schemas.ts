@@ -93,4 +93,5 @@ export const CollectionPlanSchema = z.object({
     .optional(),
   flushBeforeCommit: z.boolean(),
   deleteBeforeUpsert: z.boolean().optional(),
+  indexesWithCollection: z.boolean().optional(),
 });
