@@ -239,6 +239,10 @@ try {
   let atReconcile = 0;
   let view = job;
   const seenPhases: string[] = [];
+  // The server's CPU over the load and over each verification phase: how busy it was (its own
+  // index builds included) while p2m waited or read.
+  const milvusPid = stackPid('milvus');
+  const milvusCpuAt: [string, number, number][] = [['loading', performance.now(), cpuSeconds(milvusPid)]];
   const deadline = Date.now() + 6 * 3_600_000;
   for (;;) {
     view = await api<JobView>('GET', `/v1/jobs/${job.id}`);
@@ -254,12 +258,14 @@ try {
     const phase = view.progress.verification?.phase;
     if (phase && seenPhases.at(-1) !== phase) {
       seenPhases.push(phase);
+      milvusCpuAt.push([phase, performance.now(), cpuSeconds(milvusPid)]);
       if (phase === 'reconcile') atReconcile = sample['rss']!;
       log(`verification phase: ${phase}`);
     }
     if (['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(view.status)) {
       endAt = performance.now();
       peakVerify = memoryMb(pid).peak;
+      milvusCpuAt.push(['end', endAt, cpuSeconds(milvusPid)]);
       break;
     }
     if (services.some((s) => s.child.exitCode !== null)) throw new Error('a p2m process exited during the run');
@@ -313,7 +319,15 @@ try {
       sampled: 'every second: RSS by kind from /proc, heap and external memory from the controller /metrics',
     },
     controller_cpu_seconds_verifying: round2(verifyCpu),
-    milvus_cpu_seconds_total: round2(cpuSeconds(stackPid('milvus'))),
+    milvus_cpu_seconds_total: round2(cpuSeconds(milvusPid)),
+    // Per stretch (the load, then each phase as the bench saw it start, polling every second): the
+    // server's CPU seconds and wall seconds; cores busy = cpu / wall (2 on this machine = saturated).
+    milvus_cpu_by_stretch: Object.fromEntries(
+      milvusCpuAt.slice(0, -1).map(([name, at, cpu], i) => {
+        const [, nextAt, nextCpu] = milvusCpuAt[i + 1]!;
+        return [name, { cpu_seconds: round2(nextCpu - cpu), wall_seconds: round2((nextAt - at) / 1000) }];
+      }),
+    ),
     machine: { load1AtEnd: machineCpu().load1, cores: 2 },
     at: new Date().toISOString(),
   };

@@ -58,6 +58,8 @@ describe('Milvus standalone 2.3.5 as the target', () => {
       expect(caps.serverVersion).toBe('v2.3.5-lite'); // a name that says Lite, on a server that is not
       expect(caps.persistsAcknowledgedWrites).toMatchObject({ value: true, how: 'probed' });
       expect(caps.queryNeedsLoad).toMatchObject({ value: true, how: 'probed' });
+      // Every role is one process on this host: an index build would take the load's CPU.
+      expect(caps.indexNodesApart).toMatchObject({ value: false, how: 'probed' });
       expect(caps.sparseVectors).toMatchObject({ value: false, how: 'probed' });
       expect(caps.upsertHonoursPartitionKey).toMatchObject({ value: false, how: 'probed' });
       expect(caps.upsertReplacesDynamicField).toMatchObject({ value: true, how: 'probed' });
@@ -112,6 +114,7 @@ describe('Milvus standalone 2.3.5 as the target', () => {
     });
     expect(job.plan!.flushBeforeCommit).toBe(false);
     expect(job.plan!.target!.decisions.find((d) => d.capability === 'persistsAcknowledgedWrites')!.decision).toMatch(/write-ahead log/);
+    expect(job.plan!.indexesWithCollection).toBe(false);
     const done = await waitForStatus(runtime, job.id);
     expect(done.error).toBeUndefined();
     expect(done.status).toBe('SUCCESSFUL');
@@ -119,13 +122,13 @@ describe('Milvus standalone 2.3.5 as the target', () => {
     await expectTargetEqualsSource(done.plan!, DENSE, new Set(), standalone());
   });
 
-  it('the server SIGKILLed mid-load and restarted: nothing acknowledged is lost', { timeout: LONG }, async () => {
+  it('the server SIGKILLed mid-load and restarted, its index made with the collection: nothing acknowledged is lost', { timeout: LONG }, async () => {
     const collection = uniqueName('std_kill');
     const job = await runtime.jobs!.create({
       source: { apiKey: API_KEY, index: 'dense-src', controllerHostUrl: emulator.controllerHostUrl },
       target: { address: standalone(), collection, partitionKey: false },
-      // Paced, so the kill lands mid-load on a quiet machine too.
-      options: { rateLimits: { upsertRecordsPerSecond: 600 } },
+      // Paced, so the kill lands mid-load on a quiet machine too; the index built while loading.
+      options: { rateLimits: { upsertRecordsPerSecond: 600 }, indexBuild: 'duringLoad' },
     });
     const midway = async (): Promise<JobView> => {
       for (;;) {

@@ -42,6 +42,7 @@ export function jobView(
       namespaceConcurrency: 4,
       rateLimits: { listPerSecond: 200, fetchPerSecond: 100 },
       flushBeforeCommit: 'auto',
+      indexBuild: 'auto',
       fetchBatchSize: 100,
       verifySampleSize: 1000,
     },

@@ -22,6 +22,7 @@ describe('p2m jobs plan: what the collection will be and why', () => {
     expect(text).toMatch(/primary key: "id" = the record id/);
     expect(text).toMatch(/sparse values: a record without sparse values stores NULL/);
     expect(text).toMatch(/flush the collection before they commit/);
+    expect(text).toMatch(/index on \w+: \w+ \/ \w+, created after the load, by verification/);
     expect(text).toMatch(/CAPABILITY\s+VALUE\s+HOW KNOWN\s+WHAT THE JOB DOES/);
     expect(text).toMatch(/nullableVectors\s+true\s+\w+\s+"sparse_vector" is nullable/);
   });
@@ -35,5 +36,6 @@ describe('p2m jobs plan: what the collection will be and why', () => {
     expect(text).toMatch(/partitions: .*docs/);
     expect(text).toMatch(/stores an empty sparse row/);
     expect(text).toMatch(/commit offsets without flushing/);
+    expect(text).toMatch(/index on \w+: \w+ \/ \w+, created with the collection, built during the load/);
   });
 });

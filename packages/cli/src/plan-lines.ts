@@ -23,7 +23,8 @@ export function planLines(plan: CollectionPlan): string[] {
     ...formatTable(['FIELD', 'TYPE', 'ROLE', 'NOTES'], rows),
     'dynamic field ($meta): on (Pinecone metadata)',
   ];
-  for (const i of plan.indexes) lines.push(`index on ${i.field}: ${i.indexType} / ${i.metricType}`);
+  const when = plan.indexesWithCollection ? 'created with the collection, built during the load' : 'created after the load, by verification';
+  for (const i of plan.indexes) lines.push(`index on ${i.field}: ${i.indexType} / ${i.metricType}, ${when}`);
   lines.push(
     plan.primaryKey === 'namespaceAndId'
       ? `primary key: "${plan.primaryKeyField}" = namespace and id (every (namespace, id) pair is its own row)`

@@ -43,6 +43,13 @@ export interface TargetCapabilities {
   persistsAcknowledgedWrites: Capability<boolean | null>;
   /** `query` is refused until the collection is loaded (every real server; Milvus Lite answers anyway). */
   queryNeedsLoad: Capability<boolean>;
+  /**
+   * The server builds indexes on index nodes of their own hosts, apart from the nodes that take
+   * writes, so a build during the load does not take the load's CPU (a distributed Milvus); false
+   * where every node shares one host (standalone); null when the server does not say (Zilliz Cloud
+   * refuses to describe itself). Absent in plans made before it existed.
+   */
+  indexNodesApart?: Capability<boolean | null>;
 }
 
 /** One line of the plan's capability table: what the target can do, and what this job does about it. */

@@ -105,13 +105,32 @@ describe('planCollection: sparse values per record, decided from the description
 });
 
 describe('planCollection: durability is asked of the target, not guessed', () => {
-  it('creates the vector indexes with the collection on a server that needs a load to query; on Milvus Lite verification does', () => {
-    const real = plan({ caps: fullCapabilities() });
-    expect(real.indexesWithCollection).toBe(true);
-    expect(real.target?.decisions.find((d) => d.capability === 'queryNeedsLoad')?.decision).toMatch(/created with the collection/);
-    const lite = plan({ caps: liteCapabilities() });
+  it('creates the vector indexes with the collection where the server builds apart from the load, or does not say; after the load otherwise', () => {
+    const decision = (p: ReturnType<typeof plan>) => p.target?.decisions.find((d) => d.capability === 'indexNodesApart')?.decision;
+    // Zilliz Cloud does not describe itself: with the collection (its index builds are its own).
+    const unknown = plan({ caps: fullCapabilities() });
+    expect(unknown.indexesWithCollection).toBe(true);
+    expect(decision(unknown)).toMatch(/created with the collection/);
+    expect(plan({ caps: fullCapabilities({ indexNodesApart: capability<boolean | null>(true) }) }).indexesWithCollection).toBe(true);
+    // A standalone server: the build would take the load's CPU.
+    const standalone = plan({ caps: fullCapabilities({ indexNodesApart: capability<boolean | null>(false) }) });
+    expect(standalone.indexesWithCollection).toBe(false);
+    expect(decision(standalone)).toMatch(/after the load: a build during it would take the load's CPU/);
+    // Milvus Lite, even if it were to say it builds apart.
+    const lite = plan({ caps: liteCapabilities({ indexNodesApart: capability<boolean | null>(true) }) });
     expect(lite.indexesWithCollection).toBe(false);
-    expect(lite.target?.decisions.find((d) => d.capability === 'queryNeedsLoad')?.decision).toMatch(/created by verification, after the load/);
+    expect(lite.target?.decisions.find((d) => d.capability === 'queryNeedsLoad')?.decision).toMatch(/creates the indexes after the load/);
+    // A plan made from capabilities without the answer (an older probe) does not assume.
+    const { indexNodesApart: _, ...older } = fullCapabilities();
+    expect(plan({ caps: older }).indexesWithCollection).toBe(true);
+  });
+
+  it('options.indexBuild overrides what the target says', () => {
+    const standalone = fullCapabilities({ indexNodesApart: capability<boolean | null>(false) });
+    const during = plan({ caps: standalone, options: { indexBuild: 'duringLoad' } });
+    expect(during.indexesWithCollection).toBe(true);
+    expect(during.target?.decisions.find((d) => d.capability === 'indexNodesApart')?.decision).toMatch(/options\.indexBuild is "duringLoad"/);
+    expect(plan({ options: { indexBuild: 'afterLoad' } }).indexesWithCollection).toBe(false);
   });
 
   it('flushes before committing where acknowledged writes are not kept, or unknown; not where a WAL keeps them', () => {
@@ -138,6 +157,7 @@ describe('planCollection: durability is asked of the target, not guessed', () =>
       'upsertHonoursPartitionKey',
       'persistsAcknowledgedWrites',
       'queryNeedsLoad',
+      'indexNodesApart',
       'upsertReplacesDynamicField',
     ]);
   });

@@ -105,6 +105,13 @@ export const PipelineOptionsSchema = z
      * `always`; `never` (a Milvus Lite crash can then lose acknowledged writes; verification reports it).
      */
     flushBeforeCommit: z.enum(['auto', 'always', 'never']).default('auto'),
+    /**
+     * When the target's vector indexes are created: `duringLoad` = with the collection, so the server
+     * indexes each segment the load seals; `afterLoad` = by verification; `auto` = during the load
+     * where the server builds on index nodes of their own or does not say (Zilliz Cloud), after it
+     * where index builds would share the load's host (Milvus standalone) and on Milvus Lite.
+     */
+    indexBuild: z.enum(['auto', 'duringLoad', 'afterLoad']).default('auto'),
     /** Ids per fetch call (≤ 1,000; URL length is the practical limit, 100 = one list page). */
     fetchBatchSize: z.number().int().min(1).max(1000).default(100),
     /** Records compared field by field during verification. */

@@ -218,7 +218,8 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
       }
     }
 
-    const persistsAcknowledgedWrites = await probeDurability(conn, queryNeedsLoad.value);
+    const self = await describeSelf(conn);
+    const persistsAcknowledgedWrites = durability(conn, self, queryNeedsLoad.value);
     return {
       serverVersion,
       milvusVersion,
@@ -232,6 +233,7 @@ export async function probeCapabilities(conn: MilvusConnection): Promise<TargetC
       dynamicField,
       persistsAcknowledgedWrites,
       queryNeedsLoad,
+      indexNodesApart: indexNodesApartOf(self),
     };
   } finally {
     for (const name of made)
@@ -293,6 +295,46 @@ async function declaredNullable(conn: MilvusConnection, collection: string): Pro
   return d.schema.fields.some((f) => f.name === 's' && (f as { nullable?: boolean }).nullable === true);
 }
 
+/** A node of the deployment as GetMetrics `system_info` lists it: its role and the host it runs on. */
+interface DescribedNode {
+  type: string;
+  host: string | null;
+  cores: number | null;
+}
+
+/** What the server says of itself: its nodes (empty: it answers with nothing; null: it refuses), and that answer in words. */
+async function describeSelf(conn: MilvusConnection): Promise<{ nodes: DescribedNode[] | null; answer: string }> {
+  try {
+    const res = await conn.call({ what: 'asking the server to describe itself', permanent: 'TARGET_UNSUPPORTED' }, (c) =>
+      c.getMetric({ request: { metric_type: 'system_info' }, timeout: conn.timeout }),
+    );
+    type Info = { name?: string; type?: string; hardware_infos?: { ip?: string; cpu_core_count?: number } };
+    const info = (res as { response?: { nodes_info?: { infos?: Info }[] } }).response;
+    const nodes = (info?.nodes_info ?? []).map((n): DescribedNode => {
+      const ip = n.infos?.hardware_infos?.ip;
+      const cores = Number(n.infos?.hardware_infos?.cpu_core_count);
+      return {
+        type: String(n.infos?.type ?? n.infos?.name ?? 'node'),
+        host: typeof ip === 'string' && ip !== '' ? ip.replace(/:\d+$/, '') : null,
+        cores: Number.isFinite(cores) && cores > 0 ? cores : null,
+      };
+    });
+    const answer =
+      nodes.length > 0
+        ? `the server describes a Milvus deployment of ${nodes.length} nodes (${[...new Set(nodes.map((n) => n.type))].join(', ')})`
+        : 'the server describes no nodes';
+    return { nodes, answer };
+  } catch (err) {
+    if (err instanceof EtlError && isRetriable(err)) throw err;
+    // The SDK parses the answer as JSON: an empty answer fails there.
+    const empty = err instanceof SyntaxError || /JSON/.test(errorMessage(err));
+    return {
+      nodes: empty ? [] : null,
+      answer: empty ? 'the server answers the system description with nothing' : `the server refuses to describe itself: ${errorMessage(err)}`,
+    };
+  }
+}
+
 /**
  * Whether an acknowledged write survives a crash without a flush. A Milvus deployment keeps
  * writes in its write-ahead log and describes itself (GetMetrics `system_info` lists its nodes);
@@ -301,28 +343,8 @@ async function declaredNullable(conn: MilvusConnection, collection: string): Pro
  * a SIGKILL). A target that refuses to describe itself is unknown, unless it is Zilliz Cloud,
  * whose documentation promises durability of acknowledged writes.
  */
-async function probeDurability(conn: MilvusConnection, queryNeedsLoad: boolean): Promise<Capability<boolean | null>> {
-  let nodes: string[] | null = null;
-  let answer: string;
-  try {
-    const res = await conn.call({ what: 'asking the server to describe itself', permanent: 'TARGET_UNSUPPORTED' }, (c) =>
-      c.getMetric({ request: { metric_type: 'system_info' }, timeout: conn.timeout }),
-    );
-    const info = (res as { response?: { nodes_info?: { infos?: { name?: string; type?: string } }[] } }).response;
-    nodes = (info?.nodes_info ?? []).map((n) => String(n.infos?.type ?? n.infos?.name ?? 'node'));
-    answer =
-      nodes.length > 0
-        ? `the server describes a Milvus deployment of ${nodes.length} nodes (${[...new Set(nodes)].join(', ')})`
-        : 'the server describes no nodes';
-  } catch (err) {
-    if (err instanceof EtlError && isRetriable(err)) throw err;
-    // The SDK parses the answer as JSON: an empty answer fails there.
-    answer =
-      err instanceof SyntaxError || /JSON/.test(errorMessage(err))
-        ? 'the server answers the system description with nothing'
-        : `the server refuses to describe itself: ${errorMessage(err)}`;
-    if (err instanceof SyntaxError || /JSON/.test(errorMessage(err))) nodes = [];
-  }
+function durability(conn: MilvusConnection, self: { nodes: DescribedNode[] | null; answer: string }, queryNeedsLoad: boolean): Capability<boolean | null> {
+  const { nodes, answer } = self;
   if (nodes && nodes.length > 0) return probed(true, `${answer}; its write-ahead log keeps acknowledged writes`);
   if (nodes && !queryNeedsLoad)
     return probed(false, `${answer} and answers queries on unloaded collections, as Milvus Lite does, which keeps acknowledged writes in memory until a flush`);
@@ -330,4 +352,26 @@ async function probeDurability(conn: MilvusConnection, queryNeedsLoad: boolean):
     return documented(true, `${answer}; Zilliz Cloud persists acknowledged writes (its documentation)`);
   }
   return { value: null, how: 'unknown', detail: answer };
+}
+
+/**
+ * Whether the nodes that build indexes run on hosts of their own, apart from the nodes that take
+ * the load's writes. The builders are the index nodes (Milvus 2.6 has none: its data nodes build);
+ * the writers are the proxies and the data or streaming nodes. In a standalone server every role is
+ * one process on one host, so a build during the load takes the load's CPU.
+ */
+export function indexNodesApartOf(self: { nodes: DescribedNode[] | null; answer: string }): Capability<boolean | null> {
+  const nodes = self.nodes ?? [];
+  const hasIndexNodes = nodes.some((n) => n.type === 'indexnode');
+  const builders = nodes.filter((n) => n.type === (hasIndexNodes ? 'indexnode' : 'datanode'));
+  const writers = nodes.filter((n) => n.type === 'proxy' || n.type === 'streamingnode' || (hasIndexNodes && n.type === 'datanode'));
+  const hosts = (list: DescribedNode[]): string[] => [...new Set(list.map((n) => n.host).filter((h): h is string => h !== null))];
+  const builderHosts = hosts(builders);
+  const writerHosts = hosts(writers);
+  if (builderHosts.length === 0 || writerHosts.length === 0)
+    return { value: null, how: 'unknown', detail: `${self.answer}; it does not say where indexes are built` };
+  const shared = builderHosts.filter((h) => writerHosts.includes(h));
+  const cores = builders.find((n) => n.cores !== null)?.cores;
+  const where = `indexes are built by ${builders.length} ${builders[0]!.type}(s) on ${builderHosts.join(', ')}; writes are taken on ${writerHosts.join(', ')}`;
+  return shared.length > 0 ? probed(false, `${where}: the same host${cores ? ` (${cores} cores)` : ''}`) : probed(true, `${where}: hosts of their own`);
 }

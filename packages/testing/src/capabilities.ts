@@ -20,6 +20,7 @@ export function fullCapabilities(overrides: Partial<TargetCapabilities> = {}): T
     dynamicField: said(true),
     persistsAcknowledgedWrites: said<boolean | null>(true),
     queryNeedsLoad: said(true),
+    indexNodesApart: said<boolean | null>(null),
     ...overrides,
   };
 }

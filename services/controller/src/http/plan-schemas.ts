@@ -18,6 +18,7 @@ const CAPABILITY_NAMES = [
   'dynamicField',
   'persistsAcknowledgedWrites',
   'queryNeedsLoad',
+  'indexNodesApart',
 ] as const;
 
 /** What the target can do and how that is known (`/plan` shows it beside what the job does about it). */
@@ -34,6 +35,7 @@ export const TargetCapabilitiesSchema = z.object({
   dynamicField: capability(z.boolean()),
   persistsAcknowledgedWrites: capability(z.boolean().nullable()),
   queryNeedsLoad: capability(z.boolean()),
+  indexNodesApart: capability(z.boolean().nullable()).optional(),
 });
 
 export const CollectionPlanSchema = z.object({

@@ -200,6 +200,7 @@ export const CAPS: TargetCapabilities = {
   dynamicField: { value: true, how: 'documented', detail: '' },
   persistsAcknowledgedWrites: { value: true, how: 'documented', detail: '' },
   queryNeedsLoad: { value: true, how: 'documented', detail: '' },
+  indexNodesApart: { value: null, how: 'unknown', detail: '' },
 };
 
 export interface JobOptions {
