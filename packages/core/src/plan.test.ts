@@ -131,6 +131,10 @@ describe('planCollection: durability is asked of the target, not guessed', () =>
     expect(during.indexesWithCollection).toBe(true);
     expect(during.target?.decisions.find((d) => d.capability === 'indexNodesApart')?.decision).toMatch(/options\.indexBuild is "duringLoad"/);
     expect(plan({ options: { indexBuild: 'afterLoad' } }).indexesWithCollection).toBe(false);
+    const lite = refusal(() => plan({ caps: liteCapabilities(), options: { indexBuild: 'duringLoad' } }));
+    expect(lite.code).toBe('TARGET_UNSUPPORTED');
+    expect(lite.field).toBe('options.indexBuild');
+    expect(lite.hint).toMatch(/"auto" or "afterLoad"/);
   });
 
   it('flushes before committing where acknowledged writes are not kept, or unknown; not where a WAL keeps them', () => {

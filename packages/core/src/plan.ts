@@ -83,11 +83,12 @@ export interface CollectionPlan {
    */
   deleteBeforeUpsert?: boolean;
   /**
-   * The vector indexes are created with the collection, so a server that builds indexes in the
-   * background (every real Milvus: queries need a loaded, indexed collection) indexes each segment
-   * as the load seals it, and verification waits only for what is left. False for Milvus Lite, which
-   * builds an index inside the create call and needs a rebuilding load after a restart once a
-   * collection has one: verification creates them there. Absent in plans made before this (= false).
+   * The vector indexes are created with the collection, so the server indexes each segment as the
+   * load seals it and verification waits only for what is left: where it builds on hosts of its own
+   * or does not say (`indexNodesApart`), or `options.indexBuild` is `duringLoad`. False where every
+   * node shares one host (a build would take the load's CPU), and on Milvus Lite, which builds an
+   * index inside the create call and needs a rebuilding load after a restart once a collection has
+   * one: verification creates them there, after the load. Absent in plans made before this (= false).
    */
   indexesWithCollection?: boolean;
 }
@@ -277,6 +278,13 @@ export function planCollection({ spec, index, namespaces, capabilities: caps }: 
       : 'verification creates the indexes after the load: this target builds an index inside the create call and needs a rebuilding load after a restart once a collection has one',
   );
   const build = spec.options.indexBuild;
+  if (build === 'duringLoad' && !caps.queryNeedsLoad.value) {
+    throw new EtlError(
+      'TARGET_UNSUPPORTED',
+      `${target} builds an index inside the create call and needs a rebuilding load after a restart once a collection has one, so it cannot take its index before the load`,
+      { hint: 'set options.indexBuild to "auto" or "afterLoad" for this target', field: 'options.indexBuild' },
+    );
+  }
   const apart = caps.indexNodesApart ?? { value: null, how: 'unknown' as const, detail: 'not asked' };
   const indexesWithCollection = build === 'duringLoad' || (build === 'auto' && caps.queryNeedsLoad.value && apart.value !== false);
   decisions.push({
