@@ -4,7 +4,6 @@
 // Milvus restart under a live writer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  EtlError,
   parseJobSpec,
   planCollection,
   type CollectionPlan,
@@ -16,6 +15,7 @@ import {
   type WriteResult,
 } from '@p2m/core';
 import { createMilvusSink } from '@p2m/milvus-sink';
+import { etlErrorOf } from '@p2m/testing';
 import { getTestStack, killComponent, startComponent } from './stack.ts';
 
 const RUN = `p2m_it_${process.pid}_${Date.now().toString(36)}`;
@@ -139,15 +139,6 @@ async function allIds(p: CollectionPlan, ns: string, pageSize: number): Promise<
   }
 }
 
-async function rejection(promise: Promise<unknown>): Promise<EtlError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(EtlError);
-  return err as EtlError;
-}
-
 beforeAll(async () => {
   sink = createMilvusSink({ address: getTestStack().milvus.address });
   capabilities = await sink.capabilities();
@@ -210,7 +201,7 @@ describe('Milvus sink: partition-key mode, hybrid dense + sparse', () => {
     // Same schema again (a resumed job): accepted.
     await sink.createCollection(p());
     // Same name, another schema: refused.
-    const err = await rejection(sink.createCollection(plan({ collection: 'hybrid', dimension: 16 })));
+    const err = await etlErrorOf(sink.createCollection(plan({ collection: 'hybrid', dimension: 16 })));
     expect(err.code).toBe('TARGET_COLLECTION_EXISTS');
     expect(err.retriable).toBe(false);
   });
@@ -318,7 +309,7 @@ describe('Milvus sink: partition-key mode, hybrid dense + sparse', () => {
   it('a batch the server refuses as a whole, record by record too, fails instead of filling the DLQ', async () => {
     // The plan says 16 dimensions, the collection has 8: only the server can tell.
     const wrong = { ...p(), dimension: 16, fields: p().fields.map((f) => (f.dim ? { ...f, dim: 16 } : f)) };
-    const err = await rejection(
+    const err = await etlErrorOf(
       write(wrong, [
         { ...record('ns-a', 'wrong-dim'), values: dense(16) },
         { ...record('ns-a', 'wrong-dim-2'), values: dense(16) },
@@ -449,7 +440,7 @@ describe('Milvus sink: vector index per source metric', () => {
     await write(p, [record('', 'a'), record('ns-a', 'b')]);
     await sink.createIndexes(p);
     await sink.loadCollection(p);
-    const err = await rejection(sink.createIndexes(plan({ collection: `metric_${metric}`, metric: other })));
+    const err = await etlErrorOf(sink.createIndexes(plan({ collection: `metric_${metric}`, metric: other })));
     expect(err.code).toBe('TARGET_UNSUPPORTED');
     expect(err.message).toContain(p.indexes[0]!.metricType);
     await sink.dropCollection(p.collection);
@@ -516,12 +507,12 @@ describe('Milvus sink: Milvus restarts', () => {
     await writer.write({ records: [record('', 'unflushed')] }, 0);
 
     await killComponent('milvus');
-    const down = await rejection(writer.write({ records: [record('', 'during')] }, 0));
+    const down = await etlErrorOf(writer.write({ records: [record('', 'during')] }, 0));
     expect(down.retriable).toBe(true);
     expect(down.code).toBe('TARGET_UNAVAILABLE');
     // A sink made while Milvus is down must recover too (the SDK's first connect would poison it).
     const late = createMilvusSink({ address: getTestStack().milvus.address, timeoutMs: 5_000 });
-    const lateErr = await rejection(late.collectionExists(p.collection));
+    const lateErr = await etlErrorOf(late.collectionExists(p.collection));
     expect(lateErr.retriable).toBe(true);
 
     await startComponent('milvus');

@@ -5,9 +5,10 @@
 // vectors), and a SIGKILL of the server mid-load that loses nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
-import { EtlError, type CollectionPlan, type JobView } from '@p2m/core';
+import type { CollectionPlan, JobView } from '@p2m/core';
 import type { Emulator, GeneratorOptions } from '@p2m/emulator';
 import { createMilvusSink } from '@p2m/milvus-sink';
+import { etlErrorOf } from '@p2m/testing';
 import type { Runtime } from '@p2m/cli';
 import { API_KEY, expectTargetEqualsSource, startPipeline, startSeededEmulator, uniqueName, waitForStatus } from './pipeline-harness.ts';
 import { killComponent, milvusStandaloneAddress, startComponent } from './stack.ts';
@@ -27,15 +28,6 @@ async function vectorIndexType(plan: CollectionPlan): Promise<string | undefined
   } finally {
     await client.closeConnection();
   }
-}
-
-async function refusal(promise: Promise<unknown>): Promise<EtlError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(EtlError);
-  return err as EtlError;
 }
 
 describe('Milvus standalone 2.3.5 as the target', () => {
@@ -71,7 +63,7 @@ describe('Milvus standalone 2.3.5 as the target', () => {
 
   it('partition-key mode is refused up front, with the reason and the fix, and nothing is created', async () => {
     const collection = uniqueName('std_pk');
-    const err = await refusal(
+    const err = await etlErrorOf(
       runtime.jobs!.create({
         source: { apiKey: API_KEY, index: 'dense-src', controllerHostUrl: emulator.controllerHostUrl },
         target: { address: standalone(), collection },
@@ -90,7 +82,7 @@ describe('Milvus standalone 2.3.5 as the target', () => {
     const hybrid = await startSeededEmulator('hybrid-src', { ...DENSE, count: 200, sparse: true, metric: 'dotproduct' });
     try {
       const collection = uniqueName('std_hybrid');
-      const err = await refusal(
+      const err = await etlErrorOf(
         runtime.jobs!.create({
           source: { apiKey: API_KEY, index: 'hybrid-src', controllerHostUrl: hybrid.controllerHostUrl },
           target: { address: standalone(), collection, partitionKey: false },

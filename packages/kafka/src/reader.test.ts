@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { EtlError, type IncomingMessage } from '@p2m/core';
+import type { IncomingMessage } from '@p2m/core';
+import { etlErrorOf } from '@p2m/testing';
 import type { KafkaLogAdmin } from './admin.ts';
 import { fakeKafka, type FakeKafkaConsumer } from './fake-kafkajs.ts';
 import { scanToEnd, tail, type ReaderDeps } from './reader.ts';
@@ -27,20 +28,11 @@ function deps(high: number) {
 const msgs = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => ({ offset: String(from + i), value: Buffer.from(`v${from + i}`) }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function rejection(p: Promise<unknown>): Promise<EtlError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(EtlError);
-  return err as EtlError;
-}
-
 describe('reading a topic to its end without waiting forever', () => {
   it('scanToEnd fails retriable, naming the topic, when its partitions never come', async () => {
     const { readerDeps } = deps(5);
     const t0 = Date.now();
-    const err = await rejection(scanToEnd(readerDeps, 'p2m.records.j1', () => undefined));
+    const err = await etlErrorOf(scanToEnd(readerDeps, 'p2m.records.j1', () => undefined));
     expect(err.code).toBe('LOG_UNAVAILABLE');
     expect(err.retriable).toBe(true);
     expect(err.message).toContain('"p2m.records.j1"');
@@ -54,7 +46,7 @@ describe('reading a topic to its end without waiting forever', () => {
     const scan = scanToEnd(readerDeps, 't', (m) => void seen.push(m));
     const fake = await consumer();
     await fake.deliver('t', 0, msgs(0, 4));
-    const err = await rejection(scan);
+    const err = await etlErrorOf(scan);
     expect(err.code).toBe('LOG_UNAVAILABLE');
     expect(seen).toHaveLength(4);
     expect(fake.disconnected).toBe(true);
@@ -78,13 +70,13 @@ describe('reading a topic to its end without waiting forever', () => {
     const kafka = readerDeps.kafka as unknown as { consumer: (c: Record<string, unknown>) => FakeKafkaConsumer };
     const make = kafka.consumer;
     kafka.consumer = (config) => Object.assign(make(config), { connect: () => new Promise<void>(() => undefined) });
-    const err = await rejection(scanToEnd(readerDeps, 't', () => undefined));
+    const err = await etlErrorOf(scanToEnd(readerDeps, 't', () => undefined));
     expect(err.code).toBe('LOG_UNAVAILABLE');
   });
 
   it("a tail's catch-up fails when nothing arrives", async () => {
     const { readerDeps } = deps(5);
-    const err = await rejection(tail(readerDeps, 'p2m.jobs', () => undefined));
+    const err = await etlErrorOf(tail(readerDeps, 'p2m.jobs', () => undefined));
     expect(err.code).toBe('LOG_UNAVAILABLE');
     expect(err.message).toContain('catching up with "p2m.jobs"');
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EtlError, type SourceRequestRunner } from '@p2m/core';
+import { etlErrorOf } from '@p2m/testing';
 import { createPineconeSource } from './source.ts';
 import { toIndexDescription } from './describe.ts';
 import { parseRetryAfter } from './http.ts';
@@ -63,15 +64,6 @@ function source(routes: Record<string, Route>, extra: { fetchTimeoutMs?: number 
   const fake = fakePinecone({ ...baseRoutes(), ...routes });
   const src = createPineconeSource({ apiKey: 'secret-key', index: 'docs', controllerHostUrl: CONTROL, fetchApi: fake.fetchApi, ...extra });
   return { src, seen: fake.seen };
-}
-
-async function failure(p: Promise<unknown>): Promise<EtlError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(EtlError);
-  return err as EtlError;
 }
 
 describe('createPineconeSource', () => {
@@ -203,7 +195,7 @@ describe('createPineconeSource', () => {
 
   it('refuses a list_namespaces that repeats a pagination token instead of looping or returning part of the list', async () => {
     const { src } = source({ [`GET ${HOST}/namespaces`]: () => json({ namespaces: [{ name: 'a', record_count: '1' }], pagination: { next: 'same' } }) });
-    const err = await failure(src.listNamespaces());
+    const err = await etlErrorOf(src.listNamespaces());
     expect(err.retriable).toBe(false);
     expect(err.message).toContain('returned a pagination token it had returned before');
   });
@@ -224,13 +216,13 @@ describe('createPineconeSource', () => {
       [`POST ${HOST}/describe_index_stats`]: () => json({ namespaces: { '': { vectorCount: 4 } }, dimension: 3, totalVectorCount: 4 }),
       [`GET ${HOST}/namespaces`]: () => text('Too Many Requests', 429),
     });
-    expect((await failure(src.listNamespaces())).code).toBe('RATE_LIMITED');
+    expect((await etlErrorOf(src.listNamespaces())).code).toBe('RATE_LIMITED');
     expect(seen.filter((s) => s.url.pathname === '/describe_index_stats')).toHaveLength(0);
   });
 
   it('maps 401 to SOURCE_UNAUTHORIZED with a hint, and never echoes the key', async () => {
     const { src } = source({ [`GET ${CONTROL}/indexes/docs`]: () => text('Invalid API Key', 401) });
-    const err = await failure(src.describeIndex());
+    const err = await etlErrorOf(src.describeIndex());
     expect(err.code).toBe('SOURCE_UNAUTHORIZED');
     expect(err.retriable).toBe(false);
     expect(err.message).toContain('the Pinecone API key was refused');
@@ -242,7 +234,7 @@ describe('createPineconeSource', () => {
     const { src } = source({
       [`GET ${CONTROL}/indexes/docs`]: () => json({ error: { code: 'NOT_FOUND', message: 'Resource docs not found' }, status: 404 }, 404),
     });
-    const err = await failure(src.describeIndex());
+    const err = await etlErrorOf(src.describeIndex());
     expect(err.code).toBe('SOURCE_INDEX_NOT_FOUND');
     expect(err.message).toContain('"docs"');
     expect(err.retriable).toBe(false);
@@ -250,7 +242,7 @@ describe('createPineconeSource', () => {
 
   it('maps a plain-text 429 to RATE_LIMITED (retriable) with Retry-After, and the SDK does not retry it', async () => {
     const { src, seen } = source({ [`GET ${HOST}/vectors/list`]: () => text('Too Many Requests', 429, { 'retry-after': '2' }) });
-    const err = await failure(src.listPage('ns', null));
+    const err = await etlErrorOf(src.listPage('ns', null));
     expect(err.code).toBe('RATE_LIMITED');
     expect(err.retriable).toBe(true);
     expect(err.details).toMatchObject({ status: 429, retryAfterMs: 2000 });
@@ -259,7 +251,7 @@ describe('createPineconeSource', () => {
 
   it.each([500, 502, 503, 504])('maps HTTP %i to TRANSIENT after a single attempt (the runtime owns retries)', async (status) => {
     const { src, seen } = source({ [`GET ${HOST}/vectors/fetch`]: () => json({ code: 13, message: 'boom', details: [] }, status) });
-    const err = await failure(src.fetch('ns', ['a']));
+    const err = await etlErrorOf(src.fetch('ns', ['a']));
     expect(err.code).toBe('TRANSIENT');
     expect(err.retriable).toBe(true);
     expect(err.message).toContain('boom');
@@ -270,7 +262,7 @@ describe('createPineconeSource', () => {
     const { src } = source({
       [`GET ${HOST}/vectors/list`]: () => json({ code: 3, message: 'list is supported only for serverless indexes', details: [] }, 400),
     });
-    const err = await failure(src.listPage('ns', null));
+    const err = await etlErrorOf(src.listPage('ns', null));
     expect(err.retriable).toBe(false);
     expect(err.message).toContain('list is supported only for serverless indexes');
   });
@@ -281,7 +273,7 @@ describe('createPineconeSource', () => {
         throw new TypeError('fetch failed', { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) });
       },
     });
-    const err = await failure(src.listPage('ns', null));
+    const err = await etlErrorOf(src.listPage('ns', null));
     expect(err.code).toBe('TRANSIENT');
     expect(err.message).toContain('ECONNRESET');
   });
@@ -295,7 +287,7 @@ describe('createPineconeSource', () => {
       },
       { fetchTimeoutMs: 50 },
     );
-    const err = await failure(src.fetch('ns', ['a']));
+    const err = await etlErrorOf(src.fetch('ns', ['a']));
     expect(err.code).toBe('TRANSIENT');
     expect(err.message).toContain('within 50 ms');
   });
@@ -306,7 +298,7 @@ describe('createPineconeSource', () => {
       [`GET ${CONTROL}/indexes/docs`]: () => (++calls === 1 ? text('unavailable', 503) : json(indexModel())),
       [`GET ${HOST}/vectors/list`]: () => json({ vectors: [], namespace: 'ns' }),
     });
-    expect((await failure(src.listPage('ns', null))).code).toBe('TRANSIENT');
+    expect((await etlErrorOf(src.listPage('ns', null))).code).toBe('TRANSIENT');
     await expect(src.listPage('ns', null)).resolves.toEqual({ ids: [], next: null });
   });
 });

@@ -1,4 +1,5 @@
 export * from './capabilities.ts';
+export { etlErrorOf } from './errors.ts';
 export { InMemoryLog, InMemoryLogAdmin } from './log/log.ts';
 export { InMemoryConsumer } from './log/consumer.ts';
 export { murmur2, partitionForKey } from './log/topics.ts';
