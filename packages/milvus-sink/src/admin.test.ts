@@ -57,7 +57,7 @@ describe('creating the collection', () => {
       capabilities,
     });
 
-  it('creates the vector index with it on a server that needs a load to query, so the load gets indexed as it goes', async () => {
+  it('creates the vector index with it on a server that needs a load to query and does not say where it builds (Zilliz Cloud), so the load gets indexed as it goes', async () => {
     const { admin, calls } = target();
     const plan = planFor(fullCapabilities());
     await admin.createCollection(plan);

@@ -149,11 +149,11 @@ export function createAdmin(conn: MilvusConnection, token?: string): SinkAdmin {
    *
    * The vector indexes are created here too where the plan says so (`indexesWithCollection`: a
    * server that builds them apart from the load, or does not say), so it builds each sealed
-   * segment's index while the load goes on. Never on Milvus Lite (a plan asking for it is refused): a Lite collection with an index
-   * comes back from a restart "released" and refuses every query until a load, which builds the
-   * index of every segment inside the call, so a loader's read-back after a Lite restart failed
-   * (fresh-clone CI, chaos) or would wait for a whole index build. Verification creates them
-   * otherwise, after the load.
+   * segment's index while the load goes on. Never on Milvus Lite (a plan asking for it is refused):
+   * a Lite collection with an index comes back from a restart "released" and refuses every query
+   * until a load, which builds the index of every segment inside the call, so a loader's read-back
+   * after a Lite restart failed (fresh-clone CI, chaos) or would wait for a whole index build.
+   * Verification creates them otherwise, after the load.
    */
   async function createCollection(plan: CollectionPlan): Promise<void> {
     if (await collectionExists(plan.collection)) {

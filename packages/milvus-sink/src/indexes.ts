@@ -98,9 +98,9 @@ type IndexDescription = NonNullable<Awaited<ReturnType<MilvusClient['describeInd
  * Waits until every index of the plan is built over the collection's rows (the server says
  * `Finished` and counts every row indexed), for as long as the build moves: Milvus builds indexes in
  * the background (`createIndex` returns at once), and loading a collection whose index is still
- * building sits at 0 % until it is done. A build that indexes no
- * new row for `conn.longTimeout` fails (retriable); a build the server reports failed fails for good
- * with its reason. Milvus Lite builds inside `createIndex` and reports the index finished.
+ * building sits at 0 % until it is done. A build that indexes no new row for `conn.longTimeout`
+ * fails (retriable); a build the server reports failed fails for good with its reason. Milvus Lite
+ * builds inside `createIndex` and reports the index finished.
  */
 export async function waitForIndexes(
   conn: MilvusConnection,

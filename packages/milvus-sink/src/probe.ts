@@ -303,7 +303,12 @@ interface DescribedNode {
 }
 
 /** What the server says of itself: its nodes (empty: it answers with nothing; null: it refuses), and that answer in words. */
-async function describeSelf(conn: MilvusConnection): Promise<{ nodes: DescribedNode[] | null; answer: string }> {
+interface SelfDescription {
+  nodes: DescribedNode[] | null;
+  answer: string;
+}
+
+async function describeSelf(conn: MilvusConnection): Promise<SelfDescription> {
   try {
     const res = await conn.call({ what: 'asking the server to describe itself', permanent: 'TARGET_UNSUPPORTED' }, (c) =>
       c.getMetric({ request: { metric_type: 'system_info' }, timeout: conn.timeout }),
@@ -343,7 +348,7 @@ async function describeSelf(conn: MilvusConnection): Promise<{ nodes: DescribedN
  * a SIGKILL). A target that refuses to describe itself is unknown, unless it is Zilliz Cloud,
  * whose documentation promises durability of acknowledged writes.
  */
-function durability(conn: MilvusConnection, self: { nodes: DescribedNode[] | null; answer: string }, queryNeedsLoad: boolean): Capability<boolean | null> {
+function durability(conn: MilvusConnection, self: SelfDescription, queryNeedsLoad: boolean): Capability<boolean | null> {
   const { nodes, answer } = self;
   if (nodes && nodes.length > 0) return probed(true, `${answer}; its write-ahead log keeps acknowledged writes`);
   if (nodes && !queryNeedsLoad)
@@ -360,7 +365,7 @@ function durability(conn: MilvusConnection, self: { nodes: DescribedNode[] | nul
  * the writers are the proxies and the data or streaming nodes. In a standalone server every role is
  * one process on one host, so a build during the load takes the load's CPU.
  */
-export function indexNodesApartOf(self: { nodes: DescribedNode[] | null; answer: string }): Capability<boolean | null> {
+export function indexNodesApartOf(self: SelfDescription): Capability<boolean | null> {
   const nodes = self.nodes ?? [];
   const hasIndexNodes = nodes.some((n) => n.type === 'indexnode');
   const builders = nodes.filter((n) => n.type === (hasIndexNodes ? 'indexnode' : 'datanode'));
