@@ -185,8 +185,8 @@ export function planCollection({ spec, index, namespaces, capabilities: caps }: 
   const selected = wanted ? wanted.map((name) => namespaces.find((n) => n.name === name) ?? { name, recordCount: 0 }) : namespaces;
   const namespaceMode = spec.target.partitionKey ? 'partitionKey' : 'partitions';
   const decisions: CapabilityDecision[] = [];
-  const decide = (capability: Exclude<CapabilityDecision['capability'], 'indexNodesApart'>, decision: string): void => {
-    const c = caps[capability];
+  /** One line of the table; `c` is given for a capability a plan may lack (an older probe's). */
+  const decide = <K extends CapabilityDecision['capability']>(capability: K, decision: string, c = caps[capability]!): void => {
     decisions.push({ capability, value: String(c.value), how: c.how, detail: c.detail, decision });
   };
   const target = caps.milvusVersion ? `Milvus ${caps.milvusVersion}` : `the target (${caps.serverVersion || 'version unknown'})`;
@@ -287,20 +287,17 @@ export function planCollection({ spec, index, namespaces, capabilities: caps }: 
   }
   const apart = caps.indexNodesApart ?? { value: null, how: 'unknown' as const, detail: 'not asked' };
   const indexesWithCollection = build === 'duringLoad' || (build === 'auto' && caps.queryNeedsLoad.value && apart.value !== false);
-  decisions.push({
-    capability: 'indexNodesApart',
-    value: String(apart.value),
-    how: apart.how,
-    detail: apart.detail,
-    decision:
-      build !== 'auto'
-        ? `options.indexBuild is "${build}": the vector indexes are created ${indexesWithCollection ? 'with the collection' : 'by verification, after the load'}`
-        : indexesWithCollection
-          ? "the vector indexes are created with the collection, so the server builds each segment's index while the load goes on; verification waits for the rest"
-          : !caps.queryNeedsLoad.value
-            ? 'the vector indexes are created by verification, after the load (see queryNeedsLoad)'
-            : 'the vector indexes are created by verification, after the load: a build during it would take the load\'s CPU on the same host (measured at 1,000,000 × 768-d on a 2-core standalone server: the load took 624 s against 344–428 s, with 3 % of the rows indexed meanwhile); set options.indexBuild to "duringLoad" to build while loading',
-  });
+  decide(
+    'indexNodesApart',
+    build !== 'auto'
+      ? `options.indexBuild is "${build}": the vector indexes are created ${indexesWithCollection ? 'with the collection' : 'by verification, after the load'}`
+      : indexesWithCollection
+        ? "the vector indexes are created with the collection, so the server builds each segment's index while the load goes on; verification waits for the rest"
+        : !caps.queryNeedsLoad.value
+          ? 'the vector indexes are created by verification, after the load (see queryNeedsLoad)'
+          : 'the vector indexes are created by verification, after the load: a build during it would take the load\'s CPU on the same host (measured at 1,000,000 × 768-d on a 2-core standalone server: the load took 624 s against 344–428 s, with 3 % of the rows indexed meanwhile); set options.indexBuild to "duringLoad" to build while loading',
+    apart,
+  );
   const deleteBeforeUpsert = caps.upsertReplacesDynamicField.value === false;
   decide(
     'upsertReplacesDynamicField',
