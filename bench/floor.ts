@@ -11,7 +11,9 @@
  *   over a canned response in the emulator's (and Pinecone's) JSON, or the gRPC transport's decoder
  *   over the same page in protobuf; the page made records; Avro encoding; KafkaJS encoding the
  *   produce request (with p2m's CRC-32C, as the services run it).
- * - loader: KafkaJS decoding the record batch; Avro decoding; the Milvus upsert request encoded.
+ * - loader: KafkaJS decoding the record batch; Avro decoding; the record's check against the plan
+ *   (`rejectionReason`, on records decoded anew for each round, so the check's memo of records already
+ *   accepted does not hide its cost); the Milvus upsert request encoded.
  *
  * The Pinecone SDK's REST fetch is the extractor's default transport (the SDK path is how a real
  * index is read). The socket work, the brokers' and Milvus's answers, GC of a long run and the
@@ -23,7 +25,7 @@
  */
 import { createRequire } from 'node:module';
 import { createLogRecordCodec } from '@p2m/codec';
-import type { VectorRecord } from '@p2m/core';
+import { rejectionReason, type VectorRecord } from '@p2m/core';
 import { encodeFetchAnswer, float32ToJson, generateRecords } from '@p2m/emulator';
 import '@p2m/kafka'; // p2m's CRC-32C in KafkaJS's place, as in the services
 import { encodeUpsertRequest } from '@p2m/milvus-sink';
@@ -115,7 +117,16 @@ const recordBatches = await Promise.all(
   }),
 );
 
-type Step = { name: string; owner: 'library' | 'p2m'; side: 'extractor' | 'loader'; run: () => Promise<void> | void };
+type Step = {
+  name: string;
+  owner: 'library' | 'p2m';
+  side: 'extractor' | 'loader';
+  /** Made before the step's clock starts, each round. */
+  prepare?: () => void;
+  run: () => Promise<void> | void;
+};
+// The validate step's input: records as a loader has them, decoded anew each round (untimed).
+let fresh: VectorRecord[] = [];
 const steps: Step[] = [
   {
     name: 'sdk_rest_fetch',
@@ -189,6 +200,17 @@ const steps: Step[] = [
     },
   },
   {
+    name: 'validate',
+    owner: 'p2m',
+    side: 'loader',
+    prepare: () => {
+      fresh = values.map((v) => codec.decode(v) as VectorRecord);
+    },
+    run: () => {
+      for (const r of fresh) if (rejectionReason(plan, r) !== null) throw new Error(`bench:floor: record ${r.id} refused`);
+    },
+  },
+  {
     name: 'upsert_request_encode',
     owner: 'p2m',
     side: 'loader',
@@ -207,6 +229,7 @@ if (!(globalThis as { gc?: unknown }).gc) process.stderr.write('bench:floor: run
 const best = new Map<string, number>();
 for (let round = 0; round < ROUNDS + 1; round++) {
   for (const step of steps) {
+    step.prepare?.();
     // Each step starts on a collected heap and pays for the garbage it makes itself.
     collect();
     await new Promise((resolve) => setTimeout(resolve, 100)); // its sweeping threads finish first: cpuUsage counts every thread
@@ -221,7 +244,7 @@ const stepsOut = Object.fromEntries(steps.map((s) => [s.name, { us_per_record: u
 const sum = (names: string[]): number => Math.round(names.reduce((s, n) => s + stepsOut[n]!.us_per_record, 0) * 10) / 10;
 const extractorRest = sum(['sdk_rest_fetch', 'page_to_records', 'avro_encode', 'kafkajs_produce_encode']);
 const extractorGrpc = sum(['grpc_fetch_decode', 'page_to_records', 'avro_encode', 'kafkajs_produce_encode']);
-const loader = sum(['kafkajs_batch_decode', 'avro_decode', 'upsert_request_encode']);
+const loader = sum(['kafkajs_batch_decode', 'avro_decode', 'validate', 'upsert_request_encode']);
 process.stdout.write(
   `${JSON.stringify(
     {

@@ -99,13 +99,17 @@ function checkRecord(plan: CollectionPlan, r: VectorRecord): string | null {
     return `namespace "${r.namespace}" is not in the job's plan, so it has no partition`;
   }
 
+  // The vector is read into a local once: reading `r.values` through the record on every one of
+  // 768 iterations cost 2.5 times as much as the loop itself (bench:floor, validate).
+  const dense = r.values;
   if (plan.hasDense) {
-    if (!r.values) return `the record has no dense values but field "${plan.names.vector}" needs ${plan.dimension}`;
-    if (r.values.length !== plan.dimension) return `the dense vector has ${r.values.length} dimensions but field "${plan.names.vector}" has ${plan.dimension}`;
-    for (let i = 0; i < r.values.length; i++) {
-      if (!Number.isFinite(r.values[i]!)) return `dense value ${i} is ${String(r.values[i])}; Milvus stores finite floats only`;
+    if (!dense) return `the record has no dense values but field "${plan.names.vector}" needs ${plan.dimension}`;
+    const n = dense.length;
+    if (n !== plan.dimension) return `the dense vector has ${n} dimensions but field "${plan.names.vector}" has ${plan.dimension}`;
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(dense[i]!)) return `dense value ${i} is ${String(dense[i])}; Milvus stores finite floats only`;
     }
-  } else if (r.values && r.values.length > 0) {
+  } else if (dense && dense.length > 0) {
     return 'the record has dense values but the collection has no dense vector field';
   }
 
