@@ -40,6 +40,17 @@ describe('protobuf wire', () => {
     expect(read).toEqual(values);
     expect(new ProtoReader(hex('ff ff ff ff ff ff ff ff ff 01'), 't').varint64()).toBe(2n ** 64n - 1n);
     expect(() => new ProtoReader(hex('ff ff'), 't').varint64()).toThrow(/truncated varint/);
+
+    // One at a time, as single fields (a Milvus guarantee timestamp).
+    const single = new ProtoEncoder();
+    for (const v of values) single.uint64(8, v);
+    const s = new ProtoReader(single.finish(), 't');
+    const one: bigint[] = [];
+    while (s.more) {
+      expect(s.varint()).toBe((8 << 3) | WIRE_VARINT);
+      one.push(s.varint64());
+    }
+    expect(one).toEqual(values);
   });
 
   it('reads a negative int32 from its 10-byte sign extension', () => {

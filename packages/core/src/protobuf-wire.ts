@@ -200,6 +200,20 @@ export class ProtoEncoder {
     return this;
   }
 
+  /** A 64-bit varint field (uint64: Milvus timestamps are above 2^53), written exactly. */
+  uint64(field: number, value: bigint): this {
+    this.raw((field << 3) | WIRE_VARINT);
+    const body: number[] = [];
+    let v = BigInt.asUintN(64, value);
+    while (v >= 0x80n) {
+      body.push(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
+    }
+    body.push(Number(v));
+    this.parts.push(Buffer.from(body));
+    return this;
+  }
+
   /** A packed repeated 64-bit varint field (int64 / uint64 ids), written exactly. */
   packedUint64(field: number, values: readonly bigint[]): this {
     if (values.length === 0) return this;

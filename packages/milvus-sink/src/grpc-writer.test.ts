@@ -41,6 +41,8 @@ describe('write channel messages', () => {
     const answer = decodeFlushResponse(bytes);
     expect(answer.segmentIds.map(String).sort()).toEqual([...BIG].sort());
     expect(answer.status.error_code).toBe('Success');
+    // The flush's timestamp (above 2^53), exact: verification reads every write before it.
+    expect(answer.flushTs).toBe(449912345678901299n);
 
     const refused = Buffer.from(
       FlushResponse.encode(FlushResponse.fromObject({ status: { error_code: 4, code: 100, reason: 'collection not found' } })).finish(),
@@ -48,7 +50,16 @@ describe('write channel messages', () => {
     expect(decodeFlushResponse(refused)).toEqual({
       status: { error_code: 'CollectionNotExists', code: 100, reason: 'collection not found', retriable: false },
       segmentIds: [],
+      flushTs: null,
     });
+  });
+
+  it('takes the latest flush timestamp of a FlushResponse naming several collections', () => {
+    const FlushResponse = type('FlushResponse');
+    const bytes = Buffer.from(
+      FlushResponse.encode(FlushResponse.fromObject({ status: {}, coll_flush_ts: { a: '449912345678901299', b: '449912345678901300' } })).finish(),
+    );
+    expect(decodeFlushResponse(bytes).flushTs).toBe(449912345678901300n);
   });
 
   it('reads GetFlushStateResponse', () => {

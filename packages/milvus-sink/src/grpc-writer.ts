@@ -88,6 +88,11 @@ export interface FlushAnswer {
   status: MutationResult['status'];
   /** Every segment id the flush sealed (`coll_segIDs`, all collections), exact. */
   segmentIds: bigint[];
+  /**
+   * The flush's timestamp (`coll_flush_ts`, the latest of its collections): every write acknowledged
+   * before the flush has an earlier one. Null when the server does not send it.
+   */
+  flushTs: bigint | null;
 }
 
 export interface FlushStateAnswer {
@@ -112,9 +117,12 @@ export function encodeDeleteRequest(collection: string, expr: string, partition?
   return e.string(5, expr).finish();
 }
 
-/** milvus.FlushResponse: status (1), coll_segIDs (3, map<string, schema.LongArray { repeated int64 data = 1 }>). */
+/**
+ * milvus.FlushResponse: status (1), coll_segIDs (3, map<string, schema.LongArray { repeated int64
+ * data = 1 }>), coll_flush_ts (6, map<string, uint64>).
+ */
 export function decodeFlushResponse(bytes: Buffer): FlushAnswer {
-  const out: FlushAnswer = { status: successStatus(), segmentIds: [] };
+  const out: FlushAnswer = { status: successStatus(), segmentIds: [], flushTs: null };
   const r = new ProtoReader(bytes, WHAT);
   while (r.more) {
     const tag = r.varint();
@@ -136,6 +144,17 @@ export function decodeFlushResponse(bytes: Buffer): FlushAnswer {
           } else if (a === ((1 << 3) | WIRE_VARINT)) out.segmentIds.push(array.varint64());
           else array.skip(a & 7);
         }
+      }
+    } else if (tag === ((6 << 3) | WIRE_LEN)) {
+      const entry = r.sub();
+      while (entry.more) {
+        const t = entry.varint();
+        if (t !== ((2 << 3) | WIRE_VARINT)) {
+          entry.skip(t & 7);
+          continue;
+        }
+        const ts = entry.varint64();
+        if (ts > 0n && (out.flushTs === null || ts > out.flushTs)) out.flushTs = ts;
       }
     } else r.skip(tag & 7);
   }

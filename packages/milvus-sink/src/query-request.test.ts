@@ -45,7 +45,7 @@ describe('the column-wise query path', () => {
       partitionNames: ['p1'],
       params: { limit: '2', iterator: 'True' },
     });
-    const req = QueryRequest.toObject(QueryRequest.decode(bytes), { enums: String, defaults: true, arrays: true });
+    const req = QueryRequest.toObject(QueryRequest.decode(bytes), { enums: String, longs: String, defaults: true, arrays: true });
     expect(req).toMatchObject({
       collection_name: 'coll',
       expr: 'id in ["a", "b\\"c"]',
@@ -56,6 +56,18 @@ describe('the column-wise query path', () => {
         { key: 'iterator', value: 'True' },
       ],
       consistency_level: 'Strong',
+      guarantee_timestamp: '0',
+    });
+  });
+
+  it('reads at a flush timestamp when given one: Customized, the timestamp exact', () => {
+    const bytes = encodeQueryRequest({ collection: 'coll', expr: 'id > ""', outputFields: ['id'], guaranteeTs: 449912345678901299n });
+    const req = QueryRequest.toObject(QueryRequest.decode(bytes), { enums: String, longs: String, defaults: true });
+    expect(req).toMatchObject({
+      collection_name: 'coll',
+      consistency_level: 'Customized',
+      guarantee_timestamp: '449912345678901299',
+      use_default_consistency: false,
     });
   });
 

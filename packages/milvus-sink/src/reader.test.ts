@@ -73,3 +73,56 @@ describe('Milvus reader: records looked up by key across partitions', () => {
     expect(stats.queries).toBe(8);
   });
 });
+
+describe('Milvus reader: verification reads at the flush timestamp', () => {
+  const p = partitionsPlan();
+  const keys = [{ namespace: 'ns0', id: 'a' }];
+
+  /** A target whose flush answers `flushTs` (null: the server sends none), and that records how each query was sent. */
+  function target(flushTs: bigint | null) {
+    const sent: { consistency_level: string; guarantee_timestamp: string }[] = [];
+    const queries = {
+      async query(request: Buffer): Promise<Buffer> {
+        sent.push(QueryRequest.toObject(QueryRequest.decode(request), { enums: String, longs: String, defaults: true }) as (typeof sent)[number]);
+        const fields = [
+          { type: 21, field_name: 'id', scalars: { string_data: { data: ['a'] } } },
+          { type: 101, field_name: 'vector', vectors: { dim: 2, float_vector: { data: [1, 0] } } },
+        ];
+        return Buffer.from(QueryResults.encode(QueryResults.fromObject({ status: {}, fields_data: fields })).finish());
+      },
+      close() {},
+    };
+    const writeChannel = {
+      flush: () => Promise.resolve({ status: { error_code: 'Success', code: 0, reason: '', retriable: false }, segmentIds: [7n], flushTs }),
+      flushState: () => Promise.resolve({ status: { error_code: 'Success', code: 0, reason: '', retriable: false }, flushed: true }),
+    };
+    const conn = { timeout: 1_000, longTimeout: 5_000, writerKind: 'grpc', queries: () => queries, grpc: () => writeChannel } as unknown as MilvusConnection;
+    return { reader: createReader(conn), sent };
+  }
+
+  it('reads strongly until the collection is flushed, then at the flush timestamp', async () => {
+    const { reader, sent } = target(449912345678901299n);
+    await reader.readByKeys(p, keys);
+    await reader.flush(p);
+    await reader.readByKeys(p, keys);
+    for await (const page of reader.scanKeys(p)) {
+      expect(page).toEqual([{ namespace: 'ns0', id: 'a' }]);
+      break; // this target answers every page with the same row: one page is enough
+    }
+    // Another collection was never flushed through this reader: strong.
+    await reader.readByKeys({ ...p, collection: 'other' }, keys);
+    expect(sent.map((s) => [s.consistency_level, s.guarantee_timestamp])).toEqual([
+      ['Strong', '0'],
+      ['Customized', '449912345678901299'],
+      ['Customized', '449912345678901299'], // the key walk's page
+      ['Strong', '0'],
+    ]);
+  });
+
+  it('stays strongly consistent when the server gives no flush timestamp', async () => {
+    const { reader, sent } = target(null);
+    await reader.flush(p);
+    await reader.readByKeys(p, keys);
+    expect(sent.map((s) => s.consistency_level)).toEqual(['Strong']);
+  });
+});

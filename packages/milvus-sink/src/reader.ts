@@ -34,11 +34,11 @@ const FLUSH_POLL_MS = 100;
  * commits on Milvus Lite, and loading the SDK's protos cost each loader ~0.4 s of CPU and ~20 MB.
  * Unlike flushSync, the wait has an end (the long timeout) and a refusal is an error.
  */
-async function flushOnChannel(conn: MilvusConnection, collection: string, ctx: FailureContext): Promise<void> {
+async function flushOnChannel(conn: MilvusConnection, collection: string, ctx: FailureContext): Promise<bigint | null> {
   const deadline = Date.now() + conn.longTimeout;
   const channel = conn.grpc();
-  const { segmentIds } = await checkedCall(ctx, () => channel.flush(encodeFlushRequest(collection), conn.longTimeout));
-  if (segmentIds.length === 0) return;
+  const { segmentIds, flushTs } = await checkedCall(ctx, () => channel.flush(encodeFlushRequest(collection), conn.longTimeout));
+  if (segmentIds.length === 0) return flushTs;
   const request = encodeFlushStateRequest(segmentIds);
   for (;;) {
     const left = deadline - Date.now();
@@ -51,19 +51,29 @@ async function flushOnChannel(conn: MilvusConnection, collection: string, ctx: F
         },
       );
     }
-    if ((await checkedCall(ctx, () => channel.flushState(request, Math.min(conn.timeout, left)))).flushed) return;
+    if ((await checkedCall(ctx, () => channel.flushState(request, Math.min(conn.timeout, left)))).flushed) return flushTs;
     await sleep(FLUSH_POLL_MS);
   }
 }
 
 export function createReader(conn: MilvusConnection): SinkReader {
+  /**
+   * Per collection, the timestamp of its last flush through this reader, when the server gave one:
+   * verification's reads (`readByKeys`, `scanKeys`) ask for every write before it instead of being
+   * strongly consistent, which costs every query a wait for the server's next time tick (about
+   * 200 ms on Milvus 2.3; see encodeQueryRequest). Verification writes nothing after its flush.
+   */
+  const flushedAt = new Map<string, bigint>();
+
   async function flush(plan: CollectionPlan): Promise<void> {
     const ctx = onCollection(plan.collection, `flushing "${plan.collection}"`);
+    flushedAt.delete(plan.collection);
     if (conn.writerKind !== 'grpc') {
       await conn.call(ctx, (c) => c.flushSync({ collection_names: [plan.collection], timeout: conn.longTimeout }));
       return;
     }
-    await flushOnChannel(conn, plan.collection, ctx);
+    const ts = await flushOnChannel(conn, plan.collection, ctx);
+    if (ts !== null) flushedAt.set(plan.collection, ts);
   }
 
   /** The plan's indexes exist and are built (verification loads the collection next). */
@@ -224,6 +234,7 @@ export function createReader(conn: MilvusConnection): SinkReader {
       outputFields: req.outputFields,
       partitionNames: req.partitionNames,
       params: req.params,
+      guaranteeTs: flushedAt.get(plan.collection),
     });
     return checkedCall(ctx, async () => decodeQueryResults(await conn.queries().query(request, conn.timeout)));
   }
@@ -241,9 +252,9 @@ export function createReader(conn: MilvusConnection): SinkReader {
       pks.push(primaryKeyOf(plan, k.namespace, k.id));
     }
     // One query per chunk of one partition. They run side by side, a few at a time: a strongly
-    // consistent query waits for the server's next time tick (Milvus 2.3: about 200 ms, measured),
-    // so in partitions mode, where a batch splits into a query per namespace, one after the other
-    // would leave the server idle most of the time.
+    // consistent query (no flush timestamp to read at) waits for the server's next time tick
+    // (Milvus 2.3: about 200 ms, measured), and in partitions mode, where a batch splits into a
+    // query per namespace, one after the other would leave the server idle most of the time.
     const queries: { partition: string | null; chunk: string[] }[] = [];
     for (const [partition, pks] of groups) {
       const unique = [...new Set(pks)];
