@@ -1,6 +1,6 @@
 /**
  * Verification at scale: `npm run bench:verify -- [--records N] [--dim D] [--namespaces K]
- * [--loaders N] [--kind dense|hybrid] [--milvus lite|standalone] [--warmup N] [--stack-dir DIR]
+ * [--loaders N] [--kind dense|hybrid] [--ids reused] [--milvus lite|standalone] [--warmup N] [--stack-dir DIR]
  * [--target JSON] [--out NAME] [--keep-stack] [--keep-job] [--profile DIR]` (`--target '{"partitionKey":false}'` adds to
  * the jobs' target, e.g. partitions mode for Milvus 2.3) (`--keep-job` leaves the job's topic and collection for a
  * closer look; `--milvus standalone` runs the bench stack with the standalone server instead of
@@ -26,7 +26,7 @@ import { createLogger, dlqTopic, recordsTopic, type JobView } from '@p2m/core';
 import { createKafka } from '@p2m/kafka';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { readStackEnv, REPO_ROOT, serviceArgs } from '@p2m/stack';
-import type { DatasetKind } from './lib/dataset.ts';
+import type { DatasetKind, DatasetShape } from './lib/dataset.ts';
 import { BenchEmulator } from './lib/emulator.ts';
 import { summariseProfile } from './lib/pipeline-bench.ts';
 import { cpuSeconds, machineCpu, memoryMb, round2, rssByKindMb } from './lib/proc.ts';
@@ -40,6 +40,9 @@ const DIM = Number(opt('dim') ?? 8);
 const NAMESPACES = Number(opt('namespaces') ?? 2);
 const LOADERS = Number(opt('loaders') ?? 2);
 const KIND = (opt('kind') ?? 'dense') as DatasetKind;
+/** `--ids reused`: the same ids in every namespace (as multi-tenant indexes have); default: distinct ids. */
+const IDS = opt('ids') as DatasetShape['ids'];
+if (IDS !== undefined && !['documents', 'ordered', 'reused'].includes(IDS)) throw new Error(`--ids must be documents, ordered or reused, got ${String(IDS)}`);
 const STACK_DIR = opt('stack-dir');
 const OUT = opt('out');
 const WARMUP = Number(opt('warmup') ?? 2_000);
@@ -192,7 +195,7 @@ let warmupJob: string | null = null;
 let failure: unknown = null;
 try {
   log(`seeding the emulator: ${RECORDS} ${KIND} records, dim ${DIM}, ${NAMESPACES} namespaces`);
-  await emulator.load(index, KIND, RECORDS, { dim: DIM, namespaces: NAMESPACES });
+  await emulator.load(index, KIND, RECORDS, { dim: DIM, namespaces: NAMESPACES, ids: IDS });
   const controller = await start('controller', 'bench-controller', env, PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []);
   await Promise.all([start('extractor', 'bench-extractor', env), ...Array.from({ length: LOADERS }, (_, i) => start('loader', `bench-loader-${i + 1}`, env))]);
   const pid = controller.child.pid!;
@@ -203,7 +206,7 @@ try {
   // code are loaded and warm), then nothing running.
   if (WARMUP > 0) {
     const warmIndex = `${index}-warmup`;
-    await emulator.load(warmIndex, KIND, WARMUP, { dim: DIM, namespaces: NAMESPACES });
+    await emulator.load(warmIndex, KIND, WARMUP, { dim: DIM, namespaces: NAMESPACES, ids: IDS });
     const warm = await api<JobView>('POST', '/v1/jobs', {
       source: { apiKey: emulator.apiKey, index: warmIndex, controllerHostUrl: emulator.controllerHostUrl },
       target: { ...TARGET, address, collection: `${collection}_warmup` },
@@ -285,6 +288,7 @@ try {
     dim: DIM,
     milvus: STACK_DIR ? (stackEnv['P2M_MILVUS_SERVER'] ?? 'as in the stack') : MILVUS,
     kind: KIND,
+    ids: IDS ?? 'documents',
     namespaces: NAMESPACES,
     target: TARGET,
     loaders: LOADERS,

@@ -14,8 +14,16 @@ export const NAMESPACES = 4;
 export const SPARSE_NON_ZEROS = 50;
 
 /** The benchmark's dataset; `shape` changes its dimension or namespaces (the verification bench runs dim 8). */
-export function datasetOptions(kind: DatasetKind, count: number, shape: { dim?: number; namespaces?: number } = {}): GeneratorOptions {
+/** A dataset's shape: dimension, namespaces, and how ids are made (`reused`: the same ids in every namespace). */
+export interface DatasetShape {
+  dim?: number;
+  namespaces?: number;
+  ids?: 'documents' | 'ordered' | 'reused';
+}
+
+export function datasetOptions(kind: DatasetKind, count: number, shape: DatasetShape = {}): GeneratorOptions {
   return {
+    ...(shape.ids ? { ids: shape.ids } : {}),
     seed: 7,
     count,
     dim: shape.dim ?? DIM,

@@ -6,7 +6,7 @@
  */
 import { errorMessage } from '@p2m/core';
 import { generateRecords, startEmulator } from '@p2m/emulator';
-import { datasetOptions, DIM, metricOf, type DatasetKind } from './dataset.ts';
+import { datasetOptions, DIM, metricOf, type DatasetKind, type DatasetShape } from './dataset.ts';
 
 export const LATENCY = { latencyMs: 20, latencyJitterMs: 20, operations: ['list', 'fetch'] };
 export const LATENCY_TEXT = '20–40 ms per list and fetch call (uniform), Pinecone serverless rate limits (list 200/s, fetch 100/s per index)';
@@ -16,7 +16,7 @@ interface LoadMessage {
   index: string;
   kind: DatasetKind;
   count: number;
-  shape?: { dim?: number; namespaces?: number };
+  shape?: DatasetShape;
 }
 
 if (process.send) {

@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { DatasetKind } from './dataset.ts';
+import type { DatasetKind, DatasetShape } from './dataset.ts';
 
 /** Handle on the emulator child process (see emulator-child.ts). */
 export class BenchEmulator {
@@ -27,7 +27,7 @@ export class BenchEmulator {
     return new BenchEmulator(child, ready.controllerHostUrl, ready.apiKey);
   }
 
-  async load(index: string, kind: DatasetKind, count: number, shape?: { dim?: number; namespaces?: number }): Promise<{ host: string; records: number }> {
+  async load(index: string, kind: DatasetKind, count: number, shape?: DatasetShape): Promise<{ host: string; records: number }> {
     this.child.send({ cmd: 'load', index, kind, count, shape });
     return next(this.child, 'loaded');
   }
