@@ -72,6 +72,19 @@ describe('Milvus reader: records looked up by key across partitions', () => {
     // The 8 started together; the one that failed stopped the rest from being sent.
     expect(stats.queries).toBe(8);
   });
+
+  it("asks every partition who holds ids several queries at once, the holders in the plan's order", async () => {
+    // Later partitions answer first; 300 ids make two chunks per partition.
+    const { reader, stats } = fakeTarget({ delayMs: (partition) => 40 - Number(/(\d+)$/.exec(partition)?.[1] ?? 0) * 3 });
+    const ids = Array.from({ length: 300 }, (_, i) => `id${i}`);
+    const holders = await reader.holdersOf(p, [...ids, 'id0']);
+    expect(stats.queries).toBe(NAMESPACES.length * 2);
+    expect(stats.maxActive).toBeGreaterThan(1);
+    expect(stats.maxActive).toBeLessThanOrEqual(8);
+    expect([...holders.keys()].sort()).toEqual([...ids].sort());
+    // This target holds every id in every partition: each id's list is every namespace, in order.
+    for (const id of ids) expect(holders.get(id)).toEqual(NAMESPACES);
+  });
 });
 
 describe('Milvus reader: verification reads at the flush timestamp', () => {
