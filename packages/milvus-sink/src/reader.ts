@@ -82,9 +82,10 @@ export async function inParallel<T, R>(items: readonly T[], task: (item: T) => P
 export function createReader(conn: MilvusConnection): SinkReader {
   /**
    * Per collection, the timestamp of its last flush through this reader, when the server gave one:
-   * verification's reads (`readByKeys`, `scanKeys`) ask for every write before it instead of being
-   * strongly consistent, which costs every query a wait for the server's next time tick (about
-   * 200 ms on Milvus 2.3; see encodeQueryRequest). Verification writes nothing after its flush.
+   * verification's reads (`readByKeys`, `holdersOf`, `scanKeys`) ask for every write before it
+   * instead of being strongly consistent, which costs every query a wait for the server's next time
+   * tick (about 200 ms on Milvus 2.3; see encodeQueryRequest). Verification writes nothing after its
+   * flush.
    */
   const flushedAt = new Map<string, bigint>();
 
