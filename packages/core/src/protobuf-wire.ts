@@ -168,6 +168,16 @@ export class ProtoReader {
   }
 }
 
+/** The varint bytes of a 64-bit value (its unsigned 64 bits: a negative int64 takes 10 bytes), exactly. */
+function pushVarint64(body: number[], value: bigint): void {
+  let v = BigInt.asUintN(64, value);
+  while (v >= 0x80n) {
+    body.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  body.push(Number(v));
+}
+
 /**
  * A message written field by field into a list of chunks, for small requests (names, filters, ids):
  * sizes are not known up front, and one `Buffer.concat` at the end is cheaper than sizing twice.
@@ -204,12 +214,7 @@ export class ProtoEncoder {
   uint64(field: number, value: bigint): this {
     this.raw((field << 3) | WIRE_VARINT);
     const body: number[] = [];
-    let v = BigInt.asUintN(64, value);
-    while (v >= 0x80n) {
-      body.push(Number(v & 0x7fn) | 0x80);
-      v >>= 7n;
-    }
-    body.push(Number(v));
+    pushVarint64(body, value);
     this.parts.push(Buffer.from(body));
     return this;
   }
@@ -218,14 +223,7 @@ export class ProtoEncoder {
   packedUint64(field: number, values: readonly bigint[]): this {
     if (values.length === 0) return this;
     const body: number[] = [];
-    for (const value of values) {
-      let v = BigInt.asUintN(64, value);
-      while (v >= 0x80n) {
-        body.push(Number(v & 0x7fn) | 0x80);
-        v >>= 7n;
-      }
-      body.push(Number(v));
-    }
+    for (const value of values) pushVarint64(body, value);
     return this.bytes(field, Buffer.from(body));
   }
 
