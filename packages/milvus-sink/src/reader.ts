@@ -60,7 +60,7 @@ async function flushOnChannel(conn: MilvusConnection, collection: string, ctx: F
  * `task` over every item, `READS_IN_PARALLEL` at a time, the results in the items' order. The first
  * failure fails the call as a whole, and no item is started after it.
  */
-export async function inParallel<T, R>(items: readonly T[], task: (item: T) => Promise<R>, width = READS_IN_PARALLEL): Promise<R[]> {
+async function inParallel<T, R>(items: readonly T[], task: (item: T) => Promise<R>, width = READS_IN_PARALLEL): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failed = false;
