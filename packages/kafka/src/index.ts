@@ -1,5 +1,7 @@
 // First: KafkaJS must find the fast CRC-32C in place when it loads (see crc32c.ts).
 import './crc32c.ts';
+// Then KafkaJS's record decoder without its per-record Long arithmetic (see record-decoder.ts).
+import './record-decoder.ts';
 export { createKafka } from './client.ts';
 export type { KafkaClient, KafkaOptions } from './client.ts';
 export { KafkaLogAdmin } from './admin.ts';
