@@ -8,6 +8,9 @@
  * short and the run measures reconciliation; the source sample is left out (the emulator that
  * served the job is gone). It is how a change to reconciliation is measured side by side without a
  * new load and index build: run it on the code before and after, alternating, in one sitting.
+ *
+ * `server_cpu_seconds` is what the stack's Milvus and Kafka processes spent during the run: set
+ * beside `cpu_seconds` and the reconcile phase's wall time, it says who bounds reconciliation.
  */
 import { avroStateCodec } from '@p2m/codec';
 import { createLogger, JobBoard } from '@p2m/core';
@@ -15,8 +18,10 @@ import { verifyJob } from '@p2m/controller';
 import { createKafka } from '@p2m/kafka';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { readStackEnv } from '@p2m/stack';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { RecordCodecs } from '@p2m/cli';
+import { CpuMeter } from './lib/proc.ts';
 import { BENCH_STACK } from './lib/stack.ts';
 
 const argv = process.argv.slice(2);
@@ -28,6 +33,13 @@ if (!JOB) throw new Error('bench:reverify: --job ID is required (a job kept by b
 if (MILVUS !== 'lite' && MILVUS !== 'standalone') throw new Error(`--milvus must be lite or standalone, got ${MILVUS}`);
 const stateDir = opt('stack-dir') ? resolve(opt('stack-dir')!) : MILVUS === 'lite' ? BENCH_STACK.stateDir! : `${BENCH_STACK.stateDir!}-standalone`;
 const stackEnv = readStackEnv(stateDir);
+const stackPid = (name: string): number | undefined => {
+  try {
+    return Number(readFileSync(join(stateDir, 'pids', `${name}.pid`), 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+};
 
 const logger = createLogger('bench-reverify', { level: 'error' });
 const kafka = createKafka({ brokers: stackEnv['P2M_KAFKA_BROKERS']!.split(','), clientId: 'p2m-bench-reverify', logger });
@@ -39,6 +51,7 @@ const codecs = new RecordCodecs(stackEnv['P2M_REGISTRY_URL']!);
 try {
   for (let run = 1; run <= RUNS; run++) {
     const sink = createMilvusSink({ address: stackEnv['P2M_MILVUS_ADDRESS']! });
+    const servers = new CpuMeter({ milvus: stackPid('milvus'), kafka: stackPid('kafka') }).start();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     try {
@@ -60,6 +73,7 @@ try {
         passed: report.passed,
         seconds: Math.round(performance.now() - t0) / 1000,
         cpu_seconds: Math.round((cpu.user + cpu.system) / 1e4) / 100,
+        server_cpu_seconds: servers.stop(),
         phases_seconds: Object.fromEntries((report.phases ?? []).map((p) => [p.phase, p.seconds])),
         peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
       };
