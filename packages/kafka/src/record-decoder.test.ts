@@ -183,6 +183,13 @@ describe('decodeRecord (KafkaJS record decoder without Long arithmetic)', () => 
     expect(() => decodeRecord(new Decoder(bytes), context)).toThrow(/must contain 9 bytes or less/);
   });
 
+  it('reads a record cut short as KafkaJS reads it', () => {
+    const context = { firstOffset: '0', firstTimestamp: '0', timestampType: 0 };
+    for (const bytes of [Buffer.from([0, 0x80]), Buffer.from([0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), Buffer.from([0])]) {
+      expect(decodeRecord(new Decoder(bytes), context), bytes.toString('hex')).toStrictEqual(original(new Decoder(bytes), context));
+    }
+  });
+
   it('is what KafkaJS decodes records with once @p2m/kafka is loaded, under plain node', () => {
     const script = [
       `await import(${JSON.stringify(new URL('./index.ts', import.meta.url).href)});`,

@@ -86,7 +86,8 @@ function readVarLong(d: KafkaDecoder): number | bigint {
   for (let i = 0; i < SAFE_VARLONG_BYTES; i++) {
     const byte = buf[d.offset++]!;
     raw += (byte & 0x7f) * scale;
-    if (byte < 0x80) return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+    // Negated as KafkaJS tests it: a read past the end (undefined) ends the varlong there too.
+    if (!(byte >= 0x80)) return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
     scale *= 128;
   }
   d.offset = start;
@@ -97,7 +98,7 @@ function readVarLong(d: KafkaDecoder): number | bigint {
     const byte = buf[d.offset++]!;
     big += BigInt(byte & 0x7f) << shift;
     shift += 7n;
-    if (byte < 0x80) break;
+    if (!(byte >= 0x80)) break;
   }
   return (big >> 1n) ^ -(big & 1n);
 }
