@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { replaceKafkajsModule } from './kafkajs-module.ts';
 
 /**
  * CRC-32C (Castagnoli), slicing by 8: eight table lookups per 8 bytes instead of one per byte.
@@ -53,22 +53,12 @@ const KAFKAJS_CRC32C = 'kafkajs/src/protocol/recordBatch/crc32C/index.js';
 const KAFKAJS_RECORD_BATCH = 'kafkajs/src/protocol/recordBatch/v0/index.js';
 
 /**
- * Makes KafkaJS's record batches use `crc32c`: its module is registered in the CommonJS cache
- * before KafkaJS loads it. Has to run before anything loads `kafkajs` (this package's index
- * imports this module first); when KafkaJS was loaded already it changes nothing and says so.
+ * Makes KafkaJS's record batches use `crc32c`. Has to run before anything loads `kafkajs` (this
+ * package's index imports this module first); when KafkaJS was loaded already it changes nothing
+ * and says so.
  */
 export function useFastCrc32c(): boolean {
-  const require = createRequire(import.meta.url);
-  const recordBatch = require.resolve(KAFKAJS_RECORD_BATCH);
-  if (require.cache[recordBatch]) return require.cache[require.resolve(KAFKAJS_CRC32C)]?.exports === crc32c;
-  const path = require.resolve(KAFKAJS_CRC32C);
-  const Module = (require('node:module') as { Module: new (id: string) => NodeJS.Module }).Module;
-  const mod = new Module(path);
-  mod.filename = path;
-  mod.loaded = true;
-  mod.exports = crc32c;
-  require.cache[path] = mod;
-  return true;
+  return replaceKafkajsModule(KAFKAJS_CRC32C, crc32c, KAFKAJS_RECORD_BATCH);
 }
 
 useFastCrc32c();

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { replaceKafkajsModule } from './kafkajs-module.ts';
 
 /**
  * KafkaJS's decoder of one record of a fetched record batch, without its 64-bit arithmetic on
@@ -154,15 +155,7 @@ const KAFKAJS_RECORD_BATCH = 'kafkajs/src/protocol/recordBatch/v0/decoder.js';
  * when KafkaJS's batch decoder was loaded already it changes nothing and says so.
  */
 export function useLeanRecordDecoder(): boolean {
-  const path = require.resolve(KAFKAJS_RECORD_DECODER);
-  if (require.cache[require.resolve(KAFKAJS_RECORD_BATCH)]) return require.cache[path]?.exports === decodeRecord;
-  const Module = (require('node:module') as { Module: new (id: string) => NodeJS.Module }).Module;
-  const mod = new Module(path);
-  mod.filename = path;
-  mod.loaded = true;
-  mod.exports = decodeRecord;
-  require.cache[path] = mod;
-  return true;
+  return replaceKafkajsModule(KAFKAJS_RECORD_DECODER, decodeRecord, KAFKAJS_RECORD_BATCH);
 }
 
 useLeanRecordDecoder();
