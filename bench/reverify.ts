@@ -18,11 +18,10 @@ import { verifyJob } from '@p2m/controller';
 import { createKafka } from '@p2m/kafka';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { readStackEnv } from '@p2m/stack';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { RecordCodecs } from '@p2m/cli';
 import { CpuMeter } from './lib/proc.ts';
-import { BENCH_STACK } from './lib/stack.ts';
+import { BENCH_STACK, stackPid } from './lib/stack.ts';
 
 const argv = process.argv.slice(2);
 const opt = (name: string): string | undefined => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : undefined);
@@ -33,13 +32,6 @@ if (!JOB) throw new Error('bench:reverify: --job ID is required (a job kept by b
 if (MILVUS !== 'lite' && MILVUS !== 'standalone') throw new Error(`--milvus must be lite or standalone, got ${MILVUS}`);
 const stateDir = opt('stack-dir') ? resolve(opt('stack-dir')!) : MILVUS === 'lite' ? BENCH_STACK.stateDir! : `${BENCH_STACK.stateDir!}-standalone`;
 const stackEnv = readStackEnv(stateDir);
-const stackPid = (name: string): number | undefined => {
-  try {
-    return Number(readFileSync(join(stateDir, 'pids', `${name}.pid`), 'utf8').trim()) || undefined;
-  } catch {
-    return undefined;
-  }
-};
 
 const logger = createLogger('bench-reverify', { level: 'error' });
 const kafka = createKafka({ brokers: stackEnv['P2M_KAFKA_BROKERS']!.split(','), clientId: 'p2m-bench-reverify', logger });
@@ -51,7 +43,7 @@ const codecs = new RecordCodecs(stackEnv['P2M_REGISTRY_URL']!);
 try {
   for (let run = 1; run <= RUNS; run++) {
     const sink = createMilvusSink({ address: stackEnv['P2M_MILVUS_ADDRESS']! });
-    const servers = new CpuMeter({ milvus: stackPid('milvus'), kafka: stackPid('kafka') }).start();
+    const servers = new CpuMeter({ milvus: stackPid(stateDir, 'milvus'), kafka: stackPid(stateDir, 'kafka') }).start();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     try {

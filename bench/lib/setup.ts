@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createLogger, errorMessage, generateSecretKey, readConfig, RuntimeConfigSchema, type LogClient } from '@p2m/core';
 import { createKafka } from '@p2m/kafka';
 import { readStackEnv } from '@p2m/stack';
 import { startRuntime } from '@p2m/cli';
 import { BenchEmulator } from './emulator.ts';
 import { runningServices, type PipelineSetup } from './pipeline-bench.ts';
-import { BENCH_STACK, benchStackDown, benchStackUp } from './stack.ts';
+import { BENCH_STACK, benchStackDown, benchStackUp, stackPid } from './stack.ts';
 
 export interface Bench {
   address: string;
@@ -20,7 +18,7 @@ export interface Bench {
 }
 
 function stackPids(): Bench['pids'] {
-  const pid = (name: string): number => Number(readFileSync(join(BENCH_STACK.stateDir!, 'pids', `${name}.pid`), 'utf8').trim());
+  const pid = (name: string): number => stackPid(BENCH_STACK.stateDir!, name);
   return { kafka: pid('kafka'), registry: pid('registry'), milvus: pid('milvus') };
 }
 

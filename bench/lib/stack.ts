@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { stackDown, stackUp, type StackOptionsInput, type StackStatus } from '@p2m/stack';
 
 /**
@@ -46,4 +47,9 @@ export async function benchStackUp(): Promise<StackStatus> {
 
 export async function benchStackDown(): Promise<void> {
   await stackDown(BENCH_STACK);
+}
+
+/** The pid a stack in `stateDir` recorded for its component `name` (kafka, registry, milvus). */
+export function stackPid(stateDir: string, name: string): number {
+  return Number(readFileSync(join(stateDir, 'pids', `${name}.pid`), 'utf8').trim());
 }
