@@ -5,23 +5,18 @@ import { dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { kafkajsModuleInUse } from './kafkajs-module.fixture.ts';
-import { decodeRecord, type DecodedRecord } from './record-decoder.ts';
+import { decodeRecord, type DecodedRecord, type KafkaDecoder } from './record-decoder.ts';
 
 const require = createRequire(import.meta.url);
 
-interface KafkaDecoder {
-  buffer: Buffer;
-  offset: number;
-  readInt8(): number;
+/** KafkaJS's `Decoder`, with what the test reads a batch's header with besides a record. */
+interface BatchDecoder extends KafkaDecoder {
   readInt16(): number;
   readInt32(): number;
   readInt64(): { toString(): string };
-  readVarInt(): number;
-  readVarIntBytes(): Buffer | null;
-  readVarIntString(): string | null;
-  readArray<T>(reader: (d: KafkaDecoder) => T): T[];
+  readArray<T>(reader: (d: BatchDecoder) => T): T[];
 }
-const Decoder = require('kafkajs/src/protocol/decoder.js') as new (buffer: Buffer) => KafkaDecoder;
+const Decoder = require('kafkajs/src/protocol/decoder.js') as new (buffer: Buffer) => BatchDecoder;
 const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: string | number | bigint): unknown };
 const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (r: object) => { buffer: Buffer };
 const { RecordBatch: encodeBatch } = require('kafkajs/src/protocol/recordBatch/v0/index.js') as { RecordBatch: (b: object) => Promise<{ buffer: Buffer }> };

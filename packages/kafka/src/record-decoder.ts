@@ -16,7 +16,7 @@ import { replaceKafkajsModule } from './kafkajs-module.ts';
  */
 
 /** The part of KafkaJS's `Decoder` a record is read with. */
-interface KafkaDecoder {
+export interface KafkaDecoder {
   buffer: Buffer;
   offset: number;
   readInt8(): number;
