@@ -271,6 +271,8 @@ export interface LogAdmin {
   ensureTopic(spec: TopicSpec): Promise<boolean>;
   deleteTopic(topic: string): Promise<void>;
   topicExists(topic: string): Promise<boolean>;
+  /** Every topic of the cluster: one request, whatever the number of topics asked about. */
+  listTopics(): Promise<string[]>;
   /** High watermarks (next offset to be written) and low watermarks per partition. */
   topicOffsets(topic: string): Promise<{ partition: number; high: string; low: string }[]>;
   /** Committed offsets of a consumer group for a topic ('-1' where nothing was committed). */

@@ -145,6 +145,11 @@ export class InMemoryLogAdmin implements LogAdmin {
     return this.#log.store.topics.has(topic);
   }
 
+  async listTopics(): Promise<string[]> {
+    this.#log.check();
+    return [...this.#log.store.topics.keys()];
+  }
+
   async topicOffsets(topic: string): Promise<{ partition: number; high: string; low: string }[]> {
     this.#log.check();
     return this.#log.store.require(topic).partitions.map((p, partition) => ({ partition, high: String(p.length), low: '0' }));

@@ -85,6 +85,7 @@ export function seen(patch: Partial<Observations> = {}): Observations {
     progress: progress(0),
     offsetsKnown: true,
     loaderMembers: null,
+    logMissingSince: null,
     verification: null,
     ...patch,
   };
@@ -194,6 +195,57 @@ export const DECISIONS: Row[] = [
   { name: 'offsets that could not be read are no drained lag', job: {}, seen: { offsetsKnown: false }, want: [] },
   { name: 'not measured yet', job: {}, seen: { progress: null }, want: [] },
   { name: 'a replay reads no source: a drained lag is enough', job: { mode: 'replay' }, seen: { checkpoints: undefined }, want: [{ kind: 'startVerifying' }] },
+  {
+    name: 'the records topic missing for a moment (a topic just created may be): wait',
+    job: {},
+    seen: { logMissingSince: NOW - 9_000, progress: progress(3), offsetsKnown: false },
+    want: [],
+  },
+  {
+    name: 'the records topic deleted outside p2m: FAILED in seconds, naming the topic and the way out',
+    edge: 'IN_PROGRESS→FAILED',
+    job: {},
+    seen: { logMissingSince: NOW - 10_000, progress: progress(3), offsetsKnown: false },
+    want: [
+      {
+        kind: 'finish',
+        status: 'FAILED',
+        error: {
+          code: 'LOG_UNAVAILABLE',
+          message: expect.stringMatching(/^the job's records topic p2m\.job\.job-1\.records has been missing from Kafka for 10 s .*; start a new job/) as never,
+          at: 'kafka',
+        },
+      },
+    ],
+  },
+  {
+    name: "a replay whose source job's log was deleted: FAILED naming that job's topic",
+    job: { mode: 'replay', topicJobId: 'job-0' },
+    seen: { logMissingSince: NOW - 30_000, progress: null, offsetsKnown: false, checkpoints: undefined },
+    want: [
+      {
+        kind: 'finish',
+        status: 'FAILED',
+        error: {
+          code: 'LOG_UNAVAILABLE',
+          message: expect.stringMatching(/topic p2m\.job\.job-0\.records of job job-0, .*nothing to replay/) as never,
+          at: 'kafka',
+        },
+      },
+    ],
+  },
+  {
+    name: 'a worker that failed is the reason given, before a missing topic',
+    job: {},
+    seen: { logMissingSince: NOW - 60_000, workers: [worker({ state: 'failed', error: { code: 'LOG_UNAVAILABLE', message: 'consume failed', at: 'kafka' } })] },
+    want: [{ kind: 'finish', status: 'FAILED', error: { code: 'LOG_UNAVAILABLE', message: 'loader loader-1: consume failed', at: 'kafka' } }],
+  },
+  {
+    name: 'a CANCELLING job whose topic is gone is still CANCELLED once its workers stopped',
+    job: { status: 'CANCELLING', cancelRequestedAt: new Date(NOW - 1_000).toISOString() },
+    seen: { logMissingSince: NOW - 60_000, loaderMembers: 0, progress: null, offsetsKnown: false },
+    want: [{ kind: 'finish', status: 'CANCELLED' }],
+  },
   {
     name: 'a worker of this generation failed: the job fails naming it and where',
     edge: 'IN_PROGRESS→FAILED',

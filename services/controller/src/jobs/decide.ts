@@ -3,6 +3,7 @@ import {
   RetriesExhausted,
   errorMessage,
   isRetriable,
+  recordsTopic,
   type Checkpoint,
   type EtlError,
   type JobError,
@@ -53,6 +54,13 @@ export type VerificationOutcome = { report: VerificationReport } | Trouble;
  */
 export const PERMANENT_ATTEMPTS = 3;
 
+/**
+ * How long a loading job's records topic may be missing from Kafka before the job FAILs. A deleted
+ * topic does not come back, but a topic just created may be missing from a broker's answer for a
+ * moment; this is many ticks of that.
+ */
+export const LOG_MISSING_GRACE_MS = 10_000;
+
 export interface Observations {
   now: number;
   /** This controller holds the job's partition of `p2m.jobs`: it drives the job; the others only measure it. */
@@ -75,6 +83,8 @@ export interface Observations {
   offsetsKnown: boolean;
   /** Members of the job's loader group (CANCELLING); null when not asked or not answered. */
   loaderMembers: number | null;
+  /** Since when (ms) the job's records topic has been missing from Kafka; null while it is there or unknown. */
+  logMissingSince: number | null;
   /** Fed back after a `verify` action. */
   verification: VerificationOutcome | null;
   /** Fed back after a `setUp` action that failed. */
@@ -154,11 +164,25 @@ function whileLoading(job: JobRecord, seen: Observations): Action[] {
     };
     return [{ kind: 'finish', status: 'FAILED', error }];
   }
+  if (seen.logMissingSince !== null && seen.now - seen.logMissingSince >= LOG_MISSING_GRACE_MS) {
+    return [{ kind: 'finish', status: 'FAILED', error: logMissingError(job, seen.now - seen.logMissingSince) }];
+  }
   // Lag read from offsets that could not be read is no lag: wait for a real measurement.
   if (!seen.progress || !seen.offsetsKnown || seen.progress.consumerLag !== 0) return [];
   if (job.mode === 'replay') return [{ kind: 'startVerifying' }];
   const extracted = job.plan.source.namespaces.every((ns) => seen.checkpoints?.get(ns.name)?.done === true);
   return extracted ? [{ kind: 'startVerifying' }] : [];
+}
+
+/** The log a loading job reads was deleted outside p2m: what it held and was not loaded is gone. */
+function logMissingError(job: JobRecord, missingMs: number): JobError {
+  const topic = recordsTopic(job.topicJobId);
+  const seconds = Math.round(missingMs / 1000);
+  const what =
+    job.mode === 'replay'
+      ? `the log this replay reads, topic ${topic} of job ${job.topicJobId}, has been missing from Kafka for ${seconds} s (deleted outside p2m?): without it there is nothing to replay`
+      : `the job's records topic ${topic} has been missing from Kafka for ${seconds} s (deleted outside p2m?): the records it held that were not loaded yet are gone`;
+  return { code: 'LOG_UNAVAILABLE', message: `${what}; start a new job for the index (into a new collection, or drop this one first)`, at: 'kafka' };
 }
 
 function whileVerifying(job: JobRecord, seen: Observations): Action[] {

@@ -86,6 +86,7 @@ export class JobDriver {
       progress: null,
       offsetsKnown: false,
       loaderMembers: null,
+      logMissingSince: null,
       verification: null,
     };
   }
@@ -97,7 +98,7 @@ export class JobDriver {
     const { progress, offsetsKnown } = await this.#deps.tracker.measure(record);
     let loaderMembers: number | null = null;
     if (record.status === 'CANCELLING' && seen.owned) loaderMembers = (await this.#deps.admin()?.groupMemberCount(loaderGroup(record.id))) ?? null;
-    return { ...seen, progress, offsetsKnown, loaderMembers };
+    return { ...seen, progress, offsetsKnown, loaderMembers, logMissingSince: this.#deps.tracker.logMissingSince(record) };
   }
 
   async #drive(record: JobRecord): Promise<void> {

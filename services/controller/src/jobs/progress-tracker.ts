@@ -14,6 +14,11 @@ import {
 } from '@p2m/core';
 import { computeProgress, RateWindow, type OffsetsSnapshot } from './progress.ts';
 
+/** How old the list of Kafka's topics may be when it shows a job's records topic. */
+const TOPIC_LIST_MAX_AGE_MS = 5_000;
+/** How old it may be when it lacks one: a topic created since is not taken for a deleted one. */
+const TOPIC_LIST_RECHECK_MS = 1_000;
+
 /**
  * Every job's latest progress as this controller measured it (checkpoints from the board, offsets
  * from Kafka, the rate over a sliding window), and what the job view shows: the live figures of an
@@ -26,6 +31,10 @@ export class ProgressTracker {
   readonly #progress = new Map<string, JobProgress>();
   readonly #rates = new Map<string, RateWindow>();
   readonly #verification = new Map<string, VerificationProgress>();
+  /** Records topics found missing from Kafka, and since when (a topic seen again is dropped). */
+  readonly #missing = new Map<string, number>();
+  /** Kafka's topics, listed once for all the jobs measured (null: they could not be listed). */
+  #topicList: { at: number; names: Promise<ReadonlySet<string> | null> } | null = null;
 
   constructor(deps: { board: JobBoard; admin: () => LogAdmin | null; logger: Logger }) {
     this.#board = deps.board;
@@ -51,14 +60,52 @@ export class ProgressTracker {
   async #offsets(record: JobRecord): Promise<OffsetsSnapshot | null> {
     const admin = this.#admin();
     if (!admin) return null;
+    const topic = recordsTopic(record.topicJobId);
+    // A topic deleted outside p2m is not asked for its offsets: KafkaJS would retry the question for
+    // half a minute, logging an error each time, on every tick, for as long as the job is active.
+    if ((await this.#exists(admin, topic)) === false) {
+      if (!this.#missing.has(topic)) this.#logger.warn({ jobId: record.id, topic }, "the job's records topic is missing from Kafka");
+      this.#missing.set(topic, this.#missing.get(topic) ?? Date.now());
+      return null;
+    }
+    this.#missing.delete(topic);
     try {
-      const topic = recordsTopic(record.topicJobId);
       const [high, committed] = await Promise.all([admin.topicOffsets(topic), admin.groupOffsets(loaderGroup(record.id), topic)]);
       return { high, committed };
     } catch (err) {
       this.#logger.debug({ jobId: record.id, err: errorMessage(err) }, 'offsets unavailable');
       return null;
     }
+  }
+
+  /** Whether Kafka has `topic`; null when its topics could not be listed. */
+  async #exists(admin: LogAdmin, topic: string): Promise<boolean | null> {
+    let names = await this.#topics(admin, TOPIC_LIST_MAX_AGE_MS);
+    if (names && !names.has(topic)) names = await this.#topics(admin, TOPIC_LIST_RECHECK_MS);
+    return names ? names.has(topic) : null;
+  }
+
+  #topics(admin: LogAdmin, maxAgeMs: number): Promise<ReadonlySet<string> | null> {
+    const now = Date.now();
+    if (!this.#topicList || now - this.#topicList.at > maxAgeMs) {
+      const names = admin.listTopics().then(
+        (topics) => new Set(topics),
+        (err: unknown) => {
+          this.#logger.debug({ err: errorMessage(err) }, 'topics unavailable');
+          return null;
+        },
+      );
+      this.#topicList = { at: now, names };
+    }
+    return this.#topicList.names;
+  }
+
+  /**
+   * Since when (ms) the job's records topic has been missing from Kafka, as the last measurements
+   * found it; null while it is there or was not looked for.
+   */
+  logMissingSince(record: JobRecord): number | null {
+    return this.#missing.get(recordsTopic(record.topicJobId)) ?? null;
   }
 
   /**

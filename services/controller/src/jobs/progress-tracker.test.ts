@@ -1,0 +1,84 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createLogger, recordsTopic, type JobBoard, type LogAdmin } from '@p2m/core';
+import { InMemoryLog } from '@p2m/testing';
+import { job } from './decide.fixture.ts';
+import { ProgressTracker } from './progress-tracker.ts';
+
+describe("ProgressTracker: a job's records topic deleted outside p2m", () => {
+  const record = job({ id: 'job-1', topicJobId: 'job-1' });
+  const topic = recordsTopic('job-1');
+  let log: InMemoryLog;
+  let admin: LogAdmin;
+  let tracker: ProgressTracker;
+  const calls: string[] = [];
+
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.parse('2026-05-01T12:00:00.000Z'));
+    log = new InMemoryLog();
+    const real = log.admin();
+    calls.length = 0;
+    // Counts what is asked of Kafka: a missing topic must not be asked for its offsets.
+    admin = new Proxy(real, {
+      get: (target, name: keyof LogAdmin) => {
+        const value = target[name];
+        return typeof value === 'function'
+          ? (...args: unknown[]) => (calls.push(String(name)), (value as (...a: unknown[]) => unknown).apply(target, args))
+          : value;
+      },
+    });
+    await real.ensureTopic({ topic, partitions: 2, retentionMs: -1 });
+    const board = { checkpoints: new Map() } as unknown as JobBoard;
+    tracker = new ProgressTracker({ board, admin: () => admin, logger: createLogger('test', { level: 'silent' }) });
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it('measures a topic that is there, and lists the topics once for several measurements', async () => {
+    expect((await tracker.measure(record)).offsetsKnown).toBe(true);
+    expect((await tracker.measure(record)).offsetsKnown).toBe(true);
+    expect(tracker.logMissingSince(record)).toBeNull();
+    expect(calls.filter((c) => c === 'listTopics')).toHaveLength(1);
+    expect(calls.filter((c) => c === 'topicOffsets')).toHaveLength(2);
+  });
+
+  it('finds it missing within seconds, since when, without asking for its offsets; and forgets that once it is back', async () => {
+    await tracker.measure(record);
+    await log.admin().deleteTopic(topic);
+    // The list of topics is a few seconds old at most: the deletion shows once it is renewed.
+    vi.advanceTimersByTime(5_001);
+    const deletedSeen = Date.now();
+    calls.length = 0;
+    const first = await tracker.measure(record);
+    expect(first.offsetsKnown).toBe(false);
+    expect(tracker.logMissingSince(record)).toBe(deletedSeen);
+    expect(calls).toEqual(['listTopics']);
+
+    vi.advanceTimersByTime(1_500);
+    await tracker.measure(record);
+    // Still missing: the time it was first found missing is kept, for the grace period.
+    expect(tracker.logMissingSince(record)).toBe(deletedSeen);
+    expect(calls).not.toContain('topicOffsets');
+    expect(calls).not.toContain('groupOffsets');
+
+    await log.admin().ensureTopic({ topic, partitions: 2, retentionMs: -1 });
+    vi.advanceTimersByTime(1_500);
+    expect((await tracker.measure(record)).offsetsKnown).toBe(true);
+    expect(tracker.logMissingSince(record)).toBeNull();
+  });
+
+  it('a topic created after the list was read is not taken for a deleted one: the list is read again', async () => {
+    const other = job({ id: 'job-2', topicJobId: 'job-2' });
+    await tracker.measure(record);
+    await log.admin().ensureTopic({ topic: recordsTopic('job-2'), partitions: 2, retentionMs: -1 });
+    vi.advanceTimersByTime(1_001);
+    expect((await tracker.measure(other)).offsetsKnown).toBe(true);
+    expect(tracker.logMissingSince(other)).toBeNull();
+    expect(calls.filter((c) => c === 'listTopics')).toHaveLength(2);
+  });
+
+  it('topics that cannot be listed leave the offsets to answer, and nothing is called missing', async () => {
+    (admin as { listTopics: () => Promise<string[]> }).listTopics = async () => Promise.reject(new Error('Kafka down'));
+    expect((await tracker.measure(record)).offsetsKnown).toBe(true);
+    expect(tracker.logMissingSince(record)).toBeNull();
+  });
+});
