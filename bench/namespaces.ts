@@ -32,6 +32,7 @@ import { createKafka } from '@p2m/kafka';
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { readStackEnv, stackDown, stackUp, type StackOptionsInput } from '@p2m/stack';
 import { startRuntime, type Runtime } from '@p2m/cli';
+import { cancelAndSettle } from './lib/jobs.ts';
 import { runningServices, startService, stopService, summariseProfile, type Service } from './lib/pipeline-bench.ts';
 import { CpuMeter, machineCpu, memoryMb, round2 } from './lib/proc.ts';
 import { BENCH_STACK } from './lib/stack.ts';
@@ -118,12 +119,7 @@ async function cleanUp(ctx: Context, jobId: string | null, collection: string): 
   if (jobId) {
     const after = await ctx.controller();
     try {
-      let view = await after.jobs!.get(jobId);
-      if (!TERMINAL_STATUSES.has(view.status)) await after.jobs!.cancel(jobId).catch(() => undefined);
-      for (let i = 0; i < 120 && !TERMINAL_STATUSES.has(view.status); i++) {
-        await new Promise((r) => setTimeout(r, 250));
-        view = await after.jobs!.get(jobId);
-      }
+      await cancelAndSettle(after, [jobId]);
     } finally {
       await after.stop();
     }
@@ -340,9 +336,7 @@ try {
   // Creates the state topics on a fresh stack, and cancels jobs an interrupted run left active
   // (this run's services would pick them up).
   const board = await ctx.controller();
-  for (const job of await board.jobs!.list()) {
-    if (!TERMINAL_STATUSES.has(job.status) && job.status !== 'CANCELLING') await board.jobs!.cancel(job.id).catch(() => undefined);
-  }
+  await cancelAndSettle(board);
   await board.stop();
   for (const phase of PHASE === 'both' ? ['extract', 'pipeline'] : [PHASE]) {
     log(`${phase}: ${NAMESPACES} namespaces`);

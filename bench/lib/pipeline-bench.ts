@@ -6,6 +6,7 @@ import { dlqTopic, isRetriable, loaderGroup, recordsTopic, type LogClient } from
 import { createMilvusSink } from '@p2m/milvus-sink';
 import { REPO_ROOT, serviceArgs } from '@p2m/stack';
 import type { Runtime } from '@p2m/cli';
+import { cancelAndSettle } from './jobs.ts';
 import { benchPlan, type DatasetKind } from './dataset.ts';
 import { CpuMeter, machineCpu, memoryMb, round2, secondsOf } from './proc.ts';
 
@@ -201,10 +202,12 @@ export async function measurePipeline(
     const machine1 = machineCpu();
     const peak = { extractor: memoryMb(extractor.child.pid!).peak, loaders: loaderServices.map((s) => memoryMb(s.child.pid!).peak) };
     for (const s of services) await stopService(s);
-    // Cancelled, so that no later worker process picks the job up again.
+    // Cancelled, so that no later worker process picks the job up again, and CANCELLED before its
+    // topics go.
     const after = await setup.controller();
     try {
-      await after.jobs!.cancel(jobId);
+      const stuck = await cancelAndSettle(after, [jobId]);
+      if (stuck.length > 0) throw new Error(`job ${jobId} still not CANCELLED 30 s after its cancel`);
     } finally {
       await after.stop();
     }

@@ -3,6 +3,7 @@ import { createKafka } from '@p2m/kafka';
 import { readStackEnv } from '@p2m/stack';
 import { startRuntime } from '@p2m/cli';
 import { BenchEmulator } from './emulator.ts';
+import { cancelAndSettle } from './jobs.ts';
 import { runningServices, type PipelineSetup } from './pipeline-bench.ts';
 import { BENCH_STACK, benchStackDown, benchStackUp, stackPid } from './stack.ts';
 
@@ -51,9 +52,9 @@ export async function startBench(opts: { writer: string; jobOptions?: Record<str
   const kafka = createKafka({ brokers: env['P2M_KAFKA_BROKERS']!.split(','), clientId: 'p2m-bench', logger: createLogger('bench', { level: 'error' }) });
   const controller = () => startRuntime(readConfig(RuntimeConfigSchema, { ...env, P2M_LOG_LEVEL: 'error' }), { controller: {} });
   const board = await controller();
-  for (const job of await board.jobs!.list()) {
-    if (!['SUCCESSFUL', 'FAILED', 'CANCELLED', 'CANCELLING'].includes(job.status)) await board.jobs!.cancel(job.id).catch(() => undefined);
-  }
+  // Jobs an interrupted run left active (this run's services would pick them up), ended for good.
+  const stuck = await cancelAndSettle(board);
+  if (stuck.length > 0) process.stderr.write(`[bench] jobs still not ended 30 s after their cancel: ${stuck.join(', ')}\n`);
   await board.stop();
   const base: PipelineSetup = {
     controller,
