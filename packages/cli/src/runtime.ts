@@ -11,7 +11,7 @@ import {
 } from '@p2m/core';
 import { avroStateCodec } from '@p2m/codec';
 import { createKafka, createRegistryCodec, type KafkaClient, type RegistryCodec } from '@p2m/kafka';
-import { createMilvusSink } from '@p2m/milvus-sink';
+import { createMilvusSink, createSinkPool } from '@p2m/milvus-sink';
 import { createPineconeSource } from '@p2m/pinecone-source';
 import { ControllerJobService, ControllerMetrics, createControllerServer, type ControllerServer } from '@p2m/controller';
 import { ExtractorWorker } from '@p2m/extractor';
@@ -72,7 +72,10 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
       retry: { ...DEFAULT_SOURCE_RETRY, deadlineMs: 30_000 },
       system: `Pinecone (index "${s.index}")`,
     });
+  // A loader's sink is its own for the job's life; the controller's many short-lived ones (plan,
+  // set-up, each verification attempt) share a connection per target.
   const sinkFactory = (t: { address: string; token?: string | undefined }) => createMilvusSink({ address: t.address, token: t.token });
+  const controllerSinks = createSinkPool();
 
   // Stopped in this order, the components of one phase together: the HTTP API first, then the
   // workers (each leaves its consumer group; nothing waits for another), then the controller and
@@ -86,7 +89,7 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
     jobs = new ControllerJobService({
       log: kafka,
       sourceFactory,
-      sinkFactory,
+      sinkFactory: (t) => controllerSinks.sink({ address: t.address, token: t.token }),
       decode: codecs.decode,
       prepareTopic: async (topic) => void (await codecs.forTopic(topic)),
       secretKey: config.P2M_SECRET_KEY,
@@ -105,7 +108,10 @@ export async function startRuntime(config: RuntimeConfig, roles: Roles, options:
       await jobs.board.start();
     }
     const controllerJobs = jobs;
-    stops.controller.push(async () => (roles.controller ? controllerJobs.stop() : controllerJobs.board.stop()));
+    stops.controller.push(async () => {
+      await (roles.controller ? controllerJobs.stop() : controllerJobs.board.stop());
+      await controllerSinks.close();
+    });
 
     if (roles.controller?.http) {
       const http = roles.controller.http;

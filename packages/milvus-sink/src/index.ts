@@ -1,4 +1,4 @@
-export { createMilvusSink } from './sink.ts';
+export { createMilvusSink, createSinkPool, type SinkPool } from './sink.ts';
 export { QUIET_KEEPALIVE, writerKind, type MilvusSinkOptions, type MilvusWriterKind } from './connection.ts';
 export { collectionFields, forgetCapabilities, schemaMismatch } from './admin.ts';
 export { MAX_QUERY_ROWS } from './reader.ts';
