@@ -219,6 +219,12 @@ export const DECISIONS: Row[] = [
     ],
   },
   {
+    name: 'resumed after its topic was found missing: the grace counts from the resume, not from then',
+    job: { updatedAt: new Date(NOW - 2_000).toISOString() },
+    seen: { logMissingSince: NOW - 60_000, progress: null, offsetsKnown: false },
+    want: [],
+  },
+  {
     name: "a replay whose source job's log was deleted: FAILED naming that job's topic",
     job: { mode: 'replay', topicJobId: 'job-0' },
     seen: { logMissingSince: NOW - 30_000, progress: null, offsetsKnown: false, checkpoints: undefined },

@@ -164,9 +164,10 @@ function whileLoading(job: JobRecord, seen: Observations): Action[] {
     };
     return [{ kind: 'finish', status: 'FAILED', error }];
   }
-  if (seen.logMissingSince !== null && seen.now - seen.logMissingSince >= LOG_MISSING_GRACE_MS) {
-    return [{ kind: 'finish', status: 'FAILED', error: logMissingError(job, seen.now - seen.logMissingSince) }];
-  }
+  // Counted from the job's last change too: a job resumed after its topic was deleted gets its topic
+  // again at set-up, and a list of topics read just before that must not fail it at once.
+  const missingMs = seen.logMissingSince === null ? 0 : seen.now - Math.max(seen.logMissingSince, Date.parse(job.updatedAt) || 0);
+  if (missingMs >= LOG_MISSING_GRACE_MS) return [{ kind: 'finish', status: 'FAILED', error: logMissingError(job, missingMs) }];
   // Lag read from offsets that could not be read is no lag: wait for a real measurement.
   if (!seen.progress || !seen.offsetsKnown || seen.progress.consumerLag !== 0) return [];
   if (job.mode === 'replay') return [{ kind: 'startVerifying' }];
