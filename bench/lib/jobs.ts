@@ -10,11 +10,9 @@ import type { Runtime } from '@p2m/cli';
  */
 export async function cancelAndSettle(runtime: Runtime, ids?: string[], timeoutMs = 30_000): Promise<string[]> {
   const jobs = runtime.jobs!;
-  let open = ids ?? (await jobs.list()).filter((j) => !TERMINAL_STATUSES.has(j.status)).map((j) => j.id);
-  for (const id of open) {
-    const view = await jobs.get(id);
-    if (!TERMINAL_STATUSES.has(view.status) && view.status !== 'CANCELLING') await jobs.cancel(id).catch(() => undefined);
-  }
+  const views = ids ? await Promise.all(ids.map((id) => jobs.get(id))) : await jobs.list();
+  let open = views.filter((v) => !TERMINAL_STATUSES.has(v.status)).map((v) => v.id);
+  for (const v of views) if (!TERMINAL_STATUSES.has(v.status) && v.status !== 'CANCELLING') await jobs.cancel(v.id).catch(() => undefined);
   for (const until = Date.now() + timeoutMs; open.length > 0 && Date.now() < until;) {
     await new Promise((r) => setTimeout(r, 250));
     const views = await Promise.all(open.map((id) => jobs.get(id)));

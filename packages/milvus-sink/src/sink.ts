@@ -12,13 +12,18 @@ import { createWriter } from './writer.ts';
  */
 export function createMilvusSink(options: MilvusSinkOptions): MilvusTarget {
   const conn = openConnection(options);
-  const admin = createAdmin(conn, options.token);
+  return sinkOver(conn, options.token, () => conn.close());
+}
+
+/** The three ports over `conn`; `close` is what closing the sink does to the connection. */
+function sinkOver(conn: MilvusConnection, token: string | undefined, close: () => Promise<void>): MilvusTarget {
+  const admin = createAdmin(conn, token);
   const reader = createReader(conn);
   return {
     ...admin,
     ...reader,
     writer: (plan: CollectionPlan, writerOptions: SinkWriterOptions) => createWriter(conn, plan, reader, writerOptions),
-    close: () => conn.close(),
+    close,
   };
 }
 
@@ -62,21 +67,14 @@ export function createSinkPool(options: { idleMs?: number } = {}): SinkPool {
       if (lease.idle) clearTimeout(lease.idle);
       lease.idle = null;
       let released = false;
-      const admin = createAdmin(lease.conn, sinkOptions.token);
-      const reader = createReader(lease.conn);
-      return {
-        ...admin,
-        ...reader,
-        writer: (plan: CollectionPlan, writerOptions: SinkWriterOptions) => createWriter(lease.conn, plan, reader, writerOptions),
-        close: async () => {
-          if (released) return;
-          released = true;
-          lease.leases -= 1;
-          if (lease.leases > 0 || closed || pool.get(key) !== lease) return;
-          lease.idle = setTimeout(() => retire(key), idleMs);
-          lease.idle.unref();
-        },
-      };
+      return sinkOver(lease.conn, sinkOptions.token, async () => {
+        if (released) return;
+        released = true;
+        lease.leases -= 1;
+        if (lease.leases > 0 || closed || pool.get(key) !== lease) return;
+        lease.idle = setTimeout(() => retire(key), idleMs);
+        lease.idle.unref();
+      });
     },
     async close() {
       closed = true;
