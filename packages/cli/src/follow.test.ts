@@ -89,7 +89,16 @@ describe('followJob', () => {
   it('rides out a controller restart, but not a refusal', async () => {
     const unreachable = new EtlError('STACK', 'cannot reach the controller', { retriable: true });
     const { get } = sequence([half, unreachable, unreachable, done]);
-    expect((await followJob(get, 'job-1', { stream: new Capture(false), intervalMs: 1 })).status).toBe('SUCCESSFUL');
+    const out = new Capture(false);
+    expect((await followJob(get, 'job-1', { stream: out, intervalMs: 1, lineIntervalMs: 0 })).status).toBe('SUCCESSFUL');
+    // While it does not answer, the last view is shown as what it is: the state before the silence.
+    expect(out.text).toMatch(
+      /^job job-1: controller not answering for 0s \(cannot reach the controller\); retrying for up to 1m 0s; last seen IN PROGRESS 110\/200 loaded/m,
+    );
+    const bars = new Capture(true);
+    // cli-progress redraws 5 times a second: each view stays long enough to be drawn.
+    await followJob(sequence([half, unreachable, done]).get, 'job-1', { stream: bars, intervalMs: 300 });
+    expect(bars.text).toContain('(controller not answering for 0s (cannot reach the controller)');
 
     const missing = new EtlError('JOB_NOT_FOUND', 'no job "job-1"');
     await expect(followJob(sequence([missing]).get, 'job-1', { stream: new Capture(false), intervalMs: 1 })).rejects.toBe(missing);
@@ -143,6 +152,20 @@ describe('followJob', () => {
       '  (default)/b: sparse value of b is negative',
       '  … 28 more',
     ]);
+  });
+
+  it('says when the loaded counts are old because Kafka stopped answering, and when they were never read', () => {
+    const at = (offsetsAt: string | null | undefined): JobView => ({ ...half, progress: { ...half.progress, offsetsAt } });
+    const line = (v: JobView) => progressLine(v).replace(/^.*ETA 42s, /, '');
+    expect(line(at(half.progress.updatedAt))).toBe('lag 17');
+    // A view from a controller older than the field: as before.
+    expect(line(at(undefined))).toBe('lag 17');
+    // One missed read is not worth a word; 40 s of silence is.
+    expect(line(at('2026-01-01T00:01:28.000Z'))).toBe('lag 17');
+    expect(line(at('2026-01-01T00:00:50.000Z'))).toBe('lag 17 (Kafka not answering for 40s: loaded counts as of then)');
+    expect(line(at(null))).toBe('lag unknown');
+    // A finished job's counts are final, whenever they were read.
+    expect(progressLine({ ...done, progress: { ...done.progress, offsetsAt: '2026-01-01T00:00:50.000Z' } })).toBe(progressLine(done));
   });
 
   it('formats lines and tables', () => {

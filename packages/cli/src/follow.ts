@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import {
   EtlError,
   TERMINAL_STATUSES,
+  errorMessage,
   isRetriable,
   sleep,
   type ErrorsPage,
@@ -62,6 +63,7 @@ export async function followJob(source: JobSource, id: string, options: FollowOp
   try {
     for (;;) {
       if (options.signal?.aborted) throw stopped(id);
+      let note: string | undefined;
       try {
         view = await get(id);
         unreachableSince = null;
@@ -69,9 +71,12 @@ export async function followJob(source: JobSource, id: string, options: FollowOp
         // A controller restart must not end the follow; a refusal (unknown job, bad token) must.
         if (!isRetriable(err)) throw err;
         unreachableSince ??= Date.now();
-        if (Date.now() - unreachableSince > unreachableTimeoutMs) throw err;
+        const silentMs = Date.now() - unreachableSince;
+        if (silentMs > unreachableTimeoutMs) throw err;
+        // The last view is not the job's state now: say so, and for how long.
+        note = `controller not answering for ${duration(silentMs / 1000)} (${errorMessage(err)}); retrying for up to ${duration(unreachableTimeoutMs / 1000)}`;
       }
-      if (view) display.update(view);
+      if (view) display.update(view, note);
       if (view && TERMINAL_STATUSES.has(view.status)) break;
       try {
         await sleep(intervalMs, options.signal);
@@ -94,7 +99,8 @@ function stopped(id: string): EtlError {
 // ---------------------------------------------------------------- displays
 
 interface ProgressDisplay {
-  update(view: JobView): void;
+  /** `note`: what the view does not say (the controller not answering), shown after it. */
+  update(view: JobView, note?: string): void;
   stop(): void;
 }
 
@@ -132,7 +138,7 @@ class BarsDisplay implements ProgressDisplay {
     );
   }
 
-  update(view: JobView): void {
+  update(view: JobView, note?: string): void {
     const p = view.progress;
     const names = p.namespaces.map((n) => nsLabel(n.namespace));
     const width = Math.min(24, Math.max(12, ...names.map((n) => n.length)));
@@ -141,8 +147,8 @@ class BarsDisplay implements ProgressDisplay {
       ? `  ${verificationLine(p.verification)}`
       : TERMINAL_STATUSES.has(view.status)
         ? ''
-        : `  ${rate(view)}  ETA ${eta(view)}  lag ${num(p.consumerLag)}`;
-    const totalExtra = `${view.status.replace(/_/g, ' ')}${live}${p.total.failed ? `  ${num(p.total.failed)} in DLQ` : ''}`;
+        : `  ${rate(view)}  ETA ${eta(view)}  ${lag(view)}`;
+    const totalExtra = `${view.status.replace(/_/g, ' ')}${live}${p.total.failed ? `  ${num(p.total.failed)} in DLQ` : ''}${note ? `  (${note})` : ''}`;
     this.#total = this.#set(this.#total, 'total', p.total.sourceCount, p.total.loaded + p.total.failed, totalExtra, view.status === 'SUCCESSFUL');
 
     const others: NamespaceProgress[] = [];
@@ -200,12 +206,13 @@ class LinesDisplay implements ProgressDisplay {
     this.#intervalMs = intervalMs;
   }
 
-  update(view: JobView): void {
+  update(view: JobView, note?: string): void {
     const now = Date.now();
-    if (view.status === this.#lastStatus && now - this.#lastAt < this.#intervalMs) return;
+    const key = note ? 'unreachable' : view.status;
+    if (key === this.#lastStatus && now - this.#lastAt < this.#intervalMs) return;
     this.#lastAt = now;
-    this.#lastStatus = view.status;
-    this.#stream.write(`${progressLine(view)}\n`);
+    this.#lastStatus = key;
+    this.#stream.write(note ? `job ${view.id}: ${note}; last seen ${progressLine(view).replace(`job ${view.id} `, '')}\n` : `${progressLine(view)}\n`);
   }
 
   stop(): void {}
@@ -217,7 +224,7 @@ export function progressLine(view: JobView): string {
   const parts = [`${num(t.loaded)}/${num(t.sourceCount)} loaded (${percent(t.loaded + t.failed, t.sourceCount, view.status === 'SUCCESSFUL')})`];
   if (t.failed) parts.push(`${num(t.failed)} in DLQ`);
   if (view.progress.verification) parts.push(verificationLine(view.progress.verification));
-  else if (!TERMINAL_STATUSES.has(view.status)) parts.push(rate(view), `ETA ${eta(view)}`, `lag ${num(view.progress.consumerLag)}`);
+  else if (!TERMINAL_STATUSES.has(view.status)) parts.push(rate(view), `ETA ${eta(view)}`, lag(view));
   return `job ${view.id} ${view.status.replace(/_/g, ' ')} ${parts.join(', ')}`;
 }
 
@@ -321,6 +328,25 @@ export function percent(done: number, total: number, finished = false): string {
 
 export function rate(view: JobView): string {
   return `${num(view.progress.recordsPerSecond)} rec/s`;
+}
+
+/** Kafka silent this long (s) makes a view's loaded counts and lag "as of" their time. */
+const OFFSETS_STALE_S = 5;
+
+/** Seconds since Kafka last gave an active job's offsets, when that is long enough to say. */
+export function offsetsAge(view: JobView): number | null {
+  const at = view.progress.offsetsAt;
+  if (!at || TERMINAL_STATUSES.has(view.status)) return null;
+  const age = (Date.parse(view.progress.updatedAt) - Date.parse(at)) / 1000;
+  return age >= OFFSETS_STALE_S ? age : null;
+}
+
+/** `lag 97`; `lag unknown` before Kafka first answered; the counts' age while it does not answer. */
+export function lag(view: JobView): string {
+  const p = view.progress;
+  if (p.offsetsAt === null && !TERMINAL_STATUSES.has(view.status)) return 'lag unknown';
+  const age = offsetsAge(view);
+  return age === null ? `lag ${num(p.consumerLag)}` : `lag ${num(p.consumerLag)} (Kafka not answering for ${duration(age)}: loaded counts as of then)`;
 }
 
 export function eta(view: JobView): string {

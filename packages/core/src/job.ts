@@ -56,6 +56,12 @@ export interface JobProgress {
   /** Records in the topic not yet committed by the loader group. */
   consumerLag: number;
   updatedAt: string;
+  /**
+   * When loaded, failed and consumerLag were last read from Kafka. Older than updatedAt: Kafka did
+   * not answer since, and they are the figures of that time (the rate is then 0 and the ETA
+   * unknown). Null: not read yet, so they show 0. Absent from views written before it existed.
+   */
+  offsetsAt?: string | null | undefined;
   /** While VERIFYING: which phase runs and how far it is (absent in any other state). */
   verification?: VerificationProgress | undefined;
 }

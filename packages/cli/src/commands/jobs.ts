@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { JOB_STATUSES, TERMINAL_STATUSES, type DlqEntry, type JobStatus, type JobView, type NamespaceProgress } from '@p2m/core';
 import { ControllerClient, resolveConnection } from '../client.ts';
 import { planLines } from '../plan-lines.ts';
-import { duration, eta, followJob, formatReport, formatTable, nsLabel, num, percent, rate, type OutputStream } from '../follow.ts';
+import { duration, eta, followJob, formatReport, formatTable, lag, nsLabel, num, percent, rate, type OutputStream } from '../follow.ts';
 
 /**
  * `p2m jobs list|show|cancel|resume|replay|errors|plan|follow`: the controller's HTTP API from the
@@ -258,7 +258,7 @@ export function jobDetails(view: JobView): string[] {
     `Created   ${view.createdAt}   updated ${view.updatedAt}`,
     `Progress  ${num(t.loaded)} of ${num(t.sourceCount)} loaded (${percent(t.loaded + t.failed, t.sourceCount, view.status === 'SUCCESSFUL')}), ${num(t.extracted)} extracted, ${num(t.failed)} in DLQ`,
   ];
-  if (!TERMINAL_STATUSES.has(view.status)) lines.push(`Rate      ${rate(view)}   ETA ${eta(view)}   consumer lag ${num(p.consumerLag)}`);
+  if (!TERMINAL_STATUSES.has(view.status)) lines.push(`Rate      ${rate(view)}   ETA ${eta(view)}   consumer ${lag(view)}`);
   else lines.push(`Took      ${duration((Date.parse(view.updatedAt) - Date.parse(view.createdAt)) / 1000)}`);
   if (p.namespaces.length) {
     lines.push('');

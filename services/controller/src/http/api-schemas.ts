@@ -111,6 +111,7 @@ export const JobProgressSchema = z.object({
   etaSeconds: z.number().min(0).nullable(),
   consumerLag: count,
   updatedAt: timestamp,
+  offsetsAt: timestamp.nullable().optional(),
   verification: VerificationProgressSchema.optional(),
 });
 

@@ -59,6 +59,10 @@ describe.skipIf(!CHROMIUM && !IN_CI)('Jobs page in a browser', () => {
     // Live: progress made on the server shows up without a reload.
     h.jobs.update(running.id, { progress: { total: { sourceCount: 1000, extracted: 900, loaded: 800, failed: 0 } } });
     await expect.poll(() => runningCard.getByTestId('job-progress').getAttribute('aria-valuenow'), { timeout: 5000 }).toBe('80.0');
+    // Kafka silent for 40 s: the page says the loaded counts are as of then, not that nothing is loaded.
+    h.jobs.update(running.id, { progress: { consumerLag: 12, updatedAt: '2026-01-01T00:01:30.000Z', offsetsAt: '2026-01-01T00:00:50.000Z' } });
+    await expect.poll(() => runningCard.getByTestId('job-lag').textContent(), { timeout: 5000 }).toBe('12 (Kafka not answering for 40s: loaded as of then)');
+    expect(await runningCard.getByTestId('job-progress').getAttribute('aria-valuenow')).toBe('80.0');
 
     const doneCard = page.locator(`[data-testid="job-card"][data-job-id="${done.id}"]`);
     expect(await doneCard.getByTestId('job-status').textContent()).toBe('SUCCESSFUL');

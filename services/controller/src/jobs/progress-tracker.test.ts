@@ -82,3 +82,75 @@ describe("ProgressTracker: a job's records topic deleted outside p2m", () => {
     expect(tracker.logMissingSince(record)).toBeNull();
   });
 });
+
+describe('ProgressTracker: Kafka stops answering for offsets', () => {
+  const record = job({ id: 'job-1', topicJobId: 'job-1' });
+  const topic = recordsTopic('job-1');
+  let down = false;
+  let committed = 0;
+  // Two partitions of 5 records each; the loader group committed `committed` of partition 0.
+  const admin = {
+    listTopics: async () => [topic],
+    topicOffsets: async () => {
+      if (down) throw new Error('KafkaJSNumberOfRetriesExceeded');
+      return [0, 1].map((partition) => ({ partition, high: '5', low: '0' }));
+    },
+    groupOffsets: async () => {
+      if (down) throw new Error('KafkaJSNumberOfRetriesExceeded');
+      return [{ partition: 0, offset: String(committed), metadata: JSON.stringify({ l: committed - 1, d: 1, ns: { '': { l: committed - 1, d: 1 } } }) }];
+    },
+  } as unknown as LogAdmin;
+  let tracker: ProgressTracker;
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.parse('2026-05-01T12:00:00.000Z'));
+    down = false;
+    committed = 2;
+    const board = { checkpoints: new Map() } as unknown as JobBoard;
+    tracker = new ProgressTracker({ board, admin: () => admin, logger: createLogger('test', { level: 'silent' }) });
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it('keeps the last counts Kafka gave, dated, with no rate and no ETA; and measures again once it answers', async () => {
+    await tracker.measure(record);
+    vi.advanceTimersByTime(2_000);
+    committed = 4;
+    const answered = Date.now();
+    const live = (await tracker.measure(record)).progress;
+    expect(live.total).toMatchObject({ loaded: 3, failed: 1 });
+    expect(live.recordsPerSecond).toBe(1);
+    expect(live.offsetsAt).toBe(live.updatedAt);
+
+    down = true;
+    vi.advanceTimersByTime(30_000);
+    const silent = await tracker.measure(record);
+    expect(silent.offsetsKnown).toBe(false);
+    // Not zeros: what was loaded stays loaded, and the view says since when nothing was read.
+    expect(silent.progress.total).toMatchObject({ loaded: 3, failed: 1 });
+    expect(silent.progress.namespaces.find((n) => n.namespace === '')).toMatchObject({ loaded: 3, failed: 1 });
+    expect(silent.progress.consumerLag).toBe(6);
+    expect(silent.progress.offsetsAt).toBe(new Date(answered).toISOString());
+    expect(silent.progress.updatedAt).toBe(new Date(Date.now()).toISOString());
+    expect(silent.progress.recordsPerSecond).toBe(0);
+    expect(silent.progress.etaSeconds).toBeNull();
+    // A job that ends now (failed, cancelled) keeps these counts as its final progress.
+    expect(tracker.current('job-1')?.total.loaded).toBe(3);
+
+    down = false;
+    committed = 5;
+    vi.advanceTimersByTime(1_000);
+    const back = (await tracker.measure(record)).progress;
+    expect(back.total).toMatchObject({ loaded: 4, failed: 1 });
+    expect(back.offsetsAt).toBe(back.updatedAt);
+  });
+
+  it('before Kafka ever answered, the counts are 0 and the view says they were never read', async () => {
+    down = true;
+    const { progress, offsetsKnown } = await tracker.measure(record);
+    expect(offsetsKnown).toBe(false);
+    expect(progress.total.loaded).toBe(0);
+    expect(progress.offsetsAt).toBeNull();
+    expect(progress.etaSeconds).toBeNull();
+  });
+});

@@ -33,6 +33,8 @@ export class ProgressTracker {
   readonly #verification = new Map<string, VerificationProgress>();
   /** Records topics found missing from Kafka, and since when (a topic seen again is dropped). */
   readonly #missing = new Map<string, number>();
+  /** Each job's last offsets Kafka gave, and when: shown while Kafka does not answer, not zeros. */
+  readonly #lastOffsets = new Map<string, { snapshot: OffsetsSnapshot; at: number }>();
   /** Kafka's topics, listed once for all the jobs measured (null: they could not be listed). */
   #topicList: { at: number; names: Promise<ReadonlySet<string> | null> } | null = null;
 
@@ -45,10 +47,14 @@ export class ProgressTracker {
   /** Measures now; `offsetsKnown` is false when Kafka did not answer (the lag is then unknown, not 0). */
   async measure(record: JobRecord): Promise<{ progress: JobProgress; offsetsKnown: boolean }> {
     const offsets = await this.#offsets(record);
+    const now = Date.now();
+    if (offsets) this.#lastOffsets.set(record.id, { snapshot: offsets, at: now });
+    // Kafka not answering does not undo what was loaded: the last counts it gave stand, dated.
+    const last = this.#lastOffsets.get(record.id);
     let rate = this.#rates.get(record.id);
     if (!rate) this.#rates.set(record.id, (rate = new RateWindow()));
-    const progress = computeProgress(record, this.#board.checkpoints.get(record.topicJobId), offsets, rate);
-    if (record.mode === 'replay') {
+    const progress = computeProgress(record, this.#board.checkpoints.get(record.topicJobId), last?.snapshot ?? null, rate, now, last?.at ?? now);
+    if (record.mode === 'replay' && offsets) {
       // A replay reads the log, not the source: what was extracted is the whole job.
       progress.etaSeconds =
         progress.consumerLag === 0 ? 0 : progress.recordsPerSecond > 0 ? Math.round(progress.consumerLag / progress.recordsPerSecond) : null;

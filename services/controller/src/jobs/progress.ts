@@ -36,12 +36,17 @@ export class RateWindow {
   }
 }
 
+/**
+ * `offsetsAt` is when `offsets` were read; older than `now`, they are the last ones Kafka gave
+ * before it stopped answering: their counts stand, but nothing is known of the rate since.
+ */
 export function computeProgress(
   record: JobRecord,
   checkpoints: Map<string, Checkpoint> | undefined,
   offsets: OffsetsSnapshot | null,
   rate: RateWindow,
   now = Date.now(),
+  offsetsAt = now,
 ): JobProgress {
   const perNs = new Map<string, NamespaceProgress>();
   for (const ns of record.plan.source.namespaces) {
@@ -84,7 +89,10 @@ export function computeProgress(
   const namespaces = [...perNs.values()];
   const sourceCount = namespaces.reduce((s, n) => s + n.sourceCount, 0);
   const extracted = namespaces.reduce((s, n) => s + n.extracted, 0);
-  rate.add(now, loaded + failed);
+  const fresh = offsets !== null && offsetsAt >= now;
+  // Unread or old counts say nothing of the rate: the window starts again when Kafka answers.
+  if (fresh) rate.add(now, loaded + failed);
+  else rate.reset();
   const perSecond = rate.perSecond();
   const remaining = Math.max(0, sourceCount - loaded - failed);
   return {
@@ -94,6 +102,7 @@ export function computeProgress(
     etaSeconds: remaining === 0 ? 0 : perSecond > 0 ? Math.round(remaining / perSecond) : null,
     consumerLag: Math.max(0, lag),
     updatedAt: new Date(now).toISOString(),
+    offsetsAt: offsets ? new Date(offsetsAt).toISOString() : null,
   };
 }
 

@@ -11,6 +11,18 @@ function createCard(id) {
   return card;
 }
 
+/**
+ * The lag; while Kafka does not answer (offsets older than the view by 5 s or more), how long,
+ * since the loaded counts shown are then those of that time; before Kafka first answered, unknown.
+ */
+function lagText(job) {
+  const p = job.progress;
+  if (!ACTIVE.has(job.status)) return num(p.consumerLag);
+  if (p.offsetsAt === null) return 'unknown';
+  const age = p.offsetsAt ? (Date.parse(p.updatedAt) - Date.parse(p.offsetsAt)) / 1000 : 0;
+  return age >= 5 ? `${num(p.consumerLag)} (Kafka not answering for ${duration(age)}: loaded as of then)` : num(p.consumerLag);
+}
+
 async function act(card, action) {
   const button = tid(card.root, action === 'cancel' ? 'job-cancel' : 'job-resume');
   button.disabled = true;
@@ -104,7 +116,7 @@ function updateCard(card, job) {
   tid(r, 'job-progress-text').textContent = `${num(t.loaded)} / ${num(total)} loaded (${pct.toFixed(1)}%)`;
   tid(r, 'job-rate').textContent = ACTIVE.has(job.status) ? `${num(p.recordsPerSecond)} rec/s` : '\u2014';
   tid(r, 'job-eta').textContent = ACTIVE.has(job.status) ? duration(p.etaSeconds) : '\u2014';
-  tid(r, 'job-lag').textContent = num(p.consumerLag);
+  tid(r, 'job-lag').textContent = lagText(job);
   tid(r, 'job-failed').textContent = num(t.failed);
 
   tid(r, 'job-cancel').hidden = !ACTIVE.has(job.status) || job.status === 'CANCELLING';
