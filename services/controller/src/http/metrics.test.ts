@@ -49,7 +49,14 @@ describe('ControllerMetrics', () => {
     const b = await jobs.create(spec('b'));
     await jobs.cancel(b.id);
     jobs.update(a.id, {
-      progress: { total: { sourceCount: 1000, extracted: 500, loaded: 400, failed: 3 }, recordsPerSecond: 120.5, etaSeconds: 5, consumerLag: 97 },
+      progress: {
+        total: { sourceCount: 1000, extracted: 500, loaded: 400, failed: 3 },
+        recordsPerSecond: 120.5,
+        etaSeconds: 5,
+        consumerLag: 97,
+        updatedAt: '2026-01-01T00:01:30.000Z',
+        offsetsAt: '2026-01-01T00:00:50.000Z',
+      },
     });
     const m = new ControllerMetrics({ defaultMetrics: false });
     m.syncFromJobs(await jobs.list());
@@ -61,6 +68,9 @@ describe('ControllerMetrics', () => {
     expect(sample(text, 'p2m_job_eta_seconds', { job: a.id })).toBe(5);
     expect(sample(text, 'p2m_job_eta_seconds', { job: b.id })).toBeUndefined();
     expect(sample(text, 'p2m_consumer_lag', { job: a.id })).toBe(97);
+    // Kafka silent for 40 s: the lag above is that old, which an alert can see.
+    expect(sample(text, 'p2m_job_offsets_age_seconds', { job: a.id })).toBe(40);
+    expect(sample(text, 'p2m_job_offsets_age_seconds', { job: b.id })).toBe(0);
     expect(sample(text, 'p2m_job_status', { job: a.id, status: 'IN_PROGRESS' })).toBe(1);
     expect(sample(text, 'p2m_job_status', { job: a.id, status: 'PENDING' })).toBe(0);
     expect(sample(text, 'p2m_jobs', { status: 'IN_PROGRESS' })).toBe(1);

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { JOB_STATUSES, type JobView } from '@p2m/core';
+import { JOB_STATUSES, TERMINAL_STATUSES, type JobView } from '@p2m/core';
 
 /**
  * The pipeline's Prometheus metrics (DESIGN.md, "Observability"). Two sources feed them:
@@ -30,6 +30,7 @@ export class ControllerMetrics {
   readonly #jobRecords: Gauge<'job' | 'stage'>;
   readonly #jobRate: Gauge<'job'>;
   readonly #jobEta: Gauge<'job'>;
+  readonly #offsetsAge: Gauge<'job'>;
   readonly #jobStatus: Gauge<'job' | 'status'>;
   readonly #jobs: Gauge<'status'>;
   readonly #httpRequests: Counter<'method' | 'route' | 'status'>;
@@ -89,6 +90,12 @@ export class ControllerMetrics {
     this.#lag = new Gauge({
       name: `${p}consumer_lag`,
       help: 'Records in the records topic not yet committed by the loader group',
+      labelNames: ['job'],
+      registers,
+    });
+    this.#offsetsAge = new Gauge({
+      name: `${p}job_offsets_age_seconds`,
+      help: "Seconds since Kafka last gave an active job's offsets: the loaded counts and the lag are that old (absent before the first read)",
       labelNames: ['job'],
       registers,
     });
@@ -178,6 +185,9 @@ export class ControllerMetrics {
       if (job.progress.etaSeconds === null) this.#jobEta.remove(labels);
       else this.#jobEta.set(labels, job.progress.etaSeconds);
       this.#lag.set(labels, job.progress.consumerLag);
+      const offsetsAt = job.progress.offsetsAt ? Date.parse(job.progress.offsetsAt) : NaN;
+      if (TERMINAL_STATUSES.has(job.status) || Number.isNaN(offsetsAt)) this.#offsetsAge.remove(labels);
+      else this.#offsetsAge.set(labels, Math.max(0, (Date.parse(job.progress.updatedAt) - offsetsAt) / 1000));
       for (const status of JOB_STATUSES) this.#jobStatus.set({ ...labels, status }, status === job.status ? 1 : 0);
     }
     for (const [status, n] of byStatus) this.#jobs.set({ status }, n);
@@ -192,6 +202,7 @@ export class ControllerMetrics {
     this.#jobRate.remove({ job: jobId });
     this.#jobEta.remove({ job: jobId });
     this.#lag.remove({ job: jobId });
+    this.#offsetsAge.remove({ job: jobId });
   }
 
   get contentType(): string {
