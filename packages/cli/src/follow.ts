@@ -4,6 +4,7 @@ import {
   TERMINAL_STATUSES,
   errorMessage,
   isRetriable,
+  offsetsAgeSeconds,
   sleep,
   type ErrorsPage,
   type JobView,
@@ -212,7 +213,7 @@ class LinesDisplay implements ProgressDisplay {
     if (key === this.#lastStatus && now - this.#lastAt < this.#intervalMs) return;
     this.#lastAt = now;
     this.#lastStatus = key;
-    this.#stream.write(note ? `job ${view.id}: ${note}; last seen ${progressLine(view).replace(`job ${view.id} `, '')}\n` : `${progressLine(view)}\n`);
+    this.#stream.write(note ? `job ${view.id}: ${note}; last seen ${progressState(view)}\n` : `${progressLine(view)}\n`);
   }
 
   stop(): void {}
@@ -220,12 +221,17 @@ class LinesDisplay implements ProgressDisplay {
 
 /** One line: `job-1 IN PROGRESS 400/1,000 loaded (40.0%), 3 in DLQ, 120 rec/s, ETA 5s, lag 97`. */
 export function progressLine(view: JobView): string {
+  return `job ${view.id} ${progressState(view)}`;
+}
+
+/** The line's part after the job id: `IN PROGRESS 400/1,000 loaded (40.0%), …`. */
+function progressState(view: JobView): string {
   const t = view.progress.total;
   const parts = [`${num(t.loaded)}/${num(t.sourceCount)} loaded (${percent(t.loaded + t.failed, t.sourceCount, view.status === 'SUCCESSFUL')})`];
   if (t.failed) parts.push(`${num(t.failed)} in DLQ`);
   if (view.progress.verification) parts.push(verificationLine(view.progress.verification));
   else if (!TERMINAL_STATUSES.has(view.status)) parts.push(rate(view), `ETA ${eta(view)}`, lag(view));
-  return `job ${view.id} ${view.status.replace(/_/g, ' ')} ${parts.join(', ')}`;
+  return `${view.status.replace(/_/g, ' ')} ${parts.join(', ')}`;
 }
 
 /** `reconcile 120,000/1,000,000 records (12.0%), 1/2 namespaces, ETA 1m 30s (flush 0s, indexes 2s, load 1s, dlq 0s)`. */
@@ -333,20 +339,15 @@ export function rate(view: JobView): string {
 /** Kafka silent this long (s) makes a view's loaded counts and lag "as of" their time. */
 const OFFSETS_STALE_S = 5;
 
-/** Seconds since Kafka last gave an active job's offsets, when that is long enough to say. */
-export function offsetsAge(view: JobView): number | null {
-  const at = view.progress.offsetsAt;
-  if (!at || TERMINAL_STATUSES.has(view.status)) return null;
-  const age = (Date.parse(view.progress.updatedAt) - Date.parse(at)) / 1000;
-  return age >= OFFSETS_STALE_S ? age : null;
-}
-
 /** `lag 97`; `lag unknown` before Kafka first answered; the counts' age while it does not answer. */
 export function lag(view: JobView): string {
   const p = view.progress;
-  if (p.offsetsAt === null && !TERMINAL_STATUSES.has(view.status)) return 'lag unknown';
-  const age = offsetsAge(view);
-  return age === null ? `lag ${num(p.consumerLag)}` : `lag ${num(p.consumerLag)} (Kafka not answering for ${duration(age)}: loaded counts as of then)`;
+  if (TERMINAL_STATUSES.has(view.status)) return `lag ${num(p.consumerLag)}`;
+  if (p.offsetsAt === null) return 'lag unknown';
+  const age = offsetsAgeSeconds(p);
+  return age === null || age < OFFSETS_STALE_S
+    ? `lag ${num(p.consumerLag)}`
+    : `lag ${num(p.consumerLag)} (Kafka not answering for ${duration(age)}: loaded counts as of then)`;
 }
 
 export function eta(view: JobView): string {

@@ -245,6 +245,15 @@ export interface JobService {
   errors(id: string, page: { cursor?: string | undefined; limit?: number | undefined }): Promise<ErrorsPage>;
 }
 
+/**
+ * Seconds between the view and the last read of the job's offsets from Kafka (how old loaded,
+ * failed and consumerLag are); null when they were never read or the view predates the field.
+ */
+export function offsetsAgeSeconds(progress: JobProgress): number | null {
+  const ms = progress.offsetsAt ? Date.parse(progress.updatedAt) - Date.parse(progress.offsetsAt) : NaN;
+  return Number.isNaN(ms) ? null : Math.max(0, ms / 1000);
+}
+
 export function emptyProgress(): JobProgress {
   return {
     namespaces: [],

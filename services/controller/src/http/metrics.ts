@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { JOB_STATUSES, TERMINAL_STATUSES, type JobView } from '@p2m/core';
+import { JOB_STATUSES, TERMINAL_STATUSES, offsetsAgeSeconds, type JobView } from '@p2m/core';
 
 /**
  * The pipeline's Prometheus metrics (DESIGN.md, "Observability"). Two sources feed them:
@@ -185,9 +185,9 @@ export class ControllerMetrics {
       if (job.progress.etaSeconds === null) this.#jobEta.remove(labels);
       else this.#jobEta.set(labels, job.progress.etaSeconds);
       this.#lag.set(labels, job.progress.consumerLag);
-      const offsetsAt = job.progress.offsetsAt ? Date.parse(job.progress.offsetsAt) : NaN;
-      if (TERMINAL_STATUSES.has(job.status) || Number.isNaN(offsetsAt)) this.#offsetsAge.remove(labels);
-      else this.#offsetsAge.set(labels, Math.max(0, (Date.parse(job.progress.updatedAt) - offsetsAt) / 1000));
+      const offsetsAge = TERMINAL_STATUSES.has(job.status) ? null : offsetsAgeSeconds(job.progress);
+      if (offsetsAge === null) this.#offsetsAge.remove(labels);
+      else this.#offsetsAge.set(labels, offsetsAge);
       for (const status of JOB_STATUSES) this.#jobStatus.set({ ...labels, status }, status === job.status ? 1 : 0);
     }
     for (const [status, n] of byStatus) this.#jobs.set({ status }, n);
