@@ -106,3 +106,23 @@ describe('job commands', () => {
     expect([...taken].filter((e) => !allowed.includes(e))).toEqual([]);
   });
 });
+
+describe('a long-running controller', () => {
+  it('forgets the figures of finished jobs at the next tick, and their views keep the frozen progress', async () => {
+    await started();
+    const views = await Promise.all(['a', 'b', 'c'].map((c) => world.service.create(spec(`c_${c}`))));
+    await world.service.list();
+    expect(world.service.trackedJobs).toBe(3);
+    for (const v of views.slice(0, 2)) {
+      const record = world.service.board.jobs.get(v.id)!;
+      const finalProgress = { ...world.service.view(record).progress, recordsPerSecond: 42 };
+      await world.service.board.putJob({ ...record, status: 'SUCCESSFUL', finalProgress, updatedAt: new Date(Date.now() + 5).toISOString() });
+    }
+    world.service.tick();
+    expect(world.service.trackedJobs).toBe(1);
+    const finished = await world.service.get(views[0]!.id);
+    expect(finished.status).toBe('SUCCESSFUL');
+    expect(finished.progress.recordsPerSecond).toBe(42);
+    expect(world.service.trackedJobs).toBe(1);
+  });
+});

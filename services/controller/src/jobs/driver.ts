@@ -50,8 +50,10 @@ export class JobDriver {
   tick(): void {
     const admin = this.#deps.admin();
     if (admin) void this.#deps.health.probe(admin);
+    const active: JobRecord[] = [];
     for (const record of this.#deps.board.jobs.values()) {
       if (!ACTIVE_STATUSES.has(record.status)) continue;
+      active.push(record);
       if (this.#busy.has(record.id)) {
         void this.#act(record, decide(record, this.#glance(record, true)), null).catch((err: unknown) =>
           this.#deps.logger.warn({ jobId: record.id, err: errorMessage(err) }, 'acting on the job failed; will retry'),
@@ -69,6 +71,9 @@ export class JobDriver {
         )
         .finally(() => this.#busy.delete(record.id));
     }
+    // A job that finished (here or on another controller) or was deleted leaves nothing behind.
+    this.#deps.tracker.retain(active);
+    for (const id of this.#trouble.keys()) if (!active.some((r) => r.id === id)) this.#trouble.delete(id);
   }
 
   /** What is known without asking anyone: the board, Kafka's health, the clock. */

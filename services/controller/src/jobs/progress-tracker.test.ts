@@ -154,3 +154,32 @@ describe('ProgressTracker: Kafka stops answering for offsets', () => {
     expect(progress.etaSeconds).toBeNull();
   });
 });
+
+describe('ProgressTracker: finished jobs leave nothing behind', () => {
+  it('keeps figures only for the active jobs it is given; a finished job shows its frozen progress', async () => {
+    const log = new InMemoryLog();
+    const admin = log.admin();
+    const board = { checkpoints: new Map() } as unknown as JobBoard;
+    const tracker = new ProgressTracker({ board, admin: () => admin, logger: createLogger('test', { level: 'silent' }) });
+    const records = Array.from({ length: 50 }, (_, i) => job({ id: `job-${i}`, topicJobId: `job-${i}` }));
+    // Half the topics exist; the other half are found missing, which is kept too.
+    for (const r of records.slice(0, 25)) await admin.ensureTopic({ topic: recordsTopic(r.id), partitions: 1, retentionMs: -1 });
+    for (const r of records) await tracker.measure(r);
+    tracker.verificationListener('job-3')({ phase: 'flush', startedAt: '2026-05-01T12:00:00.000Z' } as never);
+    expect(tracker.size).toBe(50);
+    expect(tracker.logMissingSince(records[40]!)).not.toBeNull();
+
+    const active = records.slice(0, 2);
+    tracker.retain(active);
+    expect(tracker.size).toBe(2);
+    expect(tracker.current('job-1')).toBeDefined();
+    expect(tracker.current('job-3')).toBeUndefined();
+    expect(tracker.logMissingSince(records[40]!)).toBeNull();
+
+    // The view of a finished job comes from its record, not from what was forgotten.
+    const frozen = { ...(await tracker.measure(records[3]!)).progress, recordsPerSecond: 7 };
+    tracker.retain(active);
+    const finished = { ...records[3]!, status: 'SUCCESSFUL' as const, finalProgress: frozen };
+    expect(tracker.forView(finished)).toBe(frozen);
+  });
+});

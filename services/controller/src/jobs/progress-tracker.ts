@@ -127,6 +127,25 @@ export class ProgressTracker {
     return this.#progress.get(id);
   }
 
+  /**
+   * Forgets what was kept for jobs that are no longer active (finished, deleted): a finished job's
+   * view shows its record's frozen progress, and a controller that runs for months with thousands
+   * of jobs must not keep a rate window, offsets and a verification phase for each of them.
+   */
+  retain(active: readonly JobRecord[]): void {
+    const ids = new Set(active.map((r) => r.id));
+    for (const map of [this.#progress, this.#rates, this.#verification, this.#lastOffsets]) {
+      for (const id of map.keys()) if (!ids.has(id)) map.delete(id);
+    }
+    const topics = new Set(active.map((r) => recordsTopic(r.topicJobId)));
+    for (const topic of this.#missing.keys()) if (!topics.has(topic)) this.#missing.delete(topic);
+  }
+
+  /** How many jobs this tracker keeps figures for (what `retain` bounds). */
+  get size(): number {
+    return new Set([...this.#progress.keys(), ...this.#rates.keys(), ...this.#verification.keys(), ...this.#lastOffsets.keys()]).size;
+  }
+
   /** A resumed or replayed job starts a new rate window and a new verification. */
   restart(id: string): void {
     this.#rates.get(id)?.reset();

@@ -188,6 +188,10 @@ export class ControllerJobService implements JobService {
   tick(): void {
     this.#driver.tick();
   }
+  /** How many jobs the progress tracker keeps figures for: the active ones, however many have finished. */
+  get trackedJobs(): number {
+    return this.#tracker.size;
+  }
 
   preview(input: unknown): Promise<CollectionPlan> {
     return this.#commands.preview(input);
