@@ -2,6 +2,8 @@
 import './crc32c.ts';
 // Then KafkaJS's record decoder without its per-record Long arithmetic (see record-decoder.ts).
 import './record-decoder.ts';
+// And its produce requests written once into one buffer (see produce-encoder.ts).
+import './produce-encoder.ts';
 export { createKafka } from './client.ts';
 export type { KafkaClient, KafkaOptions } from './client.ts';
 export { KafkaLogAdmin } from './admin.ts';
