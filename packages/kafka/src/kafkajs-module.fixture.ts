@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire, Module } from 'node:module';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -17,4 +20,18 @@ export function kafkajsModuleInUse(file: string): { status: number | null; stder
   ].join('\n');
   const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   return { status: run.status, stderr: run.stderr, name: run.stdout };
+}
+
+/**
+ * KafkaJS's own module `file`, compiled anew from its file: the module cache may hold p2m's in its
+ * place (the tests compare the two).
+ */
+export function kafkajsOriginal<T>(file: string): T {
+  const require = createRequire(import.meta.url);
+  const path = require.resolve(file);
+  const mod = new Module(path) as Module & { _compile(code: string, file: string): void; paths: string[] };
+  mod.filename = path;
+  mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(dirname(path));
+  mod._compile(readFileSync(path, 'utf8'), path);
+  return mod.exports as T;
 }

@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createRequire, Module } from 'node:module';
-import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { kafkajsModuleInUse } from './kafkajs-module.fixture.ts';
+import { kafkajsModuleInUse, kafkajsOriginal } from './kafkajs-module.fixture.ts';
 import {
   encodeProducePayload,
   frameRequest,
@@ -21,15 +19,6 @@ const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: string | num
 const { Types: Compression } = require('kafkajs/src/protocol/message/compression/index.js') as { Types: { GZIP: number } };
 const metadataRequest = require('kafkajs/src/protocol/requests/metadata/v6/request.js') as (args: object) => ProduceRequest;
 
-/** KafkaJS's own module `file`, compiled from its file: the module cache holds p2m's in its place. */
-function kafkajsOriginal<T>(file: string): T {
-  const path = require.resolve(file);
-  const mod = new Module(path) as Module & { _compile(code: string, file: string): void; paths: string[] };
-  mod.filename = path;
-  mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(dirname(path));
-  mod._compile(readFileSync(path, 'utf8'), path);
-  return mod.exports as T;
-}
 const originalProduce = kafkajsOriginal<ProduceRequestFactory>('kafkajs/src/protocol/requests/produce/v3/request.js');
 const originalFrame = kafkajsOriginal<(args: object) => Promise<{ buffer: Buffer }>>('kafkajs/src/protocol/request.js');
 

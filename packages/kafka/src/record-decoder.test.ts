@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createRequire, Module } from 'node:module';
-import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { kafkajsModuleInUse } from './kafkajs-module.fixture.ts';
+import { kafkajsModuleInUse, kafkajsOriginal } from './kafkajs-module.fixture.ts';
 import { decodeRecord, type DecodedRecord, type KafkaDecoder } from './record-decoder.ts';
 
 const require = createRequire(import.meta.url);
@@ -23,19 +21,8 @@ const { RecordBatch: encodeBatch } = require('kafkajs/src/protocol/recordBatch/v
 
 type RecordDecoderFn = (decoder: KafkaDecoder, context: object) => DecodedRecord;
 
-/**
- * KafkaJS's own record decoder, compiled from its file: the module cache may hold ours in its place
- * (the test compares the two).
- */
-function kafkajsRecordDecoder(): RecordDecoderFn {
-  const path = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/decoder.js');
-  const mod = new Module(path) as Module & { _compile(code: string, file: string): void; paths: string[] };
-  mod.filename = path;
-  mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(dirname(path));
-  mod._compile(readFileSync(path, 'utf8'), path);
-  return mod.exports as RecordDecoderFn;
-}
-const original = kafkajsRecordDecoder();
+// KafkaJS's own record decoder: the module cache may hold ours in its place (the test compares the two).
+const original = kafkajsOriginal<RecordDecoderFn>('kafkajs/src/protocol/recordBatch/record/v0/decoder.js');
 
 interface TestRecord {
   offsetDelta: number;
